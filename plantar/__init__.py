@@ -1,0 +1,8 @@
+"""Plantar: a Raspberry Pi logger for plantar pressure and shear insoles."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("plantar")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0.0.0+unknown"
