@@ -1,0 +1,72 @@
+"""The unit of data every stage hands on: a batch of calibrated frames of one foot.
+
+The bridge turns decoded wire frames (raw counts, device clock) into
+:class:`FootFrames` (kPa, host session time); the recorder, the importers and the
+analysis all take and give these batches, one row per sample, never one Python object
+per sample.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+FOOT_NAMES: tuple[str, str] = ("left", "right")
+
+
+@dataclass(frozen=True, eq=False)
+class FootFrames:
+    """A batch of ``n`` consecutive samples from one insole.
+
+    Attributes
+    ----------
+    foot : str
+        ``"left"`` or ``"right"``.
+    device_id : int
+        The insole's device id from the wire protocol (0 for imported recordings).
+    seq : ndarray of int64, shape (n,)
+        Unwrapped sequence numbers (strictly increasing; gaps are lost samples).
+    t_device_us : ndarray of int64, shape (n,)
+        Device timestamps in µs on the device's own clock.
+    t_s : ndarray of float64, shape (n,)
+        Sample times in seconds on the session timebase (both feet share it after
+        clock alignment; 0 is the session start).
+    pressure_kpa : ndarray of float32, shape (n, n_sensels)
+        Calibrated pressure per sensel in kPa. NaN marks a missing sample (imported
+        data with holes), never 0.
+    shear_kpa : ndarray of float32, shape (n, n_shear, 3)
+        Per shear site: tangential (tx, ty) and normal (n) stress in kPa, in the
+        layout's axes. ``n_shear`` is 0 for pressure-only insoles.
+    """
+
+    foot: str
+    device_id: int
+    seq: np.ndarray
+    t_device_us: np.ndarray
+    t_s: np.ndarray
+    pressure_kpa: np.ndarray
+    shear_kpa: np.ndarray
+
+    def __post_init__(self) -> None:
+        n = len(self.seq)
+        if self.foot not in FOOT_NAMES:
+            raise ValueError(f"foot must be 'left' or 'right', got {self.foot!r}")
+        for name in ("t_device_us", "t_s", "pressure_kpa", "shear_kpa"):
+            if len(getattr(self, name)) != n:
+                raise ValueError(f"FootFrames.{name} has {len(getattr(self, name))} rows, seq {n}")
+        if self.pressure_kpa.ndim != 2 or self.shear_kpa.ndim != 3:
+            raise ValueError("pressure_kpa must be 2-D and shear_kpa 3-D (n, n_shear, 3)")
+
+    def __len__(self) -> int:
+        return len(self.seq)
+
+    @property
+    def n_sensels(self) -> int:
+        """Number of pressure sensels per frame."""
+        return int(self.pressure_kpa.shape[1])
+
+    @property
+    def n_shear(self) -> int:
+        """Number of shear sites per frame."""
+        return int(self.shear_kpa.shape[1])

@@ -1,0 +1,64 @@
+"""The ``plantar`` command line.
+
+Each subcommand lives in a small module with ``register(subparsers)`` listed in
+:data:`COMMAND_MODULES`. Errors the user can act on are :class:`~plantar.errors.PlantarError`
+and end in one line on stderr and a non-zero exit code, never in a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+
+from plantar import __version__
+from plantar.errors import PlantarError
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+# Modules that contribute subcommands. Each has ``register(subparsers)`` that adds its
+# parsers and sets ``handler`` on them; heavy imports stay inside the handlers so that
+# ``plantar --help`` is fast.
+COMMAND_MODULES: tuple[str, ...] = (
+    "plantar.layouts_command",
+    "plantar.sim_command",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser with every subcommand registered."""
+    parser = argparse.ArgumentParser(
+        prog="plantar",
+        description="Log, analyse and show plantar pressure and shear from instrumented insoles.",
+    )
+    parser.add_argument("--version", action="version", version=f"plantar {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``plantar`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler | None = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return 2
+    try:
+        return handler(args)
+    except PlantarError as err:
+        print(f"plantar: error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("plantar: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
