@@ -1,0 +1,585 @@
+"""Insole layouts: where the sensors of an insole sit under the foot.
+
+A layout is a data file (JSON, format ``plantar-layout/1``) in ``hardware/layouts/``; this
+module loads and validates it, and derives the other foot (:meth:`Layout.mirrored`) and
+other shoe sizes (:meth:`Layout.scaled`). The file format is described in
+``docs/layouts.md``.
+
+Coordinates (mm): origin at the posterior-most point of the heel on the foot's long axis,
++y anterior (heel to toe), x medio-lateral as seen from above. Files are stored for the
+LEFT foot, where +x is medial (big-toe side); for the right foot +x is lateral.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from plantar.errors import ConfigError
+
+LAYOUT_FORMAT = "plantar-layout/1"
+REGIONS: tuple[str, ...] = (
+    "heel",
+    "midfoot",
+    "MTH1",
+    "MTH2-3",
+    "MTH4-5",
+    "hallux",
+    "lesser_toes",
+)
+FEET: tuple[str, ...] = ("left", "right")
+PROVENANCES: tuple[str, ...] = ("designed", "published-figure", "approximation")
+LAYOUT_DIR = Path(__file__).resolve().parent / "layouts"
+
+# Shoe size (EU / Paris points): one point is 2/3 cm of shoe (last) length, and the foot
+# is about 15 mm shorter than the shoe. EU 42 -> shoe 280 mm -> foot 265 mm.
+MM_PER_EU_POINT = 20.0 / 3.0
+SHOE_ALLOWANCE_MM = 15.0
+EU_SIZE_RANGE = (15.0, 60.0)
+
+
+def foot_length_from_eu(eu_size: float) -> float:
+    """Foot length in mm for an EU (Paris point) shoe size: ``eu * 20/3 - 15``."""
+    return eu_size * MM_PER_EU_POINT - SHOE_ALLOWANCE_MM
+
+
+def eu_from_foot_length(foot_length_mm: float) -> float:
+    """EU (Paris point) shoe size for a foot length in mm, the inverse of
+    :func:`foot_length_from_eu`."""
+    return (foot_length_mm + SHOE_ALLOWANCE_MM) / MM_PER_EU_POINT
+
+
+def readonly_array(values: Any, dtype: Any, shape_tail: tuple[int, ...] = ()) -> np.ndarray:
+    """A read-only copy of ``values`` as ``dtype``, reshaped to (-1, *shape_tail) if given."""
+    arr = np.array(values, dtype=dtype, copy=True)
+    if shape_tail and (arr.ndim != 1 + len(shape_tail) or arr.shape[1:] != shape_tail):
+        arr = arr.reshape((-1, *shape_tail))
+    arr.setflags(write=False)
+    return arr
+
+
+@dataclass(frozen=True)
+class ShearSite:
+    """One triaxial (shear + normal) sensing site.
+
+    Attributes
+    ----------
+    name : str
+        Unique name within the layout, e.g. ``"MTH1"``.
+    x_mm, y_mm : float
+        Centre in layout coordinates.
+    area_mm2 : float
+        Sensing area.
+    region : str
+        One of :data:`REGIONS`.
+    """
+
+    name: str
+    x_mm: float
+    y_mm: float
+    area_mm2: float
+    region: str
+
+
+@dataclass(frozen=True, eq=False)
+class Layout:
+    """The sensor geometry of one insole for one foot at one size.
+
+    Arrays are read-only. ``sensel_region`` holds indices into :data:`REGIONS`.
+    """
+
+    id: str
+    name: str
+    foot: str
+    foot_length_mm: float
+    eu_size: float
+    sensel_xy_mm: np.ndarray
+    sensel_area_mm2: np.ndarray
+    sensel_region: np.ndarray
+    shear_sites: tuple[ShearSite, ...]
+    outline_mm: np.ndarray
+    calibration_id: str
+    provenance: str
+    source: str
+    _shear_xy_mm: np.ndarray = field(init=False, repr=False)
+    _shear_area_mm2: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        xy = readonly_array(self.sensel_xy_mm, np.float64, (2,))
+        n = xy.shape[0]
+        area = readonly_array(self.sensel_area_mm2, np.float64)
+        region = readonly_array(self.sensel_region, np.int8)
+        outline = readonly_array(self.outline_mm, np.float64, (2,))
+        if area.shape != (n,) or region.shape != (n,):
+            raise ValueError("sensel arrays must all have the same length")
+        if n and (region.min() < 0 or region.max() >= len(REGIONS)):
+            raise ValueError("sensel_region values must index REGIONS")
+        if self.foot not in FEET:
+            raise ValueError(f"foot must be one of {FEET}, got {self.foot!r}")
+        sites = tuple(self.shear_sites)
+        shear_xy = readonly_array([(s.x_mm, s.y_mm) for s in sites], np.float64, (2,))
+        shear_area = readonly_array([s.area_mm2 for s in sites], np.float64)
+        for name, value in (
+            ("sensel_xy_mm", xy),
+            ("sensel_area_mm2", area),
+            ("sensel_region", region),
+            ("outline_mm", outline),
+            ("shear_sites", sites),
+            ("_shear_xy_mm", shear_xy),
+            ("_shear_area_mm2", shear_area),
+        ):
+            object.__setattr__(self, name, value)
+
+    @property
+    def n_sensels(self) -> int:
+        """Number of pressure sensels."""
+        return int(self.sensel_xy_mm.shape[0])
+
+    @property
+    def n_shear(self) -> int:
+        """Number of triaxial shear sites."""
+        return len(self.shear_sites)
+
+    @property
+    def shear_xy_mm(self) -> np.ndarray:
+        """(k, 2) centres of the shear sites."""
+        return self._shear_xy_mm
+
+    @property
+    def shear_area_mm2(self) -> np.ndarray:
+        """(k,) sensing areas of the shear sites."""
+        return self._shear_area_mm2
+
+    def region_mask(self, region: str) -> np.ndarray:
+        """Boolean (n,) mask of the sensels in ``region`` (one of :data:`REGIONS`)."""
+        if region not in REGIONS:
+            raise ValueError(f"unknown region {region!r}; regions are: {', '.join(REGIONS)}")
+        return self.sensel_region == REGIONS.index(region)
+
+    def mirrored(self) -> Layout:
+        """The same insole for the other foot (x -> -x)."""
+        flip = np.array([-1.0, 1.0])
+        return replace(
+            self,
+            foot="right" if self.foot == "left" else "left",
+            sensel_xy_mm=self.sensel_xy_mm * flip,
+            outline_mm=self.outline_mm * flip,
+            shear_sites=tuple(replace(s, x_mm=-s.x_mm) for s in self.shear_sites),
+        )
+
+    def for_foot(self, foot: str) -> Layout:
+        """This layout for ``foot`` ("left" or "right")."""
+        if foot not in FEET:
+            raise ConfigError(f"foot must be 'left' or 'right' (got {foot!r})")
+        return self if foot == self.foot else self.mirrored()
+
+    def scaled(
+        self, *, eu_size: float | None = None, foot_length_mm: float | None = None
+    ) -> Layout:
+        """This layout resized for another foot length or EU shoe size.
+
+        Positions scale with foot length, areas with its square; regions do not change.
+        Give exactly one of ``eu_size`` and ``foot_length_mm``.
+        """
+        if (eu_size is None) == (foot_length_mm is None):
+            raise ValueError("give exactly one of eu_size and foot_length_mm")
+        if eu_size is not None:
+            eu = float(eu_size)
+            if not (math.isfinite(eu) and EU_SIZE_RANGE[0] <= eu <= EU_SIZE_RANGE[1]):
+                lo, hi = EU_SIZE_RANGE
+                raise ConfigError(f"EU shoe size must be between {lo:g} and {hi:g} (got {eu_size})")
+            length = foot_length_from_eu(eu)
+        else:
+            length = float(foot_length_mm)  # type: ignore[arg-type]
+            lo, hi = (foot_length_from_eu(v) for v in EU_SIZE_RANGE)
+            if not (math.isfinite(length) and lo <= length <= hi):
+                raise ConfigError(
+                    f"foot length must be between {lo:.0f} and {hi:.0f} mm (got {foot_length_mm})"
+                )
+            eu = eu_from_foot_length(length)
+        k = length / self.foot_length_mm
+        return replace(
+            self,
+            foot_length_mm=length,
+            eu_size=eu,
+            sensel_xy_mm=self.sensel_xy_mm * k,
+            sensel_area_mm2=self.sensel_area_mm2 * k * k,
+            outline_mm=self.outline_mm * k,
+            shear_sites=tuple(
+                replace(s, x_mm=s.x_mm * k, y_mm=s.y_mm * k, area_mm2=s.area_mm2 * k * k)
+                for s in self.shear_sites
+            ),
+        )
+
+
+def points_in_polygon(points_xy: np.ndarray, polygon_xy: np.ndarray) -> np.ndarray:
+    """Even-odd (ray casting) test of which points lie inside a closed polygon.
+
+    Parameters
+    ----------
+    points_xy : (n, 2) array
+    polygon_xy : (m, 2) array; the closing edge from the last to the first vertex is implied.
+
+    Returns
+    -------
+    (n,) bool array. Points exactly on an edge may fall either way.
+    """
+    pts = np.asarray(points_xy, dtype=np.float64).reshape(-1, 2)
+    poly = np.asarray(polygon_xy, dtype=np.float64).reshape(-1, 2)
+    px, py = pts[:, 0:1], pts[:, 1:2]
+    x0, y0 = poly[:, 0], poly[:, 1]
+    x1, y1 = np.roll(x0, -1), np.roll(y0, -1)
+    straddles = (y0 > py) != (y1 > py)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x_cross = x0 + (py - y0) * (x1 - x0) / (y1 - y0)
+    crossings = straddles & (px < x_cross)
+    return (np.count_nonzero(crossings, axis=1) % 2) == 1
+
+
+# --------------------------------------------------------------------------- file reading
+
+
+class FieldReader:
+    """Reads typed fields of one JSON data file; every problem is a one-line ConfigError.
+
+    Shared by the layout and calibration loaders. ``kind`` is "layout" or "calibration";
+    ``hint`` is appended to every message (what the user can do instead).
+    """
+
+    def __init__(self, kind: str, path: Path, hint: str) -> None:
+        self.kind = kind
+        self.path = path
+        self.hint = hint
+
+    def fail(self, message: str) -> ConfigError:
+        return ConfigError(f"{self.kind} file {self.path}: {message}; {self.hint}")
+
+    def field_error(self, name: str, problem: str) -> ConfigError:
+        return self.fail(f"field '{name}' {problem}")
+
+    def load(self) -> dict[str, Any]:
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise self.fail("file not found") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise self.fail(f"cannot be read ({exc})") from None
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise self.fail(
+                f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+            ) from None
+        if not isinstance(data, dict):
+            raise self.fail("the top level must be a JSON object")
+        return data
+
+    def get(self, obj: dict[str, Any], key: str, prefix: str = "", default: Any = ...) -> Any:
+        name = prefix + key
+        if key not in obj:
+            if default is ...:
+                raise self.field_error(name, "is missing")
+            return default
+        return obj[key]
+
+    def obj(self, obj: dict[str, Any], key: str, prefix: str = "") -> dict[str, Any]:
+        value = self.get(obj, key, prefix)
+        if not isinstance(value, dict):
+            raise self.field_error(prefix + key, "must be a JSON object")
+        return value
+
+    def string(
+        self,
+        obj: dict[str, Any],
+        key: str,
+        prefix: str = "",
+        choices: Sequence[str] | None = None,
+        default: Any = ...,
+    ) -> str:
+        value = self.get(obj, key, prefix, default)
+        name = prefix + key
+        if not isinstance(value, str) or not value.strip():
+            raise self.field_error(name, f"must be a non-empty string (got {value!r})")
+        if choices is not None and value not in choices:
+            raise self.field_error(name, f"must be one of {', '.join(choices)} (got {value!r})")
+        return value
+
+    def _check_number(self, value: Any, name: str, minimum: float | None, positive: bool) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.field_error(name, f"must be a number (got {value!r})")
+        number = float(value)
+        if not math.isfinite(number):
+            raise self.field_error(name, f"must be a finite number (got {value!r})")
+        if positive and number <= 0:
+            raise self.field_error(name, f"must be > 0 (got {value!r})")
+        if minimum is not None and number < minimum:
+            raise self.field_error(name, f"must be >= {minimum:g} (got {value!r})")
+        return number
+
+    def number(
+        self,
+        obj: dict[str, Any],
+        key: str,
+        prefix: str = "",
+        *,
+        positive: bool = False,
+        minimum: float | None = None,
+        default: Any = ...,
+    ) -> float:
+        value = self.get(obj, key, prefix, default)
+        return self._check_number(value, prefix + key, minimum, positive)
+
+    def integer(
+        self, obj: dict[str, Any], key: str, prefix: str = "", *, minimum: int, maximum: int
+    ) -> int:
+        value = self.get(obj, key, prefix)
+        name = prefix + key
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.field_error(name, f"must be an integer (got {value!r})")
+        if not minimum <= value <= maximum:
+            raise self.field_error(name, f"must be between {minimum} and {maximum} (got {value})")
+        return value
+
+    def _list(self, obj: dict[str, Any], key: str, prefix: str, length: int | None) -> list[Any]:
+        value = self.get(obj, key, prefix)
+        name = prefix + key
+        if not isinstance(value, list):
+            raise self.field_error(name, "must be a JSON array")
+        if length is not None and len(value) != length:
+            raise self.field_error(name, f"must have {length} values (got {len(value)})")
+        return value
+
+    def numbers(
+        self,
+        obj: dict[str, Any],
+        key: str,
+        prefix: str = "",
+        *,
+        length: int | None = None,
+        positive: bool = False,
+        minimum: float | None = None,
+    ) -> np.ndarray:
+        values = self._list(obj, key, prefix, length)
+        name = prefix + key
+        return np.array(
+            [
+                self._check_number(v, f"{name}[{i}]", minimum, positive)
+                for i, v in enumerate(values)
+            ],
+            dtype=np.float64,
+        )
+
+    def strings(
+        self,
+        obj: dict[str, Any],
+        key: str,
+        prefix: str = "",
+        *,
+        length: int | None = None,
+        choices: Sequence[str] | None = None,
+    ) -> list[str]:
+        values = self._list(obj, key, prefix, length)
+        name = prefix + key
+        for i, v in enumerate(values):
+            if not isinstance(v, str) or (choices is not None and v not in choices):
+                allowed = f"one of {', '.join(choices)}" if choices is not None else "a string"
+                raise self.field_error(f"{name}[{i}]", f"must be {allowed} (got {v!r})")
+        return values
+
+
+def resolve_data_file(
+    name_or_path: str | Path, directory: Path, available: list[str], kind: str
+) -> Path:
+    """Path of a shipped data file by id (in ``directory``), or the given path.
+
+    Anything that is a ``Path``, ends in ``.json`` or contains a path separator is a path;
+    otherwise it must be one of ``available`` (else ConfigError listing them).
+    """
+    text = str(name_or_path)
+    if isinstance(name_or_path, Path) or text.endswith(".json") or "/" in text or "\\" in text:
+        return Path(name_or_path).expanduser()
+    if text in available:
+        return directory / f"{text}.json"
+    raise ConfigError(
+        f"unknown {kind} {text!r}; use one of: {', '.join(available)} or a path to a .json file"
+    )
+
+
+def available_layouts() -> list[str]:
+    """Ids of the layouts shipped in ``hardware/layouts/``."""
+    return sorted(p.stem for p in LAYOUT_DIR.glob("*.json"))
+
+
+def load_layout(
+    name_or_path: str | Path, foot: str = "left", eu_size: float | None = None
+) -> Layout:
+    """Load a shipped layout by id (e.g. ``"plantar-ref"``) or a layout file by path.
+
+    Parameters
+    ----------
+    name_or_path : shipped id, or path to a ``plantar-layout/1`` JSON file.
+    foot : "left" or "right"; the stored left-foot layout is mirrored for the right foot.
+    eu_size : optional EU shoe size to scale the layout to.
+
+    Raises
+    ------
+    plantar.errors.ConfigError
+        Unknown id, unreadable or invalid file (one line naming the file and the field).
+    """
+    if foot not in FEET:
+        raise ConfigError(f"foot must be 'left' or 'right' (got {foot!r})")
+    available = available_layouts()
+    path = resolve_data_file(name_or_path, LAYOUT_DIR, available, "layout")
+    layout = _parse_layout(FieldReader("layout", path, _hint(available)))
+    if eu_size is not None:
+        layout = layout.scaled(eu_size=eu_size)
+    return layout.for_foot(foot)
+
+
+def _hint(available: list[str]) -> str:
+    return "fix the file or use one of: " + ", ".join(available)
+
+
+def _parse_layout(r: FieldReader) -> Layout:
+    data = r.load()
+    fmt = r.get(data, "format")
+    if fmt != LAYOUT_FORMAT:
+        raise r.field_error("format", f"must be {LAYOUT_FORMAT!r} (got {fmt!r})")
+    r.string(data, "foot", choices=("left",), default="left")
+
+    sensels = r.obj(data, "sensels")
+    x = r.numbers(sensels, "x_mm", "sensels.")
+    n = len(x)
+    if n == 0:
+        raise r.field_error("sensels.x_mm", "must list at least one sensel")
+    y = r.numbers(sensels, "y_mm", "sensels.", length=n)
+    area = r.numbers(sensels, "area_mm2", "sensels.", length=n, positive=True)
+    region = r.strings(sensels, "region", "sensels.", length=n, choices=REGIONS)
+
+    sites_raw = r.get(data, "shear_sites", default=[])
+    if not isinstance(sites_raw, list):
+        raise r.field_error("shear_sites", "must be a JSON array")
+    sites: list[ShearSite] = []
+    for i, raw in enumerate(sites_raw):
+        prefix = f"shear_sites[{i}]."
+        if not isinstance(raw, dict):
+            raise r.field_error(f"shear_sites[{i}]", "must be a JSON object")
+        site = ShearSite(
+            name=r.string(raw, "name", prefix),
+            x_mm=r.number(raw, "x_mm", prefix),
+            y_mm=r.number(raw, "y_mm", prefix),
+            area_mm2=r.number(raw, "area_mm2", prefix, positive=True),
+            region=r.string(raw, "region", prefix, choices=REGIONS),
+        )
+        if any(s.name == site.name for s in sites):
+            raise r.field_error(prefix + "name", f"must be unique (got {site.name!r} twice)")
+        sites.append(site)
+
+    outline = r.obj(data, "outline_mm")
+    ox = r.numbers(outline, "x_mm", "outline_mm.")
+    if len(ox) < 3:
+        raise r.field_error("outline_mm.x_mm", f"must have at least 3 points (got {len(ox)})")
+    oy = r.numbers(outline, "y_mm", "outline_mm.", length=len(ox))
+
+    return Layout(
+        id=r.string(data, "id"),
+        name=r.string(data, "name"),
+        foot="left",
+        foot_length_mm=r.number(data, "foot_length_mm", positive=True),
+        eu_size=r.number(data, "eu_size", positive=True),
+        sensel_xy_mm=np.column_stack([x, y]),
+        sensel_area_mm2=area,
+        sensel_region=np.array([REGIONS.index(s) for s in region], dtype=np.int8),
+        shear_sites=tuple(sites),
+        outline_mm=np.column_stack([ox, oy]),
+        calibration_id=r.string(data, "calibration_id"),
+        provenance=r.string(data, "provenance", choices=PROVENANCES),
+        source=r.string(data, "source"),
+    )
+
+
+# --------------------------------------------------------------------------- file writing
+
+
+def _round1(values: np.ndarray) -> list[float]:
+    return [round(float(v), 1) + 0.0 for v in values]
+
+
+def layout_to_dict(layout: Layout) -> dict[str, Any]:
+    """The ``plantar-layout/1`` document of a LEFT-foot layout, numbers rounded to 0.1."""
+    if layout.foot != "left":
+        raise ValueError("layout files hold the left foot; mirror the layout first")
+    return {
+        "format": LAYOUT_FORMAT,
+        "id": layout.id,
+        "name": layout.name,
+        "foot": "left",
+        "foot_length_mm": round(layout.foot_length_mm, 1),
+        "eu_size": round(layout.eu_size, 2),
+        "calibration_id": layout.calibration_id,
+        "provenance": layout.provenance,
+        "source": layout.source,
+        "sensels": {
+            "x_mm": _round1(layout.sensel_xy_mm[:, 0]),
+            "y_mm": _round1(layout.sensel_xy_mm[:, 1]),
+            "area_mm2": _round1(layout.sensel_area_mm2),
+            "region": [REGIONS[i] for i in layout.sensel_region],
+        },
+        "shear_sites": [
+            {
+                "name": s.name,
+                "x_mm": round(s.x_mm, 1) + 0.0,
+                "y_mm": round(s.y_mm, 1) + 0.0,
+                "area_mm2": round(s.area_mm2, 1),
+                "region": s.region,
+            }
+            for s in layout.shear_sites
+        ],
+        "outline_mm": {
+            "x_mm": _round1(layout.outline_mm[:, 0]),
+            "y_mm": _round1(layout.outline_mm[:, 1]),
+        },
+    }
+
+
+def format_data_json(obj: Any, indent: int = 0, width: int = 100) -> str:
+    """JSON text with objects indented and arrays of scalars wrapped to ``width`` columns,
+    so that data files with long columns stay small and readable."""
+    pad = "  " * indent
+    inner = "  " * (indent + 1)
+    if isinstance(obj, dict):
+        if not obj:
+            return "{}"
+        if all(not isinstance(v, dict | list) for v in obj.values()):
+            flat = json.dumps(obj, ensure_ascii=False)
+            if len(flat) + len(pad) <= width:
+                return flat
+        items = [
+            f"{inner}{json.dumps(k)}: {format_data_json(v, indent + 1, width)}"
+            for k, v in obj.items()
+        ]
+        return "{\n" + ",\n".join(items) + "\n" + pad + "}"
+    if isinstance(obj, list):
+        if any(isinstance(v, dict | list) for v in obj):
+            items = [inner + format_data_json(v, indent + 1, width) for v in obj]
+            return "[\n" + ",\n".join(items) + "\n" + pad + "]" if items else "[]"
+        tokens = [json.dumps(v, ensure_ascii=False) for v in obj]
+        lines: list[str] = []
+        line = ""
+        for tok in tokens:
+            if line and len(inner) + len(line) + len(tok) + 2 > width:
+                lines.append(line + ",")
+                line = tok
+            else:
+                line = f"{line}, {tok}" if line else tok
+        lines.append(line)
+        if len(lines) == 1 and len(pad) + len(lines[0]) + 2 <= width:
+            return "[" + lines[0] + "]"
+        return "[\n" + "\n".join(inner + ln for ln in lines) + "\n" + pad + "]"
+    return json.dumps(obj, ensure_ascii=False)
