@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hardware.layout import FieldReader, readonly_array, resolve_data_file
+from hardware.datafile import FieldReader, readonly_array, resolve_data_file
 
 CALIBRATION_FORMAT = "plantar-calibration/1"
 CALIBRATION_DIR = Path(__file__).resolve().parent / "calibrations"

@@ -25,12 +25,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from hardware.datafile import format_data_json  # noqa: E402
 from hardware.layout import (  # noqa: E402
     REGIONS,
     Layout,
     ShearSite,
     eu_from_foot_length,
-    format_data_json,
     layout_to_dict,
     load_layout,
     points_in_polygon,

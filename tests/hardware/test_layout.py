@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 
 from hardware.calibration import load_calibration
+from hardware.datafile import format_data_json
 from hardware.layout import (
     LAYOUT_DIR,
     REGIONS,
     available_layouts,
     eu_from_foot_length,
     foot_length_from_eu,
-    format_data_json,
     layout_to_dict,
     load_layout,
     points_in_polygon,
