@@ -1,0 +1,179 @@
+"""Ground truth of a simulated run: one record per step, computed noise-free.
+
+Records are built from the samples the insole actually took (so event sequence numbers
+and peaks match what the data stream can show), from the noise-free physical fields, and
+are final once the first sample after toe-off has been taken.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+
+from hardware.sim.gait_model import BLOB_NAMES
+from hardware.sim.imperfections import DeviceClock
+from hardware.sim.steps import StepTimeline
+
+#: Late stance, where the pivot torque peak is searched (stance phase from here to toe-off).
+LATE_STANCE_FROM = 0.5
+
+
+@dataclass
+class StepTruth:
+    """What really happened during one step of one foot.
+
+    Times are true seconds since the start of the simulation and device microseconds of
+    that foot's clock. Sequence numbers are those of the first sample at or after the
+    event. Torques are in the foot's own layout frame (see ``hardware.sim.gait_model``).
+    """
+
+    foot: str
+    step: int
+    heel_strike_s: float
+    toe_off_s: float
+    heel_strike_device_us: int
+    toe_off_device_us: int
+    heel_strike_seq: int
+    toe_off_seq: int
+    contact_time_s: float
+    strike_index_pct: float  # CoP at first contact, % of foot length from the heel
+    peak_force_n: float  # vertical force (sum of pressure * area over the sensels)
+    peak_pressure_kpa: dict[str, float]  # per region, sampled, noise-free
+    pivot_torque_nmm: float  # peak |Tz| about the CoP in late stance
+    pivot_torque_signed_nmm: float  # Tz at that peak
+    peak_rotational_shear_kpa: float  # peak magnitude of the pivot shear component
+    fatigue_level: float  # 0..1 at heel strike
+    complete: bool = True  # False if sampling stopped or restarted during the step
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain JSON-serialisable dict."""
+        return asdict(self)
+
+
+@dataclass
+class _OpenStep:
+    heel_strike_seq: int
+    strike_index_pct: float
+    complete: bool
+    peak_force_n: float = 0.0
+    peak_pressure_kpa: np.ndarray = field(default_factory=lambda: np.zeros(len(BLOB_NAMES)))
+    pivot_torque_nmm: float = 0.0
+    pivot_torque_signed_nmm: float = 0.0
+    peak_rotational_shear_kpa: float = 0.0
+
+
+class GroundTruthRecorder:
+    """Accumulates per-step truth over blocks of samples (one recorder per insole)."""
+
+    def __init__(
+        self, foot: str, foot_length_mm: float, timeline: StepTimeline, clock: DeviceClock
+    ) -> None:
+        self.foot = foot
+        self.foot_length_mm = foot_length_mm
+        self.timeline = timeline
+        self.clock = clock
+        self.steps: list[StepTruth] = []
+        self._open: dict[int, _OpenStep] = {}
+
+    def interrupt(self) -> None:
+        """Sampling is stopped or re-timed: the open steps are incomplete."""
+        for step in self._open.values():
+            step.complete = False
+
+    def update(
+        self,
+        *,
+        seq: np.ndarray,
+        t_true_s: np.ndarray,
+        sample_period_s: float,
+        step_index: np.ndarray,
+        tau: np.ndarray,
+        force_n: np.ndarray,
+        region_peak_kpa: np.ndarray,
+        cop_xy_mm: np.ndarray,
+        torque_nmm: np.ndarray,
+        rotational_shear_kpa: np.ndarray,
+    ) -> None:
+        """Fold one block of samples (one entry per sample; ``region_peak_kpa`` is (n, R))."""
+        stance = (step_index >= 0) & (tau >= 0.0) & (tau < 1.0)
+        for k in np.unique(step_index[stance]).tolist():
+            rows = np.flatnonzero(stance & (step_index == k))
+            first = rows[0]
+            if k not in self._open:
+                hs = self.timeline.heel_strike_s[k]
+                complete = t_true_s[first] - hs < sample_period_s * 1.000001
+                si = 100.0 * cop_xy_mm[first, 1] / self.foot_length_mm
+                self._open[k] = _OpenStep(int(seq[first]), float(si), bool(complete))
+            step = self._open[k]
+            step.peak_force_n = max(step.peak_force_n, float(force_n[rows].max()))
+            np.maximum(
+                step.peak_pressure_kpa,
+                region_peak_kpa[rows].max(axis=0),
+                out=step.peak_pressure_kpa,
+            )
+            late = rows[tau[rows] >= LATE_STANCE_FROM]
+            if late.size:
+                j = late[np.argmax(np.abs(torque_nmm[late]))]
+                if abs(torque_nmm[j]) > step.pivot_torque_nmm:
+                    step.pivot_torque_nmm = float(abs(torque_nmm[j]))
+                    step.pivot_torque_signed_nmm = float(torque_nmm[j])
+                step.peak_rotational_shear_kpa = max(
+                    step.peak_rotational_shear_kpa, float(rotational_shear_kpa[late].max())
+                )
+        after = (step_index >= 0) & (tau >= 1.0)
+        for k in sorted(set(np.unique(step_index[after]).tolist()) & set(self._open)):
+            first = np.flatnonzero(after & (step_index == k))[0]
+            self._close(k, int(seq[first]))
+
+    def _close(self, k: int, toe_off_seq: int) -> None:
+        step = self._open.pop(k)
+        tl = self.timeline
+        hs = float(tl.heel_strike_s[k])
+        to = float(tl.toe_off_s[k])
+        self.steps.append(
+            StepTruth(
+                foot=self.foot,
+                step=k,
+                heel_strike_s=hs,
+                toe_off_s=to,
+                heel_strike_device_us=int(self.clock.device_us(hs)),
+                toe_off_device_us=int(self.clock.device_us(to)),
+                heel_strike_seq=step.heel_strike_seq,
+                toe_off_seq=toe_off_seq,
+                contact_time_s=to - hs,
+                strike_index_pct=step.strike_index_pct,
+                peak_force_n=step.peak_force_n,
+                peak_pressure_kpa={
+                    name: float(v)
+                    for name, v in zip(BLOB_NAMES, step.peak_pressure_kpa, strict=True)
+                },
+                pivot_torque_nmm=step.pivot_torque_nmm,
+                pivot_torque_signed_nmm=step.pivot_torque_signed_nmm,
+                peak_rotational_shear_kpa=step.peak_rotational_shear_kpa,
+                fatigue_level=float(tl.fatigue[k]),
+                complete=step.complete,
+            )
+        )
+
+
+def write_ground_truth_jsonl(steps: Iterable[StepTruth], target: str | Path | IO[str]) -> int:
+    """Write step records as JSON lines (one object per line); returns the number written."""
+    if isinstance(target, str | Path):
+        with open(target, "w", encoding="utf-8") as fh:
+            return write_ground_truth_jsonl(steps, fh)
+    n = 0
+    for step in steps:
+        target.write(json.dumps(step.to_dict(), sort_keys=True) + "\n")
+        n += 1
+    return n
+
+
+def read_ground_truth_jsonl(source: str | Path) -> list[StepTruth]:
+    """Read step records written by :func:`write_ground_truth_jsonl`."""
+    with open(source, encoding="utf-8") as fh:
+        return [StepTruth(**json.loads(line)) for line in fh if line.strip()]

@@ -1,0 +1,161 @@
+"""The simulated insoles served on real pseudo-terminals, read like a serial port."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from firmware_bridge.codec import (
+    FOOT_LEFT,
+    FOOT_RIGHT,
+    Ack,
+    DeviceInfo,
+    StreamDecoder,
+    encode_control,
+    frame_message,
+    unwrap_seq,
+)
+from firmware_bridge.protocol import AckStatus, Command
+from hardware.sim.imperfections import Imperfections
+from hardware.sim.insole import make_pair
+from hardware.sim.pty_device import PtyDeviceServer, serve_on_pty
+
+serial = pytest.importorskip("serial")
+pytestmark = pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs pseudo-terminals")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _compiled_decoder():
+    """Compile the decoder's numba kernel before any real-time reading starts."""
+    insole = make_pair("plantar-ref", imperfections=Imperfections.none())[0]
+    StreamDecoder(insole.layout.n_sensels, insole.layout.n_shear).feed(insole.encoded(4))
+
+
+@pytest.fixture
+def pair():
+    return make_pair("plantar-ref", imperfections=Imperfections.none(), seed=1)
+
+
+def read_for(port, decoder: StreamDecoder, seconds: float):
+    """Decode everything that arrives for ``seconds``; returns the concatenated seqs."""
+    seqs = []
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        batch = decoder.feed(port.read(4096))
+        seqs.append(batch.seq.astype(np.int64))
+    return np.concatenate(seqs) if seqs else np.empty(0, np.int64)
+
+
+def open_port(path: str):
+    return serial.Serial(path, timeout=0.02, exclusive=True)
+
+
+def test_frames_arrive_on_both_ptys_with_contiguous_seq(pair):
+    with PtyDeviceServer(pair) as server:
+        ports = [open_port(p) for p in server.paths]
+        try:
+            for port, insole, foot in zip(ports, pair, (FOOT_LEFT, FOOT_RIGHT), strict=True):
+                decoder = StreamDecoder(insole.layout.n_sensels, insole.layout.n_shear)
+                # the INFO sent at start may predate opening the port: ask for one
+                port.write(frame_message(encode_control(Command.REQUEST_INFO)))
+                seq = read_for(port, decoder, 0.4)
+                assert seq.size >= 0.3 * 200  # ~real time
+                assert np.all(np.diff(unwrap_seq(seq)) == 1)
+                assert decoder.stats.rejected == 0
+                assert decoder.last_info is not None and decoder.last_info.foot == foot
+        finally:
+            for port in ports:
+                port.close()
+
+
+def test_control_stop_start_set_rate_and_ack(pair):
+    left = pair[0]
+    with PtyDeviceServer([left]) as server:
+        port = open_port(server.paths[0])
+        decoder = StreamDecoder(left.layout.n_sensels, left.layout.n_shear)
+        try:
+            read_for(port, decoder, 0.1)
+
+            def command(cmd: Command, argument: int = 0) -> Ack:
+                decoder.pop_messages()
+                port.write(frame_message(encode_control(cmd, argument)))
+                end = time.monotonic() + 1.0
+                while time.monotonic() < end:
+                    decoder.feed(port.read(4096))
+                    acks = [m for m in decoder.messages if isinstance(m, Ack)]
+                    if acks:
+                        return acks[0]
+                raise AssertionError(f"no ACK for {cmd.name}")
+
+            assert command(Command.STOP).status == AckStatus.OK
+            read_for(port, decoder, 0.1)  # drain what was in flight
+            assert read_for(port, decoder, 0.2).size == 0
+            last_seq = left.next_seq
+            assert command(Command.SET_RATE, 100).status == AckStatus.OK
+            assert command(Command.SET_RATE, 0).status == AckStatus.BAD_ARGUMENT
+            assert command(Command.START).status == AckStatus.OK
+            seq = read_for(port, decoder, 0.5)
+            assert seq[0] == last_seq  # no samples were taken while stopped
+            assert 30 <= seq.size <= 70  # 100 Hz now
+            info = [m for m in decoder.messages if isinstance(m, DeviceInfo)]
+            assert info and info[-1].sampling_rate_hz == 100
+            assert command(Command.REQUEST_INFO).status == AckStatus.OK
+            assert server.stats[0].controls_received == 5
+        finally:
+            port.close()
+
+
+def test_stalled_reader_drops_and_counts():
+    left = make_pair("plantar-ref", imperfections=Imperfections.none(), sampling_rate_hz=1000)[0]
+    with PtyDeviceServer([left], tx_buffer_bytes=2048) as server:
+        time.sleep(1.0)  # nobody reads: the pty buffer fills, then the device drops frames
+        stats = server.stats[0]
+        assert stats.messages_dropped > 0 and stats.bytes_dropped > 0
+        port = open_port(server.paths[0])
+        try:
+            decoder = StreamDecoder(left.layout.n_sensels, left.layout.n_shear)
+            seq = unwrap_seq(read_for(port, decoder, 0.3))
+            assert np.diff(seq).max() > 1  # the drop shows as a sequence gap
+        finally:
+            port.close()
+
+
+def test_serve_on_pty_reports_paths_and_stops():
+    insoles = make_pair("plantar-ref", imperfections=Imperfections.none(), seed=2)
+    paths: list[str] = []
+    stop = threading.Event()
+    result = []
+    thread = threading.Thread(
+        target=lambda: result.append(serve_on_pty(insoles, on_ready=paths.extend, stop_event=stop))
+    )
+    thread.start()
+    try:
+        end = time.monotonic() + 2.0
+        while not paths and time.monotonic() < end:
+            time.sleep(0.01)
+        assert len(paths) == 2 and all(os.path.exists(p) for p in paths)
+        port = open_port(paths[1])
+        decoder = StreamDecoder(insoles[1].layout.n_sensels, insoles[1].layout.n_shear)
+        assert read_for(port, decoder, 0.2).size > 0
+        port.close()
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+    assert not thread.is_alive()
+    stats = result[0]
+    assert [s.path for s in stats] == paths
+    assert stats[1].bytes_written > 0
+    assert not any(os.path.exists(p) for p in paths)  # ptys closed
+
+
+def test_serve_on_pty_duration():
+    insoles = make_pair("plantar-ref", seed=3)[:1]
+    start = time.monotonic()
+    stats = serve_on_pty(insoles, duration_s=0.3)
+    assert 0.25 <= time.monotonic() - start < 2.0
+    assert stats[0].bytes_written + stats[0].bytes_dropped > 0
+    assert insoles[0].next_seq == pytest.approx(0.3 * 200, abs=2)
