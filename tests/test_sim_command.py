@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 from firmware_bridge.codec import StreamDecoder
@@ -64,11 +65,15 @@ def test_sim_prints_paths_and_streams_decodable_frames(tmp_path) -> None:
         assert proc.wait(timeout=30) == 0, proc.stderr.read()
     finally:
         proc.kill()
-    # 1.5 s at 200 Hz: about 300 frames, from the left insole only, consecutive.
+    # 1.5 s at 200 Hz: about 300 frames, from the left insole only. Before the port was
+    # opened the device dropped what its transmit buffer could not hold (one gap at most,
+    # like a real device on a stalled USB host); once read, frames are consecutive.
     assert len(batch) > 200
     assert set(batch.foot.tolist()) == {0}
-    seq = batch.seq.astype("int64")
-    assert (seq[1:] - seq[:-1] == 1).all()
+    step = np.diff(batch.seq.astype("int64"))
+    assert (step >= 1).all()
+    assert np.count_nonzero(step > 1) <= 1
+    assert (step[-200:] == 1).all()
     assert decoder.stats.crc_errors == 0
     steps = [json.loads(line) for line in truth.read_text().splitlines()]
     assert len(steps) >= 2 * 3
