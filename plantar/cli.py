@@ -24,6 +24,7 @@ Handler = Callable[[argparse.Namespace], int]
 COMMAND_MODULES: tuple[str, ...] = (
     "plantar.layouts_command",
     "plantar.sim_command",
+    "store.commands",
 )
 
 

@@ -1,0 +1,258 @@
+"""Importers: recordings from other insole systems into Plantar sessions.
+
+Each format module has ``read_<format>(path) -> ImportedRecording`` (parse and convert
+units to kPa, s, µs; no I/O besides reading) and ``sniff(head) -> bool``. :func:`import_file`
+detects the format, writes the recording through the same stream writer and finaliser
+as a live recording (into a hidden directory that is renamed into place only once the
+session is complete, so a failed import leaves nothing behind) and registers it in the
+catalog with source ``import:<format>``.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from firmware_bridge.frames import FootFrames
+from plantar import paths
+from store.errors import ImportFormatError, RecordingError, StoreError, describe_os_error
+from store.finalise import FinaliseReport, finalise_session
+from store.session import (
+    STATUS_RECORDING,
+    FootLayout,
+    SessionMeta,
+    fsync_dir,
+    new_session_id,
+    write_json_atomic,
+)
+from store.streams import SessionWriter
+
+log = logging.getLogger("plantar.store.importers")
+
+FORMATS: tuple[str, ...] = ("moticon", "pedar", "gaitpdb")
+#: Rows per record batch written by an import.
+IMPORT_BATCH_ROWS = 4096
+
+
+@dataclass
+class ChannelGroup:
+    """Extra per-foot channels of an imported file (e.g. a Moticon IMU)."""
+
+    group: str
+    foot: str
+    seq: np.ndarray
+    t_s: np.ndarray
+    values: dict[str, np.ndarray]
+    units: dict[str, str]
+
+
+@dataclass
+class ImportedRecording:
+    """A parsed file, in Plantar units, ready to be stored."""
+
+    fmt: str
+    path: Path
+    feet: dict[str, FootFrames]
+    layouts: dict[str, FootLayout]
+    events: list[dict[str, Any]] = field(default_factory=list)
+    channels: list[ChannelGroup] = field(default_factory=list)
+    started_at: str = ""
+    notes: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ImportResult:
+    """What :func:`import_file` stored."""
+
+    session_id: str
+    fmt: str
+    report: FinaliseReport
+    directory: Path
+
+    def to_json(self) -> dict[str, Any]:
+        """The document ``plantar import --json`` prints."""
+        rep = self.report
+        return {
+            "session": self.session_id,
+            "format": self.fmt,
+            "frames": rep.frames,
+            "frames_per_foot": {foot: s.frames for foot, s in rep.feet.items()},
+            "duration_s": round(rep.duration_s, 6),
+            "events": rep.events,
+            "files": rep.files,
+            "path": str(self.directory),
+        }
+
+
+def read_text(path: Path) -> str:
+    """Read a text file (UTF-8, falling back to Latin-1) with a one-line error."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError as err:
+        raise StoreError(f"{path}: no such file") from err
+    except OSError as err:
+        raise StoreError(f"{path}: cannot read ({err.strerror})") from err
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def parse_float(text: str) -> float:
+    """Parse a number; an empty field is NaN (a missing sample)."""
+    text = text.strip()
+    return float(text) if text else np.nan
+
+
+def make_foot_frames(
+    foot: str, t_s: np.ndarray, pressure_kpa: np.ndarray, seq: np.ndarray | None = None
+) -> FootFrames:
+    """FootFrames for an imported pressure-only foot (device 0, device clock = file time)."""
+    n = len(t_s)
+    return FootFrames(
+        foot=foot,
+        device_id=0,
+        seq=np.arange(n, dtype=np.int64) if seq is None else seq,
+        t_device_us=np.round(np.asarray(t_s) * 1e6).astype(np.int64),
+        t_s=np.asarray(t_s, dtype=np.float64),
+        pressure_kpa=np.ascontiguousarray(pressure_kpa, dtype=np.float32),
+        shear_kpa=np.zeros((n, 0, 3), dtype=np.float32),
+    )
+
+
+def _readers() -> dict[str, tuple[Callable[[str], bool], Callable[[Path], ImportedRecording]]]:
+    from store.importers import gaitpdb, moticon, pedar
+
+    return {
+        "moticon": (moticon.sniff, moticon.read_moticon),
+        "pedar": (pedar.sniff, pedar.read_pedar),
+        "gaitpdb": (gaitpdb.sniff, gaitpdb.read_gaitpdb),
+    }
+
+
+def detect_format(path: Path) -> str:
+    """Tell the format of ``path`` from its first lines."""
+    head = "\n".join(read_text(path).splitlines()[:40])
+    for name, (sniff, _) in _readers().items():
+        if sniff(head):
+            return name
+    raise ImportFormatError(
+        f"{path}: cannot tell the format (not a Moticon OpenGo text export, pedar .asc or "
+        f"PhysioNet gaitpdb .txt); pass --format {'|'.join(FORMATS)}"
+    )
+
+
+def read_recording(path: Path, fmt: str = "auto") -> ImportedRecording:
+    """Parse ``path`` in format ``fmt`` (``auto`` detects it)."""
+    path = Path(path)
+    if fmt == "auto":
+        fmt = detect_format(path)
+    readers = _readers()
+    if fmt not in readers:
+        raise ImportFormatError(
+            f"unknown import format {fmt!r}; use one of: auto, {', '.join(FORMATS)}"
+        )
+    return readers[fmt][1](path)
+
+
+def import_file(
+    path: Path | str,
+    *,
+    fmt: str = "auto",
+    meta: SessionMeta | None = None,
+    root: Path | None = None,
+    catalog: Any = None,
+) -> ImportResult:
+    """Import one file as a new finalised session and register it in the catalog.
+
+    Parameters
+    ----------
+    path : file to import.
+    fmt : "auto", "moticon", "pedar" or "gaitpdb".
+    meta : athlete, shoe, sock, notes, tags... given by the user (source and layouts are
+        set from the file).
+    root : sessions directory (default :func:`plantar.paths.sessions_dir`).
+    catalog : see :func:`store.catalog.open_catalog`.
+    """
+    from store.catalog import open_catalog
+
+    recording = read_recording(Path(path), fmt)
+    meta = meta or SessionMeta()
+    meta.source = f"import:{recording.fmt}"
+    meta.feet = dict(recording.layouts)
+    meta.started_at = meta.started_at or recording.started_at
+    meta.notes = meta.notes or recording.notes
+    meta.extra = {**recording.extra, "imported_from": str(Path(path).resolve())}
+    session_id = new_session_id()
+    try:
+        root = root or paths.sessions_dir()
+        staging = root / f".import-{session_id}"
+        final = root / session_id
+        staging.mkdir(parents=True)
+    except OSError as err:
+        raise RecordingError(
+            f"cannot import: {describe_os_error(err)} at {err.filename or root}; choose a "
+            "writable data directory (set PLANTAR_HOME) or free space"
+        ) from err
+    try:
+        _write_recording(staging, session_id, meta, recording)
+        report = finalise_session(staging, catalog=False)
+        staging.rename(final)
+        fsync_dir(root)
+    except OSError as err:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise RecordingError(
+            f"import stopped: {describe_os_error(err)} at {root}; nothing was imported, "
+            "free space and run the import again"
+        ) from err
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    db = open_catalog(catalog)
+    if db is not None:
+        db.upsert_from_disk(final)
+    return ImportResult(session_id=session_id, fmt=recording.fmt, report=report, directory=final)
+
+
+def _write_recording(
+    directory: Path, session_id: str, meta: SessionMeta, recording: ImportedRecording
+) -> None:
+    write_json_atomic(
+        directory / "session.json",
+        {"format_version": 1, "id": session_id, "status": STATUS_RECORDING, "meta": meta.to_dict()},
+    )
+    writer = SessionWriter(directory, {"id": session_id, **meta.to_dict()}, meta.feet)
+    try:
+        for frames in recording.feet.values():
+            for start in range(0, len(frames), IMPORT_BATCH_ROWS):
+                writer.write_frames(_slice(frames, start, start + IMPORT_BATCH_ROWS), np.nan)
+        for ch in recording.channels:
+            for start in range(0, len(ch.seq), IMPORT_BATCH_ROWS):
+                sl = slice(start, start + IMPORT_BATCH_ROWS)
+                values = {k: v[sl] for k, v in ch.values.items()}
+                writer.write_channels(ch.group, ch.foot, ch.seq[sl], ch.t_s[sl], values, ch.units)
+        writer.write_events(recording.events)
+        writer.sync()
+    except BaseException:
+        writer.close(clean=False)
+        raise
+    writer.close()
+
+
+def _slice(frames: FootFrames, start: int, stop: int) -> FootFrames:
+    return FootFrames(
+        foot=frames.foot,
+        device_id=frames.device_id,
+        seq=frames.seq[start:stop],
+        t_device_us=frames.t_device_us[start:stop],
+        t_s=frames.t_s[start:stop],
+        pressure_kpa=frames.pressure_kpa[start:stop],
+        shear_kpa=frames.shear_kpa[start:stop],
+    )

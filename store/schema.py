@@ -1,0 +1,219 @@
+"""Arrow schemas of the session files, with units in the field metadata.
+
+Every stream of a session is a table with one row per sample (or per event):
+
+* ``left`` / ``right``: the frames of one insole (:func:`frames_schema`);
+* ``events``: gaps, reconnects, steps, alerts, queue overflows, reference events
+  (:func:`events_schema`);
+* ``<group>-<foot>``: extra per-foot channel groups such as an IMU
+  (:func:`channels_schema`), one float32 column per channel.
+
+Units live in each field's metadata under ``b"unit"`` and survive the trip from Arrow
+IPC to Parquet, so any Parquet reader sees them. Column names carry the unit too
+(``pressure_kpa``, ``t_device_us``), following the project's naming rule.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from firmware_bridge.frames import FootFrames
+
+FORMAT_VERSION = "1"
+
+#: Metadata keys (schema level). Values are UTF-8 strings; ``plantar.session`` is JSON.
+KEY_FORMAT = b"plantar.format_version"
+KEY_STREAM = b"plantar.stream"
+KEY_FOOT = b"plantar.foot"
+KEY_LAYOUT = b"plantar.layout_id"
+KEY_EU_SIZE = b"plantar.eu_size"
+KEY_N_SENSELS = b"plantar.n_sensels"
+KEY_N_SHEAR = b"plantar.n_shear"
+KEY_SESSION = b"plantar.session"
+KEY_GROUP = b"plantar.channel_group"
+
+#: Event kinds written by Plantar itself. Other stages may add their own strings.
+EVENT_GAP = "gap"  # the bridge saw a sequence gap; value = frames lost
+EVENT_RECONNECT = "reconnect"
+EVENT_STEP = "step"
+EVENT_ALERT = "alert"
+EVENT_QUEUE_OVERFLOW = "queue_overflow"  # frames the recorder could not queue; value = count
+EVENT_RECORDING_ERROR = "recording_error"
+EVENT_HEEL_STRIKE = "heel_strike"  # reference events from imported files
+EVENT_TOE_OFF = "toe_off"
+EVENT_MARKER = "marker"
+
+
+def _field(name: str, type_: pa.DataType, unit: str | None, nullable: bool = False) -> pa.Field:
+    meta = {b"unit": unit.encode()} if unit else None
+    return pa.field(name, type_, nullable=nullable, metadata=meta)
+
+
+def frames_schema(
+    *,
+    foot: str,
+    n_sensels: int,
+    n_shear: int,
+    layout_id: str = "",
+    eu_size: float | None = None,
+    session: Mapping[str, Any] | None = None,
+) -> pa.Schema:
+    """Schema of one insole's frame stream.
+
+    Columns: ``seq`` (int64), ``t_s`` (float64, s, session timebase), ``t_device_us``
+    (int64, µs, device clock), ``t_host_s`` (float64, s since the Unix epoch, host arrival
+    time of the batch), ``device_id`` (int32), ``pressure_kpa``
+    (fixed_size_list<float32>[n_sensels], kPa), ``shear_kpa``
+    (fixed_size_list<float32>[n_shear*3], kPa, per site tx, ty, n; absent when the insole
+    has no shear sites).
+    """
+    fields = [
+        _field("seq", pa.int64(), None),
+        _field("t_s", pa.float64(), "s"),
+        _field("t_device_us", pa.int64(), "us"),
+        _field("t_host_s", pa.float64(), "s"),
+        _field("device_id", pa.int32(), None),
+        _field("pressure_kpa", pa.list_(pa.float32(), n_sensels), "kPa"),
+    ]
+    if n_shear > 0:  # Arrow has no zero-width fixed-size list: pressure-only insoles omit it
+        fields.append(_field("shear_kpa", pa.list_(pa.float32(), n_shear * 3), "kPa"))
+    meta = {
+        KEY_FORMAT: FORMAT_VERSION.encode(),
+        KEY_STREAM: b"frames",
+        KEY_FOOT: foot.encode(),
+        KEY_LAYOUT: layout_id.encode(),
+        KEY_EU_SIZE: ("" if eu_size is None else repr(float(eu_size))).encode(),
+        KEY_N_SENSELS: str(n_sensels).encode(),
+        KEY_N_SHEAR: str(n_shear).encode(),
+        KEY_SESSION: json.dumps(dict(session or {}), sort_keys=True).encode(),
+    }
+    return pa.schema(fields, metadata=meta)
+
+
+def events_schema(session: Mapping[str, Any] | None = None) -> pa.Schema:
+    """Schema of the event stream: t_s (s), foot, kind, value, seq and detail."""
+    fields = [
+        _field("t_s", pa.float64(), "s"),
+        _field("foot", pa.string(), None, nullable=True),
+        _field("kind", pa.string(), None),
+        _field("value", pa.float64(), None, nullable=True),
+        _field("seq", pa.int64(), None, nullable=True),
+        _field("detail", pa.string(), None),
+    ]
+    meta = {
+        KEY_FORMAT: FORMAT_VERSION.encode(),
+        KEY_STREAM: b"events",
+        KEY_SESSION: json.dumps(dict(session or {}), sort_keys=True).encode(),
+    }
+    return pa.schema(fields, metadata=meta)
+
+
+def channels_schema(
+    *, group: str, foot: str, units: Mapping[str, str], session: Mapping[str, Any] | None = None
+) -> pa.Schema:
+    """Schema of an extra per-foot channel group: ``seq``, ``t_s`` and one float32 per channel."""
+    fields = [_field("seq", pa.int64(), None), _field("t_s", pa.float64(), "s")]
+    fields += [_field(name, pa.float32(), unit) for name, unit in units.items()]
+    meta = {
+        KEY_FORMAT: FORMAT_VERSION.encode(),
+        KEY_STREAM: b"channels",
+        KEY_GROUP: group.encode(),
+        KEY_FOOT: foot.encode(),
+        KEY_SESSION: json.dumps(dict(session or {}), sort_keys=True).encode(),
+    }
+    return pa.schema(fields, metadata=meta)
+
+
+def _fixed_list(values: np.ndarray, width: int) -> pa.FixedSizeListArray:
+    flat = np.ascontiguousarray(values, dtype=np.float32).reshape(-1)
+    return pa.FixedSizeListArray.from_arrays(pa.array(flat, type=pa.float32()), width)
+
+
+def frames_to_batch(
+    frames: FootFrames, t_host_s: np.ndarray | float, schema: pa.Schema
+) -> pa.RecordBatch:
+    """Convert a :class:`FootFrames` batch to a record batch of ``schema``."""
+    n = len(frames)
+    host = np.broadcast_to(np.asarray(t_host_s, dtype=np.float64), (n,))
+    columns = [
+        pa.array(np.asarray(frames.seq, dtype=np.int64)),
+        pa.array(np.asarray(frames.t_s, dtype=np.float64)),
+        pa.array(np.asarray(frames.t_device_us, dtype=np.int64)),
+        pa.array(np.ascontiguousarray(host)),
+        pa.array(np.full(n, frames.device_id, dtype=np.int32)),
+        _fixed_list(frames.pressure_kpa, frames.n_sensels),
+    ]
+    if "shear_kpa" in schema.names:
+        columns.append(_fixed_list(frames.shear_kpa, frames.n_shear * 3))
+    return pa.record_batch(columns, schema=schema)
+
+
+def batch_to_frames(batch: pa.RecordBatch | pa.Table, foot: str) -> FootFrames:
+    """Convert rows of a frames table back to :class:`FootFrames` (zero-copy where possible)."""
+    if isinstance(batch, pa.Table):
+        batch = batch.combine_chunks().to_batches()[0] if batch.num_rows else None
+    if batch is None:
+        raise ValueError("empty table")
+    n = batch.num_rows
+    pressure = batch.column("pressure_kpa")
+    n_sensels = pressure.type.list_size
+    if "shear_kpa" in batch.schema.names:
+        shear_col = batch.column("shear_kpa")
+        n_shear = shear_col.type.list_size // 3
+        shear = shear_col.values.to_numpy(zero_copy_only=False).reshape(n, n_shear, 3)
+    else:
+        shear = np.zeros((n, 0, 3), dtype=np.float32)
+    device = batch.column("device_id").to_numpy()
+    return FootFrames(
+        foot=foot,
+        device_id=int(device[0]) if n else 0,
+        seq=batch.column("seq").to_numpy(),
+        t_device_us=batch.column("t_device_us").to_numpy(),
+        t_s=batch.column("t_s").to_numpy(),
+        pressure_kpa=pressure.values.to_numpy(zero_copy_only=False).reshape(n, n_sensels),
+        shear_kpa=shear,
+    )
+
+
+def events_to_batch(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.RecordBatch:
+    """Convert event dicts (keys as in :func:`events_schema`) to a record batch."""
+    return pa.RecordBatch.from_pylist(
+        [
+            {
+                "t_s": float(r["t_s"]),
+                "foot": r.get("foot"),
+                "kind": str(r["kind"]),
+                "value": None if r.get("value") is None else float(r["value"]),
+                "seq": None if r.get("seq") is None else int(r["seq"]),
+                "detail": str(r.get("detail", "")),
+            }
+            for r in rows
+        ],
+        schema=schema,
+    )
+
+
+def channels_to_batch(
+    seq: np.ndarray, t_s: np.ndarray, values: Mapping[str, np.ndarray], schema: pa.Schema
+) -> pa.RecordBatch:
+    """Convert a channel group's arrays (one (n,) array per channel) to a record batch."""
+    columns = [pa.array(np.asarray(seq, dtype=np.int64)), pa.array(np.asarray(t_s, np.float64))]
+    for name in schema.names[2:]:
+        columns.append(pa.array(np.asarray(values[name], dtype=np.float32)))
+    return pa.record_batch(columns, schema=schema)
+
+
+def field_unit(field: pa.Field) -> str:
+    """Return the unit of ``field`` from its metadata ("" when it has none)."""
+    meta = field.metadata or {}
+    return meta.get(b"unit", b"").decode()
+
+
+def schema_meta(schema: pa.Schema, key: bytes) -> str:
+    """Return a schema-level metadata value as text ("" when absent)."""
+    return (schema.metadata or {}).get(key, b"").decode()

@@ -1,0 +1,143 @@
+"""One session on disk: its id, its directory, its ``session.json`` and its lock.
+
+A session directory ``<sessions_dir>/<id>/`` holds ``session.json`` (metadata and
+status, replaced atomically), the Arrow IPC streams while recording
+(``left.arrows``, ``right.arrows``, ``events.arrows``, ``<group>-<foot>.arrows``) and the
+Parquet files once finalised. A recorder holds an exclusive ``flock`` on ``.lock`` for
+as long as it writes; a session whose status is ``recording`` and whose lock is free was
+interrupted and is recovered by :mod:`store.recovery`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import json
+import os
+import secrets
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from plantar import paths
+
+SESSION_FILE = "session.json"
+LOCK_FILE = ".lock"
+STREAM_SUFFIX = ".arrows"
+PARQUET_SUFFIX = ".parquet"
+
+STATUS_RECORDING = "recording"
+STATUS_FINALISED = "finalised"
+STATUS_RECOVERED = "recovered"
+STATUSES = (STATUS_RECORDING, STATUS_FINALISED, STATUS_RECOVERED)
+
+
+def utc_now_iso() -> str:
+    """Current time as ISO 8601 UTC with milliseconds, e.g. ``2026-11-21T22:30:15.123Z``."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def new_session_id(now: dt.datetime | None = None) -> str:
+    """Return a new sortable session id ``YYYYMMDD-HHMMSS-xxxx`` (UTC time, 4 random hex)."""
+    now = now or dt.datetime.now(dt.UTC)
+    return f"{now:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+
+
+@dataclass
+class FootLayout:
+    """Which layout one foot's insole uses: layout id and shoe size (EU)."""
+
+    layout_id: str = ""
+    eu_size: float | None = None
+
+
+@dataclass
+class SessionMeta:
+    """What the user and the source tell us about a session (stored verbatim)."""
+
+    athlete: str = ""
+    shoe: str = ""
+    sock: str = ""
+    treadmill_speed_kmh: float | None = None
+    treadmill_incline_pct: float | None = None
+    notes: str = ""
+    tags: list[str] = field(default_factory=list)
+    source: str = "live"
+    started_at: str = ""
+    feet: dict[str, FootLayout] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SessionMeta:
+        """Inverse of :meth:`to_dict`; unknown keys are ignored."""
+        known = {f for f in cls.__dataclass_fields__}
+        kwargs = {k: v for k, v in data.items() if k in known}
+        kwargs["feet"] = {k: FootLayout(**v) for k, v in (data.get("feet") or {}).items()}
+        return cls(**kwargs)
+
+
+def session_dir(session_id: str, root: Path | None = None) -> Path:
+    """Directory of ``session_id`` under ``root`` (default :func:`plantar.paths.sessions_dir`)."""
+    return (root or paths.sessions_dir()) / session_id
+
+
+def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    """Write ``data`` as JSON to ``path`` via a temporary file, fsync and rename."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=1, sort_keys=True)
+        f.write("\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+def fsync_dir(path: Path) -> None:
+    """fsync a directory so that renames and new files in it survive a power cut."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_session_json(directory: Path) -> dict[str, Any]:
+    """Return the parsed ``session.json`` of ``directory``."""
+    with open(directory / SESSION_FILE, encoding="utf-8") as f:
+        data: dict[str, Any] = json.load(f)
+    return data
+
+
+@contextlib.contextmanager
+def try_lock(directory: Path) -> Iterator[bool]:
+    """Hold the session lock while the block runs; yields False if someone else holds it."""
+    try:
+        fd = os.open(directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:
+        # cannot even open the lock (read-only place): nobody can be writing here
+        yield True
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)
+
+
+def list_session_dirs(root: Path | None = None) -> list[Path]:
+    """Session directories (with a ``session.json``) under ``root``, sorted by id."""
+    root = root or paths.sessions_dir()
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir() if (p / SESSION_FILE).is_file())
