@@ -59,4 +59,37 @@ def recover_interrupted(root: Path | None = None, *, catalog: Any = None) -> lis
                 continue
         reports.append(report)
         log.info("%s", report.message())
+    reconcile_catalog(root, catalog=catalog)
     return reports
+
+
+def reconcile_catalog(root: Path | None = None, *, catalog: Any = None) -> int:
+    """Bring catalog rows in line with ``session.json`` on disk; return rows updated.
+
+    ``session.json`` is the truth and the catalog an index of it. A process killed
+    between writing one and updating the other leaves the catalog behind (a session
+    listed as still recording, or not listed at all); this repairs that.
+    """
+    from store.catalog import open_catalog
+
+    db = open_catalog(catalog)
+    if db is None:
+        return 0
+    try:
+        listed = {row["id"]: row["status"] for row in db.list_sessions()}
+    except Exception as err:  # the catalog is an index; never block recording on it
+        log.warning("catalog not reconciled: %s", err)
+        return 0
+    updated = 0
+    for directory in list_session_dirs(root):
+        try:
+            status = read_session_json(directory).get("status")
+        except (OSError, ValueError):
+            continue
+        if listed.get(directory.name) != status:
+            try:
+                db.upsert_from_disk(directory)
+                updated += 1
+            except Exception as err:
+                log.warning("catalog not updated for %s: %s", directory.name, err)
+    return updated

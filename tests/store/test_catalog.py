@@ -110,3 +110,27 @@ def test_concurrent_reader_never_fails_while_writing(tmp_path: Path) -> None:
     assert not errors
     assert counts and counts == sorted(counts)  # rows only ever appear, never vanish
     assert len(reader.list_sessions()) == 60
+
+
+def test_recovery_repairs_a_catalog_left_behind_by_a_kill(plantar_home: Path) -> None:
+    """Killed after session.json said 'finalised' but before the catalog was updated."""
+    from store.catalog import row_from_session_json
+    from store.recorder import Recorder
+    from store.recovery import recover_interrupted
+    from store.session import SessionMeta
+    from store.synthetic import synthetic_frames
+
+    with Recorder(SessionMeta(athlete="K")) as rec:
+        rec.write_frames(synthetic_frames("left", 0, 50))
+    catalog = Catalog()
+    row, tags = row_from_session_json(rec.directory)
+    assert row["status"] == "finalised"
+    catalog.upsert({**row, "status": "recording"}, tags)  # the state the kill leaves
+    orphan = rec.directory.parent / "20260101-000000-dead"  # on disk, never catalogued
+    orphan.mkdir()
+    text = (rec.directory / "session.json").read_text()
+    (orphan / "session.json").write_text(text.replace(rec.session_id, orphan.name))
+    assert recover_interrupted() == []  # nothing to finalise ...
+    statuses = {r["id"]: r["status"] for r in catalog.list_sessions()}
+    assert statuses[rec.session_id] == "finalised"  # ... but the index is repaired
+    assert orphan.name in statuses
