@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "plantar.layouts_command",
     "plantar.sim_command",
     "store.commands",
+    "analysis.commands",
 )
 
 

@@ -1,0 +1,177 @@
+"""``plantar bench``: the analysis benchmarks, as ratios measured in one run.
+
+* ``headroom_1024``: streaming frames/s on one core at 1024 sensels (plantar-dense,
+  batches of 50 frames = 100 ms at 500 Hz, full Analyzer incl. per-step metrics and hot
+  spots) divided by 1000 frames/s (two feet at 500 Hz).
+* ``speedup_vs_numpy``: the per-frame pipeline (frame reduction, free moment, event
+  detector) with the numba kernels vs the NumPy reference of ``tests/analysis`` on the
+  same frames (only available in a source checkout; null otherwise).
+* ``bandwidth_fraction``: bytes/s of the batch per-frame pass (frame reduction + events)
+  over a 1 h x 200 Hz x 256-sensel float32 foot (the session is 2 feet; each foot is
+  one such pass) divided by the bytes/s of ``np.sum`` over the same array.
+* ``warm_start_s``: wall time of a fresh interpreter from start to the first analysed
+  batch, with the numba cache warm.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from typing import Any
+
+import numpy as np
+
+from analysis.analyzer import Analyzer
+from analysis.events import EventParams, detect_events_kernel, new_event_state
+from analysis.frame_kernels import frame_reduce_kernel, free_moment_kernel
+from analysis.warmup import warm_up
+from firmware_bridge.frames import FootFrames
+from hardware.layout import REGIONS, Layout, load_layout
+
+
+def _sim_frames(layout: Layout, seconds: float, rate_hz: float) -> FootFrames:
+    from hardware.sim.imperfections import Imperfections
+    from hardware.sim.insole import SimulatedInsole
+
+    ins = SimulatedInsole(
+        layout, sampling_rate_hz=rate_hz, imperfections=Imperfections(loss_probability=0.0)
+    )
+    b = ins.samples(int(seconds * rate_hz))
+    return FootFrames(
+        "left", 1, b.seq, b.t_device_us, b.t_true_s, b.measured_pressure_kpa, b.measured_shear_kpa
+    )
+
+
+def _pipeline_numba(fr: FootFrames, layout: Layout, batch: int) -> None:
+    n = len(fr)
+    area, xy, reg = layout.sensel_area_mm2, layout.sensel_xy_mm, layout.sensel_region
+    sxy, sarea = layout.shear_xy_mm.reshape(-1, 2), layout.shear_area_mm2
+    state, params = new_event_state(), EventParams().as_array()
+    r = len(REGIONS)
+    for a in range(0, n, batch):
+        p = fr.pressure_kpa[a : a + batch]
+        m = len(p)
+        force, cop = np.empty(m), np.empty((m, 2))
+        rf, rp = np.empty((m, r)), np.empty((m, r))
+        frame_reduce_kernel(p, area, xy, reg, force, cop, rf, rp)
+        tz, res, rot = np.empty(m), np.empty((m, layout.n_shear)), np.empty(m)
+        free_moment_kernel(fr.shear_kpa[a : a + batch], sxy, sarea, cop, tz, res, rot)
+        detect_events_kernel(fr.t_s[a : a + batch], force, params, state, np.empty((m + 1, 3)))
+
+
+def _pipeline_numpy(fr: FootFrames, layout: Layout, batch: int) -> bool:
+    try:
+        from tests.analysis.reference import detect_events_ref, frame_reduce_ref, free_moment_ref
+    except ImportError:
+        return False
+    force_all = []
+    for a in range(0, len(fr), batch):
+        f, cop, _, _ = frame_reduce_ref(
+            fr.pressure_kpa[a : a + batch],
+            layout.sensel_area_mm2,
+            layout.sensel_xy_mm,
+            layout.sensel_region,
+            len(REGIONS),
+        )
+        free_moment_ref(fr.shear_kpa[a : a + batch], layout.shear_xy_mm, layout.shear_area_mm2, cop)
+        force_all.append(f)
+    # The detector is a state machine: its reference runs over the samples in order.
+    detect_events_ref(fr.t_s, np.concatenate(force_all))
+    return True
+
+
+def _best(fn: Any, repeat: int = 3) -> float:
+    best = np.inf
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def run_benchmarks(quick: bool = False) -> dict[str, Any]:
+    """Run all benchmarks; returns the JSON object of ``plantar bench --json``."""
+    warm_up()
+    result: dict[str, Any] = {}
+    dense = load_layout("plantar-dense")
+    fr = _sim_frames(dense, 4.0 if quick else 20.0, 500.0)
+    batch = 50
+
+    def stream() -> None:
+        an = Analyzer({"left": dense})
+        for a in range(0, len(fr), batch):
+            an.feed(_slice(fr, a, a + batch))
+
+    stream()
+    t_stream = _best(stream)
+    result["headroom_1024"] = round(len(fr) / t_stream / 1000.0, 2)
+    result["streaming_frames_per_s_1024"] = round(len(fr) / t_stream, 0)
+
+    t_nb = _best(lambda: _pipeline_numba(fr, dense, batch))
+    ref_fr = _slice(fr, 0, min(len(fr), 2000))
+    t0 = time.perf_counter()
+    have_ref = _pipeline_numpy(ref_fr, dense, batch)
+    t_np = (time.perf_counter() - t0) * len(fr) / len(ref_fr)
+    result["speedup_vs_numpy"] = round(t_np / t_nb, 1) if have_ref else None
+
+    ref = load_layout("plantar-ref")
+    ref = ref if ref.n_sensels == 256 else _with_sensels(ref, 256)
+    minutes = 2.0 if quick else 60.0
+    n = int(minutes * 60 * 200)
+    block = _sim_frames(ref, 30.0, 200.0)
+    big = np.empty((n, ref.n_sensels), dtype=np.float32)
+    for a in range(0, n, len(block)):
+        m = min(len(block), n - a)
+        big[a : a + m] = block.pressure_kpa[:m]
+    t_s = np.arange(n) / 200.0
+    r = len(REGIONS)
+    force, cop = np.empty(n), np.empty((n, 2))
+    rf, rp = np.empty((n, r)), np.empty((n, r))
+    events = np.empty((n + 1, 3))
+
+    def batch_pass() -> None:
+        frame_reduce_kernel(
+            big, ref.sensel_area_mm2, ref.sensel_xy_mm, ref.sensel_region, force, cop, rf, rp
+        )
+        detect_events_kernel(t_s, force, EventParams().as_array(), new_event_state(), events)
+
+    t_batch = _best(batch_pass, 2)
+    t_sum = _best(lambda: np.sum(big), 2)
+    result["bandwidth_fraction"] = round(t_sum / t_batch, 3)
+    result["batch_gb_per_s"] = round(big.nbytes / t_batch / 1e9, 2)
+    result["np_sum_gb_per_s"] = round(big.nbytes / t_sum / 1e9, 2)
+    result["batch_array_gb"] = round(big.nbytes / 1e9, 3)
+
+    code = (
+        "import time; t0 = time.perf_counter(); from analysis.warmup import warm_up; warm_up(); "
+        "print(time.perf_counter() - t0)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result["warm_start_s"] = round(float(out.stdout.strip().splitlines()[-1]), 3)
+    result["quick"] = quick
+    return result
+
+
+def _with_sensels(layout: Layout, n: int) -> Layout:
+    idx = np.resize(np.arange(layout.n_sensels), n)
+    from dataclasses import replace
+
+    return replace(
+        layout,
+        sensel_xy_mm=layout.sensel_xy_mm[idx],
+        sensel_area_mm2=layout.sensel_area_mm2[idx],
+        sensel_region=layout.sensel_region[idx],
+    )
+
+
+def _slice(fr: FootFrames, a: int, b: int) -> FootFrames:
+    return FootFrames(
+        fr.foot,
+        fr.device_id,
+        fr.seq[a:b],
+        fr.t_device_us[a:b],
+        fr.t_s[a:b],
+        fr.pressure_kpa[a:b],
+        fr.shear_kpa[a:b],
+    )

@@ -1,0 +1,102 @@
+"""``plantar analyze``, ``plantar bench`` and ``plantar warmup``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    """Add the analysis subcommands to ``sub`` (an argparse subparsers object)."""
+    p = sub.add_parser(
+        "analyze",
+        help="analyse a session: steps, pivot at toe-off, hot spots, risk, fatigue",
+        description=(
+            "Analyse a stored session (id or unique prefix) or a recording file (Moticon, "
+            "pedar, gaitpdb): gait events, per-step metrics, pivot at toe-off, hot spots, "
+            "blister-risk index (relative index, no clinical threshold) and fatigue trend."
+        ),
+    )
+    p.add_argument("session", help="session id (or a unique prefix), or a path to a file")
+    p.add_argument("--speed-kmh", type=float, help="running speed, for the risk index per km")
+    p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    p.set_defaults(handler=run_analyze)
+
+    p = sub.add_parser(
+        "bench",
+        help="measure the analysis kernels (ratios measured in one run)",
+        description="Benchmark the analysis: headroom at 1024 sensels, speed-up vs NumPy, "
+        "memory bandwidth fraction of the batch pass, warm start time.",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    p.add_argument("--quick", action="store_true", help="smaller arrays (for a smoke test)")
+    p.set_defaults(handler=run_bench)
+
+    p = sub.add_parser(
+        "warmup",
+        help="compile and cache every analysis kernel ahead of time",
+        description="Compile the numba kernels of the analysis into the on-disk cache, so "
+        "that the first run starts analysing at once.",
+    )
+    p.set_defaults(handler=run_warmup)
+
+
+def _clean(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_clean(v) for v in obj]
+    return obj
+
+
+def run_analyze(args: argparse.Namespace) -> int:
+    """Analyse one session and print steps and summary."""
+    from analysis.analyzer import analyze_recording
+    from analysis.session_input import load_input
+
+    data = load_input(args.session)
+    speed = args.speed_kmh / 3.6 if args.speed_kmh else data.speed_mps
+    result = analyze_recording(
+        data.feet, data.layouts, yaw_rate_dps=data.yaw_rate_dps, speed_mps=speed
+    )
+    result["source"] = data.source
+    if args.json:
+        print(json.dumps(_clean(result)))
+        return 0
+    s = result["summary"]
+    print(f"{data.source}: {s['steps']} steps, cadence {s['cadence_spm']} steps/min")
+    print(f"contact time (s): {s['contact_time_s']}")
+    for region, r in s["risk"].items():
+        print(f"  risk {region:<8} {r['per_step']} per step ({r['kind']}; {r['label']})")
+    for flag in s["fatigue_flags"]:
+        print(f"  {flag}")
+    return 0
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    """Print the benchmark ratios."""
+    from analysis.bench import run_benchmarks
+
+    result = run_benchmarks(quick=args.quick)
+    if args.json:
+        print(json.dumps(_clean(result)))
+    else:
+        for key, value in result.items():
+            print(f"{key:>22}: {value}")
+    return 0
+
+
+def run_warmup(args: argparse.Namespace) -> int:
+    """Compile every kernel into numba's cache."""
+    import time
+
+    from analysis.warmup import warm_up
+
+    t0 = time.perf_counter()
+    names = warm_up()
+    print(f"compiled {len(names)} kernels in {time.perf_counter() - t0:.1f} s: {', '.join(names)}")
+    return 0

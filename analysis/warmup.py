@@ -1,0 +1,31 @@
+"""Compile every analysis kernel once on tiny inputs (fills numba's on-disk cache)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from firmware_bridge.frames import FootFrames
+from hardware.layout import load_layout
+
+
+def warm_up() -> list[str]:
+    """Run the whole pipeline on a short synthetic two-step signal; returns kernel names."""
+    from analysis.analyzer import Analyzer
+
+    layout = load_layout("plantar-ref")
+    n = 400
+    t = np.arange(n) / 200.0
+    load = np.clip(np.sin(2 * np.pi * t / 0.7), 0.0, None) * 200.0
+    pressure = np.outer(load, np.ones(layout.n_sensels)).astype(np.float32)
+    shear = np.zeros((n, layout.n_shear, 3), dtype=np.float32)
+    shear[..., 0] = 0.05 * load[:, None]
+    frames = FootFrames("left", 0, np.arange(n), (t * 1e6).astype(np.int64), t, pressure, shear)
+    Analyzer({"left": layout}).feed(frames)
+    return [
+        "frame_reduce_kernel",
+        "free_moment_kernel",
+        "detect_events_kernel",
+        "step_metrics_kernel",
+        "interpolate_kernel",
+        "label_kernel",
+    ]

@@ -1,0 +1,153 @@
+"""Plain NumPy reference implementations of the analysis kernels (written from the
+definitions, vectorised where the definition allows; the event detector is a state
+machine, so its reference is a plain Python loop over samples)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from analysis.events import EventParams
+
+
+def frame_reduce_ref(pressure_kpa, area_mm2, xy_mm, region, n_regions):
+    p = np.asarray(pressure_kpa, dtype=np.float64)
+    missing = np.isnan(p).all(axis=1)
+    f = np.where(np.isnan(p) | (p <= 0), 0.0, p) * area_mm2  # kPa mm^2
+    total = f.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cop = (f @ xy_mm) / total[:, None]
+    cop[total <= 0] = np.nan
+    force = total * 1e-3
+    onehot = np.eye(n_regions)[region]  # (S, R)
+    region_force = (f @ onehot) * 1e-3
+    pp = np.where(np.isnan(p), 0.0, np.maximum(p, 0.0))
+    region_peak = np.stack(
+        [
+            pp[:, region == r].max(axis=1) if (region == r).any() else np.zeros(len(p))
+            for r in range(n_regions)
+        ],
+        axis=1,
+    )
+    force[missing] = np.nan
+    cop[missing] = np.nan
+    region_force[missing] = np.nan
+    region_peak[missing] = np.nan
+    return force, cop, region_force, region_peak
+
+
+def free_moment_ref(shear_kpa, shear_xy_mm, shear_area_mm2, cop_xy_mm):
+    s = np.asarray(shear_kpa, dtype=np.float64)
+    dx = shear_xy_mm[None, :, 0] - cop_xy_mm[:, None, 0]
+    dy = shear_xy_mm[None, :, 1] - cop_xy_mm[:, None, 1]
+    moment = dx * s[..., 1] - dy * s[..., 0]
+    tz = np.nan_to_num((moment * shear_area_mm2).sum(axis=1) * 1e-3)
+    resultant = np.hypot(s[..., 0], s[..., 1])
+    return tz, resultant
+
+
+def detect_events_ref(t_s, force_n, params: EventParams | None = None):
+    """Same state machine as the kernel, written as a plain Python loop."""
+    p = params or EventParams()
+    phase, n_samples = -1, 0
+    base = peak = t_prev = f_prev = t_cross = step_peak = dt_est = t_hs = np.nan
+    rate_max = rate_prev = noise = 0.0
+    init_min = init_max = np.nan
+    n_steps = 0
+    events = []
+
+    def cross(t0, f0, t1, f1, level):
+        if f1 == f0:
+            return t1
+        a = min(max((level - f0) / (f1 - f0), 0.0), 1.0)
+        return t0 + a * (t1 - t0)
+
+    for t, f in zip(np.asarray(t_s, float), np.asarray(force_n, float), strict=True):
+        if np.isnan(f):
+            continue
+        if n_samples == 0:
+            init_min = init_max = base = f
+            t_prev, f_prev, n_samples = t, f, 1
+            continue
+        dt = t - t_prev
+        if dt <= 0:
+            continue
+        if np.isnan(dt_est):
+            dt_est = dt
+        gap = dt > p.gap_factor * dt_est
+        if not gap:
+            dt_est += 0.01 * (dt - dt_est)
+        n_samples += 1
+        if phase < 0:
+            init_min, init_max = min(init_min, f), max(init_max, f)
+            span = max(init_max - init_min, p.min_range_n)
+            base = init_min
+            if f < init_min + 0.1 * span and init_max - init_min > p.min_range_n:
+                phase, peak, t_cross = 0, init_max, np.nan
+            t_prev, f_prev = t, f
+            continue
+        rng = max(peak - base, p.min_range_n)
+        lt = base + max(p.timing_frac * rng, p.noise_k * noise)
+        if phase == 0:
+            lc = base + p.confirm_frac * rng
+            if f < lt:
+                t_cross = np.nan
+            elif f_prev < lt:
+                t_cross = cross(t_prev, f_prev, t, f, lt)
+            elif t - t_cross > 2.5 * p.min_contact_s:
+                t_cross = np.nan
+            if f < lc and np.isnan(t_cross):
+                noise += p.baseline_alpha * (abs(f - base) - noise)
+                base += p.baseline_alpha * (f - base)
+            if f >= lc and not np.isnan(t_cross):
+                events.append((1, t_cross))
+                phase, t_hs, step_peak, rate_max, rate_prev, t_cross = (
+                    1,
+                    t_cross,
+                    f,
+                    0.0,
+                    0.0,
+                    np.nan,
+                )
+        else:
+            step_peak = max(step_peak, f)
+            step_rng = max(step_peak - base, p.min_range_n)
+            to = np.nan
+            if t - t_hs >= p.min_contact_s:
+                if not gap:
+                    rate = (f_prev - f) / dt
+                    knee_level = base + p.knee_level_frac * step_rng
+                    if f >= f_prev and f > base + 0.5 * step_rng:
+                        rate_max = 0.0
+                    elif (
+                        rate_max > 0
+                        and f_prev < knee_level
+                        and rate < p.knee_rate_frac * rate_max
+                        and rate < p.knee_drop_frac * rate_prev
+                    ):
+                        to = t_prev
+                    elif rate > rate_max:
+                        rate_max = rate
+                    rate_prev = rate
+                else:
+                    rate_prev = 0.0
+                if np.isnan(to) and f < lt:
+                    to = cross(t_prev, f_prev, t, f, base)
+            if not np.isnan(to):
+                events.append((2, to))
+                phase = 0
+                peak = step_peak if n_steps == 0 else peak + p.peak_alpha * (step_peak - peak)
+                n_steps += 1
+                t_cross = np.nan
+        t_prev, f_prev = t, f
+    kinds = np.array([e[0] for e in events], dtype=np.int8)
+    times = np.array([e[1] for e in events], dtype=np.float64)
+    return kinds, times
+
+
+def interpolate_ref(grid, pressure_kpa):
+    """Dense-matrix version of the CSR interpolation."""
+    n_cells = grid.n_cells
+    dense = np.zeros((n_cells, len(pressure_kpa)))
+    rows = np.repeat(np.arange(n_cells), np.diff(grid.indptr))
+    dense[rows, grid.indices] = grid.weights
+    return dense @ np.asarray(pressure_kpa, np.float64)

@@ -1,0 +1,103 @@
+"""Each numba kernel agrees with its NumPy reference, on simulator data and real files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from analysis.events import detect_events
+from analysis.frame_kernels import frame_reduce_kernel, free_moment_kernel
+from analysis.hotspots import InterpolationGrid, label_kernel
+from hardware.layout import REGIONS, load_layout
+from tests.analysis.reference import (
+    detect_events_ref,
+    frame_reduce_ref,
+    free_moment_ref,
+    interpolate_ref,
+)
+
+
+def _reduce(pressure, layout):
+    n = len(pressure)
+    out = np.empty(n), np.empty((n, 2)), np.empty((n, 7)), np.empty((n, 7))
+    frame_reduce_kernel(
+        pressure, layout.sensel_area_mm2, layout.sensel_xy_mm, layout.sensel_region, *out
+    )
+    return out
+
+
+def _check_reduce(pressure, layout):
+    got = _reduce(pressure, layout)
+    want = frame_reduce_ref(
+        pressure, layout.sensel_area_mm2, layout.sensel_xy_mm, layout.sensel_region, len(REGIONS)
+    )
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_allclose(g, w, rtol=1e-6, atol=1e-6, equal_nan=True)
+    return got
+
+
+def test_frame_reduce_matches_reference_on_sim(sim60):
+    fr = sim60.feet["left"]
+    force, *_ = _check_reduce(fr.pressure_kpa[:3000], sim60.layouts["left"])
+    assert np.nanmax(force) > 500.0  # a real load passed through
+
+
+def test_frame_reduce_matches_reference_on_moticon_with_missing(moticon):
+    layout = load_layout("moticon-16", foot="left")
+    p = moticon.feet["left"].pressure_kpa.copy()
+    missing_rows = np.isnan(p).all(axis=1)
+    rows = np.flatnonzero(~missing_rows)[200:210]
+    p[rows, 3] = np.nan  # a few missing sensels on top of the file's missing rows
+    force, _cop, _, _ = _check_reduce(p, layout)
+    assert missing_rows.any() and np.isnan(force[missing_rows]).all()
+    assert np.isfinite(force[rows]).all()
+
+
+def test_free_moment_matches_reference_and_simulator(sim60):
+    fr, layout = sim60.feet["right"], sim60.layouts["right"]
+    _, cop, _, _ = _reduce(fr.pressure_kpa, layout)
+    n = len(fr)
+    tz, res, rot = np.empty(n), np.empty((n, layout.n_shear)), np.empty(n)
+    free_moment_kernel(fr.shear_kpa, layout.shear_xy_mm, layout.shear_area_mm2, cop, tz, res, rot)
+    tz_ref, res_ref = free_moment_ref(fr.shear_kpa, layout.shear_xy_mm, layout.shear_area_mm2, cop)
+    np.testing.assert_allclose(tz, tz_ref, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(res, res_ref, rtol=1e-6, atol=1e-6)
+    assert np.abs(tz).max() > 10.0  # the pivot is there
+
+
+@pytest.mark.parametrize("source", ["sim", "moticon"])
+def test_event_detector_matches_reference(source, sim60, moticon):
+    if source == "sim":
+        fr, layout = sim60.feet["left"], sim60.layouts["left"]
+    else:
+        fr, layout = moticon.feet["right"], load_layout("moticon-16", foot="right")
+    force, *_ = _reduce(fr.pressure_kpa, layout)
+    kind, t = detect_events(fr.t_s, force)
+    kind_ref, t_ref = detect_events_ref(fr.t_s, force)
+    assert len(kind) > 10
+    np.testing.assert_array_equal(kind, kind_ref)
+    np.testing.assert_allclose(t, t_ref, rtol=0, atol=1e-9)
+
+
+def test_interpolation_matches_dense_reference(sim60):
+    layout = sim60.layouts["left"]
+    grid = InterpolationGrid.from_layout(layout, cell_mm=5.0)
+    frame = sim60.feet["left"].pressure_kpa[int(np.argmax(sim60.feet["left"].pressure_kpa.sum(1)))]
+    got = grid.interpolate(frame)[grid.inside]
+    np.testing.assert_allclose(got, interpolate_ref(grid, frame), rtol=1e-9)
+    assert got.max() <= frame.max() + 1e-6  # IDW is a convex combination
+    # the weight rows sum to one
+    np.testing.assert_allclose(np.add.reduceat(grid.weights, grid.indptr[:-1]), 1.0)
+
+
+def test_labelling_matches_scipy():
+    rng = np.random.default_rng(7)
+    mask = rng.random((40, 30)) > 0.55
+    labels = np.zeros(mask.shape, dtype=np.int32)
+    n = label_kernel(mask, labels, np.zeros(mask.size, dtype=np.int64))
+    ref, n_ref = ndimage.label(mask)
+    assert n == n_ref > 5
+    # same partition (labels may be numbered differently)
+    pairs = set(zip(labels[mask].tolist(), ref[mask].tolist(), strict=True))
+    assert len(pairs) == n
