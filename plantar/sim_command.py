@@ -42,6 +42,12 @@ def register(sub: Any) -> None:
     device.add_argument(
         "--duration", type=float, default=None, metavar="S", help="stop after S seconds"
     )
+    device.add_argument(
+        "--firmware-core",
+        action="store_true",
+        help="encode the frames with the C reference firmware core (hardware/firmware, "
+        "built with gcc on first use) instead of the Python encoder; same bytes",
+    )
     gait = p.add_argument_group("runner")
     gait.add_argument("--speed", type=float, default=3.3, metavar="M_S", help="speed (m/s)")
     gait.add_argument(
@@ -135,9 +141,15 @@ def _build_insoles(args: argparse.Namespace) -> list[Any]:
         base = Imperfections.none() if args.ideal else Imperfections()
         common["imperfections"] = dataclasses.replace(base, **overrides)
     if args.feet == "both":
-        return list(make_pair(layout, **common))
-    device_id = 1 if args.feet == "left" else 2
-    return [SimulatedInsole(layout, foot=args.feet, device_id=device_id, **common)]
+        insoles = list(make_pair(layout, **common))
+    else:
+        device_id = 1 if args.feet == "left" else 2
+        insoles = [SimulatedInsole(layout, foot=args.feet, device_id=device_id, **common)]
+    if getattr(args, "firmware_core", False):
+        from hardware.firmware_core import use_firmware_core
+
+        insoles = list(use_firmware_core(insoles))
+    return insoles
 
 
 def run(args: argparse.Namespace) -> int:
