@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -13,18 +12,6 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED_DATA = REPO.parent / "shared" / "data"
-
-# Runs ``plantar`` with the store's subcommands registered (a no-op once the lead has added
-# "store.commands" to plantar.cli.COMMAND_MODULES; modules not written yet are skipped).
-CLI_BOOTSTRAP = """
-import importlib.util, sys
-import plantar.cli as cli
-mods = [m for m in cli.COMMAND_MODULES if importlib.util.find_spec(m) is not None]
-if "store.commands" not in mods:
-    mods.append("store.commands")
-cli.COMMAND_MODULES = tuple(mods)
-sys.exit(cli.main(sys.argv[1:]))
-"""
 
 
 @pytest.fixture
@@ -37,15 +24,11 @@ def plantar_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def cli(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    """``plantar.cli.main`` with the store's subcommands registered."""
-    import plantar.cli as plantar_cli
+def cli():  # type: ignore[no-untyped-def]
+    """``plantar.cli.main``, the command line in-process."""
+    from plantar.cli import main
 
-    mods = [m for m in plantar_cli.COMMAND_MODULES if importlib.util.find_spec(m) is not None]
-    if "store.commands" not in mods:
-        mods.append("store.commands")
-    monkeypatch.setattr(plantar_cli, "COMMAND_MODULES", tuple(mods))
-    return plantar_cli.main
+    return main
 
 
 def run_cli(
@@ -54,7 +37,7 @@ def run_cli(
     """Run ``plantar ARGS`` in a subprocess (for exit codes and stderr)."""
     full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
     return subprocess.run(
-        [sys.executable, "-c", CLI_BOOTSTRAP, *args],
+        [sys.executable, "-m", "plantar.cli", *args],
         capture_output=True,
         text=True,
         timeout=120,
