@@ -27,8 +27,105 @@ N_PER_KPA_MM2 = 1e-3
 #: the missing-value handling relies on.
 REDUCTION_FASTMATH = {"reassoc", "contract", "nsz"}
 
+#: Regions the vectorised path keeps as register accumulators (``len(REGIONS)``); a
+#: layout with more regions takes the scalar path.
+DENSE_MAX_REGIONS = 7
+#: Bit pattern of +inf as int32: a non-negative float32 orders like its int32 bits, and a
+#: larger pattern is a NaN.
+_F32_INF_BITS = 0x7F800000
+
+
+@njit(cache=True, nogil=True)
+def _reduce_scalar(row, area, x, y, reg, rf, rp):
+    """The same sums one sensel at a time, skipping NaN sensels.
+
+    Returns ``(total, mx, my)`` (kPa·mm², kPa·mm³); adds region sums into ``rf`` (kPa·mm²)
+    and region maxima into ``rp`` (kPa).
+    """
+    total = 0.0
+    mx = 0.0
+    my = 0.0
+    for s in range(row.shape[0]):
+        v = row[s]
+        if v > 0.0:
+            f = np.float64(v) * area[s]
+            total += f
+            mx += f * x[s]
+            my += f * y[s]
+            r = reg[s]
+            rf[r] += f
+            if v > rp[r]:
+                rp[r] = v
+    return total, mx, my
+
 
 @njit(cache=True, nogil=True, fastmath=REDUCTION_FASTMATH)
+def _reduce_dense7(row, rowi, area32, wx, wy, reg, rf, rp):
+    """One vectorised pass over a loaded frame (float32), regions 0..6.
+
+    Region sums accumulate in float32 (sums of non-negative terms: relative error
+    ~1e-7), the CoP moments in float64 (they cancel about the layout origin). Region
+    maxima are integer maxima of the float32 bit patterns (order-preserving for values
+    >= 0; negative values have negative patterns), which vectorise where float maxima do
+    not. Returns ``(mx, my, nan_seen)``; a positive NaN makes a maximum exceed the +inf
+    pattern, and the caller then redoes the frame on the scalar path.
+    """
+    z = np.float32(0.0)
+    zi = np.int32(0)
+    mx = 0.0
+    my = 0.0
+    a0 = a1 = a2 = a3 = a4 = a5 = a6 = z
+    k0 = k1 = k2 = k3 = k4 = k5 = k6 = zi
+    for s in range(row.shape[0]):
+        # (All loads first: LLVM's loop vectoriser gives up on this loop otherwise.)
+        v = row[s]
+        b = rowi[s]
+        g = reg[s]
+        v = v if v > z else z  # NaN > 0 is False: a missing sensel adds nothing
+        f = v * area32[s]
+        d = np.float64(v)
+        mx += d * wx[s]
+        my += d * wy[s]
+        a0 += f if g == 0 else z
+        a1 += f if g == 1 else z
+        a2 += f if g == 2 else z
+        a3 += f if g == 3 else z
+        a4 += f if g == 4 else z
+        a5 += f if g == 5 else z
+        a6 += f if g == 6 else z
+        c = b if g == 0 else zi
+        k0 = c if c > k0 else k0
+        c = b if g == 1 else zi
+        k1 = c if c > k1 else k1
+        c = b if g == 2 else zi
+        k2 = c if c > k2 else k2
+        c = b if g == 3 else zi
+        k3 = c if c > k3 else k3
+        c = b if g == 4 else zi
+        k4 = c if c > k4 else k4
+        c = b if g == 5 else zi
+        k5 = c if c > k5 else k5
+        c = b if g == 6 else zi
+        k6 = c if c > k6 else k6
+    rf[0] = a0
+    rf[1] = a1
+    rf[2] = a2
+    rf[3] = a3
+    rf[4] = a4
+    rf[5] = a5
+    rf[6] = a6
+    rp[0] = k0
+    rp[1] = k1
+    rp[2] = k2
+    rp[3] = k3
+    rp[4] = k4
+    rp[5] = k5
+    rp[6] = k6
+    hi = max(max(max(k0, k1), max(k2, k3)), max(max(k4, k5), k6))
+    return mx, my, hi > _F32_INF_BITS
+
+
+@njit(cache=True, nogil=True)
 def frame_reduce_kernel(
     pressure_kpa: np.ndarray,
     sensel_area_mm2: np.ndarray,
@@ -41,12 +138,20 @@ def frame_reduce_kernel(
 ) -> None:
     """Force, CoP, per-region force and peak pressure of each frame.
 
+    Each pressure value is read from memory once: per frame, one vectorised loop over
+    the sensels (:func:`_reduce_dense7`) accumulates the force per region, the CoP
+    moments and the region maxima together; a frame is 1 KB at 256 sensels and stays in
+    L1 while it is worked on. A frame with a NaN sensel, non-float32 input or a layout
+    with more than seven regions takes the scalar path (:func:`_reduce_scalar`); both
+    agree to float rounding (relative ~1e-7). Per-call setup is O(S).
+
     Parameters
     ----------
-    pressure_kpa : (n, S) float32 pressure per sensel (NaN = missing).
+    pressure_kpa : (n, S) float32 pressure per sensel, C-contiguous (NaN = missing).
     sensel_area_mm2 : (S,) float64 sensel areas.
     sensel_xy_mm : (S, 2) float64 sensel centres.
-    sensel_region : (S,) int8 region index of each sensel (see ``hardware.layout.REGIONS``).
+    sensel_region : (S,) int8 region index of each sensel (see ``hardware.layout.REGIONS``),
+        each in ``0 .. R-1``.
     out_force_n : (n,) float64, vertical force Σ p·A (N); NaN for a missing frame.
     out_cop_xy_mm : (n, 2) float64, centre of pressure (mm); NaN when unloaded or missing.
     out_region_force_n : (n, R) float64, force per region (N).
@@ -54,70 +159,65 @@ def frame_reduce_kernel(
     """
     n, s_count = pressure_kpa.shape
     r_count = out_region_force_n.shape[1]
-    # Split the sensels into runs of consecutive sensels of one region: each run's sums
-    # and maximum are contiguous, branch-free reductions the compiler vectorises.
-    n_runs = 1
-    for s in range(1, s_count):
-        if sensel_region[s] != sensel_region[s - 1]:
-            n_runs += 1
-    run_start = np.empty(n_runs + 1, dtype=np.int64)
-    run_region = np.empty(n_runs, dtype=np.int64)
-    k = 0
+    reg = np.empty(s_count, dtype=np.int32)
+    area = np.empty(s_count)
+    area32 = np.empty(s_count, dtype=np.float32)
+    x = np.empty(s_count)
+    y = np.empty(s_count)
     for s in range(s_count):
-        if s == 0 or sensel_region[s] != sensel_region[s - 1]:
-            run_start[k] = s
-            run_region[k] = sensel_region[s]
-            k += 1
-    run_start[n_runs] = s_count
-    x = np.ascontiguousarray(sensel_xy_mm[:, 0])
-    y = np.ascontiguousarray(sensel_xy_mm[:, 1])
+        r = sensel_region[s]
+        if r < 0 or r >= r_count:
+            raise ValueError("sensel_region out of range for out_region_force_n")
+        reg[s] = r
+        area[s] = sensel_area_mm2[s]
+        area32[s] = sensel_area_mm2[s]
+        x[s] = sensel_xy_mm[s, 0]
+        y[s] = sensel_xy_mm[s, 1]
+    wx = area * x
+    wy = area * y
+    r_acc = max(r_count, DENSE_MAX_REGIONS)
+    rf = np.zeros(r_acc)
+    rp = np.zeros(r_acc)
+    rf32 = np.zeros(DENSE_MAX_REGIONS, dtype=np.float32)
+    rpi = np.zeros(DENSE_MAX_REGIONS, dtype=np.int32)
+    rpf = rpi.view(np.float32)
+    vector = pressure_kpa.itemsize == 4 and r_count <= DENSE_MAX_REGIONS
+    pi = pressure_kpa.view(np.int32) if vector else np.empty((n, 0), dtype=np.int32)
     for i in range(n):
         row = pressure_kpa[i]
-        total = 0.0
-        mx = 0.0
-        my = 0.0
-        valid = 0
-        for r in range(r_count):
-            out_region_force_n[i, r] = 0.0
-            out_region_peak_kpa[i, r] = 0.0
-        for k in range(n_runs):
-            rf = 0.0
-            pk = 0.0
-            for s in range(run_start[k], run_start[k + 1]):
-                p = row[s]
-                q = p if p > 0.0 else 0.0  # NaN > 0 is False: missing adds nothing
-                f = q * sensel_area_mm2[s]
-                rf += f
-                mx += f * x[s]
-                my += f * y[s]
-                pk = max(pk, q)
-            total += rf
-            r = run_region[k]
-            out_region_force_n[i, r] += rf * N_PER_KPA_MM2
-            if pk > out_region_peak_kpa[i, r]:
-                out_region_peak_kpa[i, r] = pk
-        if total <= 0.0:  # unloaded or missing: missing only if no sensel is finite
+        scalar = not vector
+        if vector:
+            mx, my, scalar = _reduce_dense7(row, pi[i], area32, wx, wy, reg, rf32, rpi)
+            total = 0.0
+            for r in range(r_count):
+                rf[r] = rf32[r]
+                rp[r] = rpf[r]
+                total += rf[r]
+        if scalar:  # a NaN sensel, not float32, or more regions than accumulators
+            rf[:] = 0.0
+            rp[:] = 0.0
+            total, mx, my = _reduce_scalar(row, area, x, y, reg, rf, rp)
+        if total <= 0.0:
+            # Unloaded or missing: missing only if no sensel is finite.
+            finite = False
             for s in range(s_count):
                 if row[s] == row[s]:
-                    valid = 1
+                    finite = True
                     break
-        else:
-            valid = 1
-        if valid == 0:
-            out_force_n[i] = np.nan
             out_cop_xy_mm[i, 0] = np.nan
             out_cop_xy_mm[i, 1] = np.nan
+            val = 0.0 if finite else np.nan
+            out_force_n[i] = val
             for r in range(r_count):
-                out_region_force_n[i, r] = np.nan
-                out_region_peak_kpa[i, r] = np.nan
+                out_region_force_n[i, r] = val
+                out_region_peak_kpa[i, r] = val
             continue
         out_force_n[i] = total * N_PER_KPA_MM2
-        if total > 0.0:
-            out_cop_xy_mm[i, 0] = mx / total
-            out_cop_xy_mm[i, 1] = my / total
-        else:
-            out_cop_xy_mm[i, 0] = np.nan
-            out_cop_xy_mm[i, 1] = np.nan
+        out_cop_xy_mm[i, 0] = mx / total
+        out_cop_xy_mm[i, 1] = my / total
+        for r in range(r_count):
+            out_region_force_n[i, r] = rf[r] * N_PER_KPA_MM2
+            out_region_peak_kpa[i, r] = rp[r]
 
 
 @njit(cache=True, nogil=True)
@@ -171,3 +271,53 @@ def free_moment_kernel(
                     area += shear_area_mm2[k]
         out_free_moment_nmm[i] = tz * N_PER_KPA_MM2
         out_rotational_shear_kpa[i] = rot / area if area > 0.0 else 0.0
+
+
+def frame_reduce_batch(
+    pressure_kpa: np.ndarray,
+    sensel_area_mm2: np.ndarray,
+    sensel_xy_mm: np.ndarray,
+    sensel_region: np.ndarray,
+    out_force_n: np.ndarray,
+    out_cop_xy_mm: np.ndarray,
+    out_region_force_n: np.ndarray,
+    out_region_peak_kpa: np.ndarray,
+    threads: int = 1,
+) -> None:
+    """:func:`frame_reduce_kernel` over a whole stored session, optionally on threads.
+
+    The post-run batch path. With ``threads > 1`` the frames are split into contiguous
+    blocks, each reduced by the same kernel on its own Python thread (the kernel releases
+    the GIL and writes disjoint output rows). This uses no numba threading layer, so it is
+    safe on aarch64 too (``parallel=True`` is not: see DESIGN.md). Default 1: the live
+    path shares the Pi's cores with the recorder and the dashboard.
+    """
+    args = (sensel_area_mm2, sensel_xy_mm, sensel_region)
+    n = len(pressure_kpa)
+    if threads <= 1 or n < 2 * threads:
+        frame_reduce_kernel(
+            pressure_kpa,
+            *args,
+            out_force_n,
+            out_cop_xy_mm,
+            out_region_force_n,
+            out_region_peak_kpa,
+        )
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    edges = np.linspace(0, n, threads + 1).astype(np.int64)
+
+    def one(k: int) -> None:
+        a, b = edges[k], edges[k + 1]
+        frame_reduce_kernel(
+            pressure_kpa[a:b],
+            *args,
+            out_force_n[a:b],
+            out_cop_xy_mm[a:b],
+            out_region_force_n[a:b],
+            out_region_peak_kpa[a:b],
+        )
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        list(pool.map(one, range(threads)))

@@ -7,7 +7,7 @@ import pytest
 from scipy import ndimage
 
 from analysis.events import detect_events
-from analysis.frame_kernels import frame_reduce_kernel, free_moment_kernel
+from analysis.frame_kernels import frame_reduce_batch, frame_reduce_kernel, free_moment_kernel
 from analysis.hotspots import InterpolationGrid, label_kernel
 from hardware.layout import REGIONS, load_layout
 from tests.analysis.reference import (
@@ -52,6 +52,32 @@ def test_frame_reduce_matches_reference_on_moticon_with_missing(moticon):
     force, _cop, _, _ = _check_reduce(p, layout)
     assert missing_rows.any() and np.isnan(force[missing_rows]).all()
     assert np.isfinite(force[rows]).all()
+
+
+def test_frame_reduce_odd_values_take_the_scalar_path_and_agree(sim60):
+    """NaN (both signs), negative values and float64 input against the reference; the
+    vectorised path hands a frame with a NaN sensel to the scalar path."""
+    layout = sim60.layouts["left"]
+    p = sim60.feet["left"].pressure_kpa[:400].copy()
+    p[10, 5] = np.nan
+    p[11, 7] = -np.nan
+    p[12, :] = -3.0
+    p[13, :] = np.nan
+    p[14, ::3] = np.nan
+    _check_reduce(p, layout)
+    _check_reduce(p.astype(np.float64), layout)
+
+
+def test_frame_reduce_batch_threads_match_single(sim60):
+    layout = sim60.layouts["left"]
+    p = sim60.feet["left"].pressure_kpa
+    n = len(p)
+    outs = [(np.empty(n), np.empty((n, 2)), np.empty((n, 7)), np.empty((n, 7))) for _ in "ab"]
+    args = (layout.sensel_area_mm2, layout.sensel_xy_mm, layout.sensel_region)
+    frame_reduce_batch(p, *args, *outs[0], threads=1)
+    frame_reduce_batch(p, *args, *outs[1], threads=3)
+    for a, b in zip(*outs, strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_free_moment_matches_reference_and_simulator(sim60):
