@@ -24,8 +24,13 @@ Handler = Callable[[argparse.Namespace], int]
 COMMAND_MODULES: tuple[str, ...] = (
     "plantar.layouts_command",
     "plantar.sim_command",
+    "firmware_bridge.commands",
+    "firmware_bridge.ble.commands",
     "store.commands",
     "analysis.commands",
+    "dashboard.commands",
+    "plantar.demo_command",
+    "review.commands",
 )
 
 

@@ -1,0 +1,98 @@
+"""``plantar serve``: the dashboard, live from two insoles or review-only.
+
+::
+
+    plantar serve                                      # 127.0.0.1:8000, sessions only
+    plantar serve --left serial:///dev/ttyACM0 --right serial:///dev/ttyACM1
+    plantar serve --host 0.0.0.0 --left ble://name/Plantar-L --right ble://name/Plantar-R
+
+On any address other than loopback a token is required; the URL with the token is
+printed at start.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def add_server_options(p: argparse.ArgumentParser, default_port: int = 8000) -> None:
+    """Options shared by ``serve`` and ``demo``."""
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1; 0.0.0.0 = the LAN, token required)",
+    )
+    p.add_argument(
+        "--port",
+        type=int,
+        default=default_port,
+        help=f"TCP port (default {default_port}; 0 = any free)",
+    )
+    p.add_argument("--token", default=None, help="access token for LAN mode (default: generated)")
+    p.add_argument("--layout", default="plantar-ref", help="insole layout id (default plantar-ref)")
+    p.add_argument("--eu-size", type=float, default=None, help="shoe size (EU) to scale the layout")
+    g = p.add_argument_group("pivot gauge")
+    g.add_argument(
+        "--baseline-skip-s",
+        type=float,
+        default=20.0,
+        help="seconds of acclimatisation before the pivot baseline (default 20)",
+    )
+    g.add_argument(
+        "--baseline-s", type=float, default=120.0, help="pivot baseline window (s, default 120)"
+    )
+    g.add_argument(
+        "--pivot-factor",
+        type=float,
+        default=1.25,
+        help="a step is above baseline when pivot > factor x baseline (default 1.25)",
+    )
+    g.add_argument(
+        "--pivot-steps",
+        type=int,
+        default=8,
+        help="consecutive steps above baseline that raise the alert (default 8)",
+    )
+
+
+def register(sub: Any) -> None:
+    """Add ``serve`` to the ``plantar`` subcommands."""
+    p = sub.add_parser(
+        "serve",
+        help="run the live dashboard (heat maps of both feet, recording control)",
+        description=(
+            "Serve the dashboard. With --left/--right, stream both insoles through the bridge, "
+            "analyse them live and record from the page; without, browse recorded sessions."
+        ),
+    )
+    add_server_options(p)
+    p.add_argument("--left", metavar="URL", help="left insole, e.g. serial:///dev/ttyACM0")
+    p.add_argument("--right", metavar="URL", help="right insole, e.g. ble://name/Plantar-R")
+    p.add_argument("--record", action="store_true", help="start recording at once")
+    p.add_argument("--shoe", default="", help="shoe of the session")
+    p.add_argument("--sock", default="", help="sock of the session")
+    p.add_argument("--speed-kmh", type=float, default=None, help="treadmill speed (km/h)")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``plantar serve``."""
+    from dashboard.runtime import LiveRuntime, RuntimeOptions
+    from plantar.errors import ConfigError
+
+    if bool(args.left) != bool(args.right):
+        raise ConfigError("give both --left URL and --right URL, or neither (review only)")
+    urls = {"left": args.left, "right": args.right} if args.left else None
+    options = RuntimeOptions.from_args(args)
+    meta = {"shoe": args.shoe, "sock": args.sock, "treadmill_speed_kmh": args.speed_kmh}
+    runtime = LiveRuntime(options, urls=urls, meta=meta)
+    try:
+        runtime.start(record=args.record)
+        print(f"Plantar dashboard: {runtime.url}", flush=True)
+        if runtime.token:
+            print("LAN mode: the page needs the token in this URL; share it only with your coach")
+        runtime.serve()
+    finally:
+        runtime.close()
+    return 0

@@ -1,0 +1,613 @@
+"""The live hub: what the bridge and the analyzer publish, fanned out to browsers.
+
+Producers (any thread: the bridge, the analysis worker, the recorder's owner) call
+:meth:`LiveHub.publish_frames`, :meth:`~LiveHub.publish_step`,
+:meth:`~LiveHub.publish_alert`, :meth:`~LiveHub.publish_link` and
+:meth:`~LiveHub.publish_recording`. Each call does a few NumPy operations under a short
+lock and returns; it never waits for a client or the network.
+
+Two channels per browser:
+
+* **display** (``/ws/live``, binary, :mod:`dashboard.wire`): at most ``max_rate_hz``
+  messages per second, built once per tick for all clients from the newest frame of each
+  foot. Every client has a one-message slot; a new message replaces an unsent one, so a
+  slow or stalled client costs one message of memory and never slows anything else.
+* **events** (``/ws/events``, JSON text): step records, alerts, gauges, link and
+  recording status, in order and without loss while the client is connected. A client
+  whose event queue reaches ``max_client_events`` is disconnected (the page reconnects
+  and gets a fresh snapshot), so memory stays bounded here too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import math
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from analysis.hotspots import FOREFOOT_FROM_FRAC, InterpolationGrid, find_hotspots
+from analysis.step_metrics import symmetry_index_pct
+from dashboard.pivot import PivotMonitor, PivotSettings
+from dashboard.wire import FootView, encode_display
+from firmware_bridge.frames import FOOT_NAMES, FootFrames
+from hardware.layout import Layout
+
+#: Fixed top of the colour scale (kPa): forefoot peaks in shod running reach ~260 kPa.
+DEFAULT_KPA_MAX = 400.0
+#: A frame is stance when its vertical force exceeds this (N).
+STANCE_FORCE_N = 40.0
+#: Hot-spot thresholds, as the analysis' HotSpotTracker defaults (kPa, share of peak).
+HOTSPOT_ABS_KPA = 150.0
+HOTSPOT_REL_FRAC = 0.7
+_MAX_COP_POINTS = 256
+_RATE_WINDOW_S = 2.0
+
+
+def _wall_ms_from_monotonic_ns(t_ns: float, offset_ms: float) -> float:
+    return t_ns / 1e6 + offset_ms
+
+
+@dataclass
+class _FootLive:
+    layout: Layout
+    grid: InterpolationGrid
+    area_mm2: np.ndarray
+    xy_mm: np.ndarray
+    forefoot: np.ndarray
+    pressure_kpa: np.ndarray | None = None
+    shear_kpa: np.ndarray | None = None
+    t_s: float = math.nan
+    t_sample_ns: float = math.nan
+    t_recv_ns: float = math.nan
+    force_n: float = 0.0
+    stance: bool = False
+    cop: np.ndarray = field(default_factory=lambda: np.zeros((_MAX_COP_POINTS, 2), np.float32))
+    n_cop: int = 0
+    stance_peak: np.ndarray | None = None
+    done_peak: np.ndarray | None = None
+    arrivals: deque = field(default_factory=deque)  # (t_recv_s, n_frames, first_seq, last_seq)
+    frames_total: int = 0
+    link: dict[str, Any] = field(default_factory=dict)
+
+
+class _DisplayClient:
+    """One browser's display slot: the newest message replaces an unsent one."""
+
+    def __init__(self) -> None:
+        self.slot: bytes | None = None
+        self.ready = asyncio.Event()
+        self.sent = 0
+        self.replaced = 0
+
+    def offer(self, message: bytes) -> None:
+        if self.slot is not None:
+            self.replaced += 1
+        self.slot = message
+        self.ready.set()
+
+    async def take(self) -> bytes:
+        while self.slot is None:
+            self.ready.clear()
+            await self.ready.wait()
+        message, self.slot = self.slot, None
+        self.ready.clear()
+        return message
+
+
+class _EventClient:
+    """One browser's reliable event queue (bounded: overflow closes the client)."""
+
+    def __init__(self, limit: int) -> None:
+        self.queue: deque[dict[str, Any]] = deque()
+        self.limit = limit
+        self.ready = asyncio.Event()
+        self.overflowed = False
+
+    def offer(self, event: dict[str, Any]) -> None:
+        if self.overflowed:
+            return
+        if len(self.queue) >= self.limit:
+            self.overflowed = True
+            self.queue.clear()
+        else:
+            self.queue.append(event)
+        self.ready.set()
+
+
+class LiveHub:
+    """Fan-out of live data to dashboard clients; see the module docstring.
+
+    Parameters
+    ----------
+    layouts : {"left": Layout, "right": Layout}, each for its own foot.
+    max_rate_hz : display messages per second per client (≤ 30).
+    kpa_max : top of the fixed colour scale (kPa).
+    pivot : baseline and alert settings of the pivot gauge.
+    max_client_events : event queue bound per client.
+    history : step records and alerts kept for the snapshot a new client gets.
+    """
+
+    def __init__(
+        self,
+        layouts: dict[str, Layout],
+        *,
+        max_rate_hz: float = 30.0,
+        kpa_max: float = DEFAULT_KPA_MAX,
+        pivot: PivotSettings | None = None,
+        max_client_events: int = 2000,
+        history: int = 60,
+    ) -> None:
+        if not 0 < max_rate_hz <= 30.0:
+            raise ValueError("max_rate_hz must be in (0, 30]")
+        self.max_rate_hz = float(max_rate_hz)
+        self.kpa_max = float(kpa_max)
+        self.max_client_events = int(max_client_events)
+        self._feet: dict[str, _FootLive] = {}
+        for foot, layout in layouts.items():
+            grid = InterpolationGrid.from_layout(layout)
+            self._feet[foot] = _FootLive(
+                layout=layout,
+                grid=grid,
+                area_mm2=np.asarray(layout.sensel_area_mm2, np.float64),
+                xy_mm=np.asarray(layout.sensel_xy_mm, np.float64),
+                forefoot=grid.inside
+                & (grid.y_mm[:, None] >= FOREFOOT_FROM_FRAC * layout.foot_length_mm),
+            )
+        self.pivot = PivotMonitor(pivot)
+        self._lock = threading.Lock()
+        self._mono_to_wall_ms = time.time() * 1000.0 - time.monotonic_ns() / 1e6
+        self._t0_ns: int | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+        self._wake_pending = False
+        self._display: set[_DisplayClient] = set()
+        self._events: set[_EventClient] = set()
+        self._steps: deque[dict[str, Any]] = deque(maxlen=history)
+        self._alerts: deque[dict[str, Any]] = deque(maxlen=history)
+        self._recent_steps: deque[dict[str, Any]] = deque(maxlen=40)
+        self._metrics: dict[str, Any] = {}
+        self._recording: dict[str, Any] = {"state": "idle"}
+        self._tasks: list[asyncio.Task] = []
+        self.messages_built = 0
+        self._msg_seq = 0
+        self.client_latency: dict[str, float] = {}
+
+    # -- geometry ----------------------------------------------------------------------
+
+    def geometry(self) -> dict[str, Any]:
+        """Static drawing data of both feet (outline, grid, shear sites), JSON-ready."""
+        feet = {}
+        for foot, fl in self._feet.items():
+            g = fl.grid
+            feet[foot] = {
+                "layout_id": fl.layout.id,
+                "foot_length_mm": float(fl.layout.foot_length_mm),
+                "outline_mm": np.round(fl.layout.outline_mm, 2).tolist(),
+                "grid": {
+                    "x0_mm": float(g.x_mm[0]),
+                    "y0_mm": float(g.y_mm[0]),
+                    "cell_mm": g.cell_mm,
+                    "nx": int(g.x_mm.size),
+                    "ny": int(g.y_mm.size),
+                },
+                "shear_sites": [
+                    {"name": s.name, "x_mm": s.x_mm, "y_mm": s.y_mm} for s in fl.layout.shear_sites
+                ],
+            }
+        return {
+            "feet": feet,
+            "kpa_max": self.kpa_max,
+            "max_rate_hz": self.max_rate_hz,
+            "pivot": {
+                "factor": self.pivot.settings.factor,
+                "consecutive_steps": self.pivot.settings.consecutive_steps,
+                "skip_s": self.pivot.settings.skip_s,
+                "baseline_s": self.pivot.settings.baseline_s,
+            },
+        }
+
+    # -- producers (any thread) --------------------------------------------------------
+
+    def set_timebase(self, t0_monotonic_ns: int) -> None:
+        """Session time 0 on ``time.monotonic_ns()`` (lets the page show sensor latency)."""
+        self._t0_ns = int(t0_monotonic_ns)
+
+    def publish_frames(self, frames: FootFrames, t_recv_ns: int | None = None) -> None:
+        """Newest frames of one foot (a batch, as the bridge hands it on).
+
+        ``t_recv_ns`` is when the bridge received the bytes of the newest frame
+        (``time.monotonic_ns()``); default: now.
+        """
+        n = len(frames)
+        fl = self._feet.get(frames.foot)
+        if n == 0 or fl is None:
+            return
+        t_recv = time.monotonic_ns() if t_recv_ns is None else int(t_recv_ns)
+        p = np.nan_to_num(np.asarray(frames.pressure_kpa, np.float64), nan=0.0)
+        load = p * fl.area_mm2  # kPa·mm² = mN
+        force = load.sum(axis=1) * 1e-3
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cop = (load @ fl.xy_mm) / (force[:, None] * 1e3)
+        stance = force > STANCE_FORCE_N
+        with self._lock:
+            self._account_stance(fl, p, cop, stance)
+            fl.pressure_kpa = np.array(frames.pressure_kpa[-1], dtype=np.float64)
+            fl.shear_kpa = np.array(frames.shear_kpa[-1], dtype=np.float32)
+            fl.t_s = float(frames.t_s[-1])
+            fl.t_recv_ns = float(t_recv)
+            fl.t_sample_ns = (
+                self._t0_ns + fl.t_s * 1e9 if self._t0_ns is not None else float(t_recv)
+            )
+            fl.force_n = float(force[-1])
+            fl.stance = bool(stance[-1])
+            fl.frames_total += n
+            fl.arrivals.append((t_recv / 1e9, n, int(frames.seq[0]), int(frames.seq[-1])))
+            while fl.arrivals and fl.arrivals[0][0] < t_recv / 1e9 - _RATE_WINDOW_S:
+                fl.arrivals.popleft()
+        self._wake_display()
+
+    def _account_stance(
+        self, fl: _FootLive, p: np.ndarray, cop: np.ndarray, stance: np.ndarray
+    ) -> None:
+        """CoP trace and peak map of the current stance; split the batch at transitions."""
+        prev = np.concatenate(([fl.stance], stance[:-1]))
+        cut_list = np.flatnonzero(stance != prev).tolist()
+        cuts = set(cut_list)
+        bounds = [0, *cut_list, len(stance)]
+        for a, b in itertools.pairwise(bounds):
+            if a == b:
+                continue
+            if a in cuts and stance[a]:  # heel strike: a new trace and peak map
+                fl.n_cop = 0
+                fl.stance_peak = None
+            if a in cuts and not stance[a] and fl.stance_peak is not None:  # toe-off
+                fl.done_peak = fl.stance_peak
+            if not stance[a]:
+                continue
+            seg_peak = p[a:b].max(axis=0)
+            fl.stance_peak = (
+                seg_peak if fl.stance_peak is None else np.maximum(fl.stance_peak, seg_peak)
+            )
+            pts = cop[a:b]
+            pts = pts[np.isfinite(pts).all(axis=1)]
+            if fl.n_cop + len(pts) > _MAX_COP_POINTS:  # decimate the older half
+                keep = fl.cop[: fl.n_cop : 2].copy()
+                fl.n_cop = len(keep)
+                fl.cop[: fl.n_cop] = keep
+                pts = pts[-(_MAX_COP_POINTS - fl.n_cop) :]
+            fl.cop[fl.n_cop : fl.n_cop + len(pts)] = pts
+            fl.n_cop += len(pts)
+
+    def publish_step(self, step: dict[str, Any]) -> dict[str, Any] | None:
+        """A finished step record from the analyzer (``Analyzer.feed(...).steps``).
+
+        Returns the pivot gauge's alert when this step raised it (also published).
+        """
+        foot = step.get("foot")
+        if foot not in self._feet:
+            return None
+        gauge, alert = self.pivot.update(step)
+        with self._lock:
+            hot_cells = self._hot_cells(self._feet[foot])
+            self._recent_steps.append(step)
+            self._metrics = self._compute_metrics()
+        event = {
+            "type": "step",
+            "foot": foot,
+            "step": _slim_step(step),
+            "hot_cells": hot_cells,
+        }
+        self._steps.append(event)
+        self._broadcast(event)
+        self._broadcast({"type": "gauge", **gauge})
+        self._broadcast({"type": "metrics", **self._metrics})
+        if alert is not None:
+            self.publish_alert(alert)
+        return alert
+
+    def publish_alert(self, alert: dict[str, Any]) -> None:
+        """An alert (the analyzer's, or the pivot gauge's own)."""
+        event = {"type": "alert", "t_wall_ms": time.time() * 1000.0, **alert}
+        self._alerts.append(event)
+        self._broadcast(event)
+
+    def publish_link(self, foot: str, status: dict[str, Any]) -> None:
+        """Link facts from the bridge: ``state``, ``rssi_dbm``, ``lost``, ``description``..."""
+        fl = self._feet.get(foot)
+        if fl is None:
+            return
+        with self._lock:
+            fl.link.update(status)
+        self._broadcast(self.link_event(foot))
+
+    def publish_recording(self, status: dict[str, Any]) -> None:
+        """Recording state (``state``, ``session_id``, ``frames_written`` ...)."""
+        self._recording = dict(status)
+        self._broadcast({"type": "recording", **self._recording})
+
+    def latest_t_s(self) -> float:
+        """Session time of the newest frame of either foot (NaN before any)."""
+        times = [fl.t_s for fl in self._feet.values() if math.isfinite(fl.t_s)]
+        return max(times) if times else math.nan
+
+    def note_client_latency(self, report: dict[str, Any]) -> None:
+        """A page's own measurement of sensor timestamp → drawn (ms), for ``/api/status``."""
+        keep = ("p50_ms", "p95_ms", "max_ms", "n", "fps")
+        self.client_latency = {
+            k: float(report[k])
+            for k in keep
+            if isinstance(report.get(k), int | float) and math.isfinite(report[k])
+        }
+
+    # -- derived state -----------------------------------------------------------------
+
+    def _hot_cells(self, fl: _FootLive) -> list[int]:
+        peak = fl.done_peak if fl.done_peak is not None else fl.stance_peak
+        if peak is None:
+            return []
+        g = fl.grid
+        pmap = g.interpolate(peak)
+        labels = np.zeros(g.inside.shape, dtype=np.int32)
+        stack = np.zeros(g.inside.size, dtype=np.int64)
+        _, hot = find_hotspots(
+            pmap,
+            fl.forefoot,
+            g.cell_mm,
+            HOTSPOT_ABS_KPA,
+            HOTSPOT_REL_FRAC,
+            labels,
+            stack,
+            g.x_mm,
+            g.y_mm,
+            np.zeros(g.inside.shape),
+        )
+        return np.flatnonzero(hot.ravel()).tolist()
+
+    def _compute_metrics(self) -> dict[str, Any]:
+        steps = list(self._recent_steps)
+        step_times = [s["step_time_s"] for s in steps if s.get("step_time_s")]
+        cadence = 60.0 / float(np.median(step_times)) if step_times else math.nan
+        contact = {}
+        for foot in FOOT_NAMES:
+            vals = [s["contact_time_s"] for s in steps if s["foot"] == foot][-10:]
+            contact[foot] = float(np.median(vals)) if vals else math.nan
+        si = symmetry_index_pct(contact.get("left", math.nan), contact.get("right", math.nan))
+        return {
+            "cadence_spm": _num(cadence, 1),
+            "contact_time_ms": {f: _num(v * 1000.0, 0) for f, v in contact.items()},
+            "symmetry_contact_pct": _num(si, 1),
+        }
+
+    def link_event(self, foot: str) -> dict[str, Any]:
+        """Link status of one insole: bridge facts plus rate and loss seen by the hub."""
+        fl = self._feet[foot]
+        now_s = time.monotonic_ns() / 1e9
+        with self._lock:
+            arr = [a for a in fl.arrivals if a[0] >= now_s - _RATE_WINDOW_S]
+            link = dict(fl.link)
+            total = fl.frames_total
+        received = sum(a[1] for a in arr)
+        rate = loss = None
+        if len(arr) >= 2:
+            span = arr[-1][0] - arr[0][0]
+            expected = arr[-1][3] - arr[0][2] + 1
+            rate = (received - arr[0][1]) / span if span > 0 else None
+            loss = 100.0 * max(expected - received, 0) / expected if expected > 0 else None
+        state = link.pop("state", "streaming" if arr else "no data")
+        return {
+            "type": "link",
+            "foot": foot,
+            "state": state,
+            "rate_hz": _num(rate, 1) if rate is not None else None,
+            "loss_pct": _num(loss, 2) if loss is not None else None,
+            "frames": total,
+            **{k: v for k, v in link.items() if k != "type"},
+        }
+
+    def snapshot(self) -> dict[str, Any]:
+        """What a newly connected event client gets first."""
+        return {
+            "type": "snapshot",
+            "steps": list(self._steps)[-10:],
+            "alerts": list(self._alerts),
+            "gauges": self.pivot.states(),
+            "metrics": self._metrics,
+            "links": {f: self.link_event(f) for f in self._feet},
+            "recording": self._recording,
+        }
+
+    def status(self) -> dict[str, Any]:
+        """Counters for ``GET /api/status`` and the tests."""
+        return {
+            "display_clients": len(self._display),
+            "event_clients": len(self._events),
+            "messages_built": self.messages_built,
+            "display_replaced": sum(c.replaced for c in self._display),
+            "frames": {f: fl.frames_total for f, fl in self._feet.items()},
+            "links": {f: self.link_event(f) for f in self._feet},
+            "metrics": self._metrics,
+            "gauges": self.pivot.states(),
+            "alerts": list(self._alerts),
+            "recording": self._recording,
+            "client_latency": self.client_latency,
+        }
+
+    # -- display loop (the server's event loop) ----------------------------------------
+
+    async def start(self) -> None:
+        """Bind to the running loop and start the display and link-status tasks."""
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        self._tasks = [
+            asyncio.create_task(self._display_loop(), name="plantar-display"),
+            asyncio.create_task(self._link_loop(), name="plantar-links"),
+        ]
+
+    async def stop(self) -> None:
+        """Cancel the hub's tasks."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+
+    def _wake_display(self) -> None:
+        loop = self._loop
+        if loop is None or self._wake_pending:
+            return
+        self._wake_pending = True
+        with contextlib.suppress(RuntimeError):  # loop closed during shutdown
+            loop.call_soon_threadsafe(self._wake_set)
+
+    def _wake_set(self) -> None:
+        if self._wake is not None:
+            self._wake.set()
+
+    async def _display_loop(self) -> None:
+        """Build a message at most every ``1/max_rate_hz``, on the arrival of fresh data.
+
+        When data arrives before the rate limit allows a message, the loop waits out the
+        limit and then for the *next* arrival (at most one more period), so a message
+        carries a frame that has just arrived rather than one that has waited: latency
+        stays at the processing time, not the display period.
+        """
+        assert self._wake is not None
+        wake = self._wake
+        period = 1.0 / self.max_rate_hz
+        next_ok = 0.0
+        while True:
+            await wake.wait()
+            delay = next_ok - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+                wake.clear()
+                self._wake_pending = False
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), timeout=period)
+            wake.clear()
+            self._wake_pending = False
+            if not self._display:
+                continue
+            message = self.build_display_message()
+            next_ok = time.monotonic() + period
+            for client in list(self._display):
+                client.offer(message)
+
+    def build_display_message(self) -> bytes:
+        """One display message from the newest frame of each foot."""
+        with self._lock:
+            snaps = [
+                (
+                    foot,
+                    fl,
+                    fl.pressure_kpa,
+                    fl.shear_kpa,
+                    fl.cop[: fl.n_cop].copy(),
+                    fl.t_s,
+                    fl.t_sample_ns,
+                    fl.t_recv_ns,
+                    fl.force_n,
+                    fl.stance,
+                )
+                for foot, fl in self._feet.items()
+            ]
+        views = []
+        for foot, fl, p, shear, cop, t_s, t_sample, t_recv, force, stance in snaps:
+            has = p is not None
+            grid = fl.grid.interpolate(p) if has else np.full(fl.grid.inside.shape, np.nan)
+            views.append(
+                FootView(
+                    foot=foot,
+                    grid_kpa=grid,
+                    shear_kpa=shear if shear is not None else np.zeros((0, 3), np.float32),
+                    cop_xy_mm=cop,
+                    t_s=t_s,
+                    t_sample_ms=_wall_ms_from_monotonic_ns(t_sample, self._mono_to_wall_ms),
+                    t_recv_ms=_wall_ms_from_monotonic_ns(t_recv, self._mono_to_wall_ms),
+                    force_n=force,
+                    peak_kpa=float(np.nanmax(p)) if has and p.size else 0.0,
+                    has_data=has,
+                    stance=stance,
+                )
+            )
+        self._msg_seq += 1
+        self.messages_built += 1
+        return encode_display(self._msg_seq, time.time() * 1000.0, self.kpa_max, views)
+
+    async def _link_loop(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            for foot in self._feet:
+                self._broadcast(self.link_event(foot))
+
+    # -- clients -----------------------------------------------------------------------
+
+    def _broadcast(self, event: dict[str, Any]) -> None:
+        loop = self._loop
+        if loop is None:
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self._deliver(event)
+        else:
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self._deliver, event)
+
+    def _deliver(self, event: dict[str, Any]) -> None:
+        for client in list(self._events):
+            client.offer(event)
+
+    def add_display_client(self) -> _DisplayClient:
+        """Register a display client (call on the hub's loop)."""
+        client = _DisplayClient()
+        self._display.add(client)
+        self._wake_display()
+        return client
+
+    def remove_display_client(self, client: _DisplayClient) -> None:
+        """Unregister a display client."""
+        self._display.discard(client)
+
+    def add_event_client(self) -> _EventClient:
+        """Register an event client; its queue starts with :meth:`snapshot`."""
+        client = _EventClient(self.max_client_events)
+        client.offer(self.snapshot())
+        self._events.add(client)
+        return client
+
+    def remove_event_client(self, client: _EventClient) -> None:
+        """Unregister an event client."""
+        self._events.discard(client)
+
+
+def _num(x: float, nd: int) -> float | None:
+    return round(float(x), nd) if x is not None and math.isfinite(x) else None
+
+
+def _slim_step(step: dict[str, Any]) -> dict[str, Any]:
+    """The fields of a step record the page uses (the full record is in the recording)."""
+    keys = (
+        "foot",
+        "heel_strike_s",
+        "toe_off_s",
+        "contact_time_s",
+        "step_time_s",
+        "peak_force_n",
+        "strike_index",
+        "strike_pattern",
+        "peak_pressure_kpa",
+        "pivot",
+        "hotspots",
+    )
+    return {k: step[k] for k in keys if k in step}

@@ -1,0 +1,317 @@
+"""The live pipeline behind the page: bridge output → recorder, analysis worker, hub.
+
+:class:`LivePipeline` is the bridge's consumer. :meth:`~LivePipeline.on_frames` is called
+with every batch of either foot; it hands the batch to the recorder (when recording; a
+queue put that never blocks), to the analysis worker (a bounded queue; its thread runs
+:class:`analysis.analyzer.Analyzer` and publishes steps and alerts) and to the hub (a
+copy of the newest row). None of them can hold the bridge up.
+
+It also implements :class:`dashboard.app.SessionControl`: start and stop recording and
+the session's conditions (shoe, sock, speed) from the page.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dashboard.app import ControlError
+from dashboard.hub import LiveHub
+from firmware_bridge.frames import FootFrames
+from hardware.layout import Layout
+
+log = logging.getLogger("plantar.dashboard.live")
+
+#: Batches the analysis worker may lag behind before batches are skipped (and counted).
+ANALYSIS_QUEUE_BATCHES = 2000
+
+
+@dataclass
+class _FootCount:
+    first_seq: int | None = None
+    last_seq: int | None = None
+    handed: int = 0
+
+
+@dataclass
+class _RecordingCounts:
+    feet: dict[str, _FootCount] = field(
+        default_factory=lambda: {"left": _FootCount(), "right": _FootCount()}
+    )
+    steps: dict[str, int] = field(default_factory=lambda: {"left": 0, "right": 0})
+
+
+class LivePipeline:
+    """Consumer of the bridge; owner of the recorder and the analysis worker.
+
+    Parameters
+    ----------
+    hub : where the page's data goes.
+    layouts : {"left": Layout, "right": Layout} of the connected insoles.
+    sessions_root : sessions directory for recordings (default: the data directory's).
+    meta : initial session conditions (athlete, shoe, sock, treadmill_speed_kmh ...).
+    catalog : passed to :class:`store.recorder.Recorder` (None: default catalog).
+    """
+
+    def __init__(
+        self,
+        hub: LiveHub,
+        layouts: dict[str, Layout],
+        *,
+        sessions_root: Path | None = None,
+        meta: dict[str, Any] | None = None,
+        catalog: Any = None,
+    ) -> None:
+        from analysis.analyzer import Analyzer
+
+        self.hub = hub
+        self.layouts = layouts
+        self.sessions_root = sessions_root
+        self.catalog = catalog
+        self.meta: dict[str, Any] = dict(meta or {})
+        self._analyzer = Analyzer(layouts, rate_hint_hz=200.0, speed_mps=self._speed_mps())
+        self._analysis_q: queue.Queue[FootFrames | None] = queue.Queue(ANALYSIS_QUEUE_BATCHES)
+        self.analysis_skipped = 0
+        self._rec_lock = threading.Lock()
+        self._hand_lock = threading.Lock()  # held only around a non-blocking queue put
+        self._recorder: Any = None
+        self._counts = _RecordingCounts()
+        self._last_report: Any = None
+        self._last_session: str | None = None
+        self.steps_total = {"left": 0, "right": 0}
+        self._worker = threading.Thread(
+            target=self._analysis_loop, name="plantar-analysis", daemon=True
+        )
+        self._worker.start()
+        self._status_stop = threading.Event()
+        self._status_thread = threading.Thread(
+            target=self._status_loop, name="plantar-rec-status", daemon=True
+        )
+        self._status_thread.start()
+
+    # -- the bridge's side (its thread; never blocks) ----------------------------------
+
+    def on_frames(self, frames: FootFrames, t_recv_ns: int | None = None) -> None:
+        """One batch of one foot from the bridge."""
+        if len(frames) == 0:
+            return
+        with self._hand_lock:
+            rec = self._recorder
+            if rec is not None:
+                c = self._counts.feet[frames.foot]
+                if c.first_seq is None:
+                    c.first_seq = int(frames.seq[0])
+                c.last_seq = int(frames.seq[-1])
+                if rec.write_frames(frames):
+                    c.handed += len(frames)
+        try:
+            self._analysis_q.put_nowait(frames)
+        except queue.Full:
+            self.analysis_skipped += len(frames)
+        self.hub.publish_frames(frames, t_recv_ns)
+
+    def on_event(
+        self,
+        kind: str,
+        t_s: float,
+        *,
+        foot: str | None = None,
+        value: float | None = None,
+        seq: int | None = None,
+        detail: str = "",
+    ) -> None:
+        """A bridge event (``gap``, ``reconnect`` ...): recorded when recording."""
+        rec = self._recorder
+        if rec is not None:
+            rec.write_event(kind, t_s, foot=foot, value=value, seq=seq, detail=detail)
+
+    def on_link(self, foot: str, status: dict[str, Any]) -> None:
+        """Link state / RSSI of one insole from the bridge."""
+        self.hub.publish_link(foot, status)
+
+    # -- analysis worker ---------------------------------------------------------------
+
+    def _analysis_loop(self) -> None:
+        while True:
+            frames = self._analysis_q.get()
+            if frames is None:
+                return
+            try:
+                out = self._analyzer.feed(frames)
+            except Exception:  # a bad batch must not end the live view
+                log.exception("analysis failed on a batch of %s frames", len(frames))
+                continue
+            rec = self._recorder
+            for step in out.steps:
+                self.steps_total[step["foot"]] += 1
+                if rec is not None:
+                    self._counts.steps[step["foot"]] += 1
+                    rec.write_event(
+                        "step",
+                        float(step["toe_off_s"]),
+                        foot=step["foot"],
+                        value=step.get("contact_time_s"),
+                        detail=json.dumps(step, allow_nan=False, default=_json_default),
+                    )
+                pivot_alert = self.hub.publish_step(step)
+                if pivot_alert is not None:
+                    self._record_alert(pivot_alert)
+            for alert in out.alerts:
+                self._record_alert(alert)
+                self.hub.publish_alert(alert)
+
+    def _record_alert(self, alert: dict[str, Any]) -> None:
+        rec = self._recorder
+        if rec is not None:
+            rec.write_event(
+                "alert",
+                float(alert.get("t_s", math.nan)),
+                foot=alert.get("foot"),
+                value=alert.get("ratio"),
+                detail=json.dumps(alert, default=_json_default),
+            )
+
+    def drain(self, timeout_s: float = 5.0) -> None:
+        """Wait until the analysis worker has caught up (tests, shutdown)."""
+        t_end = time.monotonic() + timeout_s
+        while not self._analysis_q.empty() and time.monotonic() < t_end:
+            time.sleep(0.01)
+        time.sleep(0.05)
+
+    # -- session control (the page; a worker thread) -----------------------------------
+
+    def _speed_mps(self) -> float | None:
+        v = self.meta.get("treadmill_speed_kmh")
+        return float(v) / 3.6 if v else None
+
+    def session_info(self) -> dict[str, Any]:
+        """Conditions and recording state."""
+        return {"meta": dict(self.meta), "recording": self.recording_status()}
+
+    def update_meta(self, meta: dict[str, Any]) -> dict[str, Any]:
+        """Set conditions; they go into the next recording (and the current one's notes)."""
+        self.meta.update({k: v for k, v in meta.items() if v is not None})
+        self._analyzer.speed_mps = self._speed_mps()
+        rec = self._recorder
+        if rec is not None:
+            rec.write_event("marker", self._now_t_s(), detail=json.dumps({"meta": meta}))
+        return self.session_info()
+
+    def start_recording(self, meta: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Start a recording of both feet; returns the recording status."""
+        from store.recorder import Recorder
+        from store.session import FootLayout, SessionMeta
+
+        with self._rec_lock:
+            if self._recorder is not None:
+                raise ControlError("already recording; stop first")
+            if meta:
+                self.update_meta(meta)
+            m = self.meta
+            session_meta = SessionMeta(
+                athlete=str(m.get("athlete") or ""),
+                shoe=str(m.get("shoe") or ""),
+                sock=str(m.get("sock") or ""),
+                treadmill_speed_kmh=m.get("treadmill_speed_kmh"),
+                treadmill_incline_pct=m.get("treadmill_incline_pct"),
+                notes=str(m.get("notes") or ""),
+                source=str(m.get("source") or "live"),
+                feet={
+                    f: FootLayout(layout_id=lay.id, eu_size=float(lay.eu_size))
+                    for f, lay in self.layouts.items()
+                },
+            )
+            rec = Recorder(session_meta, root=self.sessions_root, catalog=self.catalog)
+            rec.start()
+            self._counts = _RecordingCounts()
+            self._last_report = None
+            self._last_session = rec.session_id
+            self._recorder = rec
+        status = self.recording_status()
+        self.hub.publish_recording(status)
+        return status
+
+    def stop_recording(self) -> dict[str, Any]:
+        """Stop and finalise; returns the final recording status."""
+        with self._rec_lock:
+            rec = self._recorder
+            if rec is None:
+                raise ControlError("not recording")
+            with self._hand_lock:
+                self._recorder = None  # the bridge stops handing frames over from here
+            self._final_status = self._status_of(rec)
+            self._last_report = rec.stop()
+            self._final_status = self._status_of(rec, stopped=True)
+        status = self.recording_status()
+        self.hub.publish_recording(status)
+        return status
+
+    def _status_of(self, rec: Any, stopped: bool = False) -> dict[str, Any]:
+        st = rec.status()
+        feet = {}
+        for foot, c in self._counts.feet.items():
+            written = int(st.frames_written.get(foot, 0))
+            expected = (
+                c.last_seq - c.first_seq + 1
+                if c.first_seq is not None and c.last_seq is not None
+                else 0
+            )
+            feet[foot] = {
+                "written": written,
+                "handed": c.handed,
+                "lost_link": max(expected - c.handed - int(st.frames_dropped.get(foot, 0)), 0),
+                "dropped_recorder": int(st.frames_dropped.get(foot, 0)),
+            }
+        return {
+            "state": "stopped" if stopped else st.state,
+            "live": True,
+            "session_id": st.session_id,
+            "frames_written": {f: v["written"] for f, v in feet.items()},
+            "frames_dropped": {f: v["dropped_recorder"] for f, v in feet.items()},
+            "frames_lost_link": {f: v["lost_link"] for f, v in feet.items()},
+            "steps": dict(self._counts.steps),
+            "seconds_written": round(float(st.seconds_written), 2),
+            "error": st.error,
+        }
+
+    def recording_status(self) -> dict[str, Any]:
+        """Current (or last) recording's counters."""
+        rec = self._recorder
+        if rec is not None:
+            return self._status_of(rec)
+        final = getattr(self, "_final_status", None)
+        if final is not None:
+            return final
+        return {"state": "idle", "live": True, "session_id": None}
+
+    def _status_loop(self) -> None:
+        while not self._status_stop.wait(1.0):
+            if self._recorder is not None:
+                self.hub.publish_recording(self.recording_status())
+
+    def _now_t_s(self) -> float:
+        return float(self.hub.latest_t_s())
+
+    def close(self) -> dict[str, Any] | None:
+        """Stop recording (if any) and the worker threads; returns the final status."""
+        final = None
+        if self._recorder is not None:
+            final = self.stop_recording()
+        self._status_stop.set()
+        self._analysis_q.put(None)
+        self._worker.join(timeout=5.0)
+        return final
+
+
+def _json_default(obj: Any) -> Any:
+    try:
+        return float(obj)
+    except (TypeError, ValueError):
+        return str(obj)

@@ -1,0 +1,113 @@
+"""Running the dashboard: bind the port, print the URL, serve with uvicorn.
+
+Binding happens before uvicorn starts so that a busy port or a bad address ends in one
+line (``plantar: error: ...``) and so that ``--port 0`` picks a free port whose URL can
+be printed.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from typing import Any
+
+from dashboard.security import is_loopback, new_token
+from plantar.errors import ConfigError, DeviceError
+
+SEND_BUFFER_BYTES = 128 * 1024
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (port 0: any free port)."""
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"--port {port} is not a TCP port (0-65535)")
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as err:
+        raise ConfigError(f"--host {host!r} is not an address of this machine ({err})") from None
+    family, _, _, _, addr = infos[0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # A fixed, modest send buffer per connection (inherited by accepted sockets): a
+    # client that stops reading pushes back within seconds instead of after megabytes
+    # of kernel-buffered display messages (~60 kB/s per client).
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
+    try:
+        sock.bind(addr)
+    except OSError as err:
+        sock.close()
+        raise DeviceError(
+            f"cannot listen on {host}:{port} ({err.strerror}): the port is busy or the "
+            f"address is not on this machine; choose another with --port"
+        ) from None
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+def resolve_token(host: str, token: str | None) -> str | None:
+    """The access token to require: none on loopback unless given, generated otherwise."""
+    if token:
+        if len(token) < 12:
+            raise ConfigError("--token must be at least 12 characters")
+        return token
+    return None if is_loopback(host) else new_token()
+
+
+def page_url(host: str, port: int, token: str | None) -> str:
+    """The URL to open (with the token, in LAN mode)."""
+    shown = host
+    if host in ("0.0.0.0", "::"):
+        shown = _lan_address() or "127.0.0.1"
+    if ":" in shown:
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
+
+
+def _lan_address() -> str | None:
+    """This machine's address on the default route (no packet is sent)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.connect(("192.0.2.1", 9))  # TEST-NET-1: routing lookup only
+        addr: str = s.getsockname()[0]
+        return addr
+    except OSError:
+        return None
+    finally:
+        s.close()
+
+
+class DashboardServer:
+    """uvicorn on a bound socket; ``run()`` in the foreground, ``stop()`` from anywhere."""
+
+    def __init__(self, app: Any, sock: socket.socket) -> None:
+        import uvicorn
+
+        self.sock = sock
+        config = uvicorn.Config(
+            app, log_level="warning", lifespan="on", ws="websockets-sansio", access_log=False
+        )
+        self.server = uvicorn.Server(config)
+        self._timer: threading.Timer | None = None
+
+    @property
+    def port(self) -> int:
+        """The port actually bound."""
+        return int(self.sock.getsockname()[1])
+
+    def run(self, duration_s: float | None = None) -> None:
+        """Serve until Ctrl-C, :meth:`stop`, or ``duration_s`` seconds."""
+        if duration_s is not None:
+            self._timer = threading.Timer(duration_s, self.stop)
+            self._timer.daemon = True
+            self._timer.start()
+        try:
+            self.server.run(sockets=[self.sock])
+        finally:
+            if self._timer is not None:
+                self._timer.cancel()
+            self.sock.close()
+
+    def stop(self) -> None:
+        """Ask the server to finish."""
+        self.server.should_exit = True

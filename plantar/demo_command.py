@@ -1,0 +1,151 @@
+"""``plantar demo``: two simulated insoles through the real serial path, live on the page.
+
+The simulated insoles (:mod:`hardware.sim`) speak the wire protocol on pseudo-terminals;
+the bridge opens them as ``serial://`` devices, exactly as it opens USB insoles, and
+feeds the recorder, the analyzer and the dashboard. Fatigue drift is on by default: from
+``--fatigue-onset-s`` the pivot at push-off grows, so after about two minutes the pivot
+gauges climb above the runner's own baseline and the alert shows.
+
+``--duration S --no-browser`` runs headless for S seconds and prints one JSON line on
+stdout: session id, steps per foot, frames recorded and frames lost. Everything meant for
+people (the URL, progress) goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+#: Demo pivot gauge: 10 s to settle, baseline from 10 to 50 s of the run.
+DEMO_BASELINE_SKIP_S = 10.0
+DEMO_BASELINE_S = 40.0
+#: Demo fatigue: drift starts at 60 s and is complete at 180 s (pivot x 2.5 at full drift).
+DEMO_FATIGUE_ONSET_S = 60.0
+DEMO_FATIGUE_RAMP_S = 120.0
+DEMO_FATIGUE_GAIN = 1.5
+
+
+def register(sub: Any) -> None:
+    """Add ``demo`` to the ``plantar`` subcommands."""
+    from dashboard.commands import add_server_options
+
+    p = sub.add_parser(
+        "demo",
+        help="simulated runner on two insoles: bridge, analysis, recording and live page",
+        description=(
+            "Run two simulated insoles over pseudo-terminal serial ports through the real "
+            "bridge, with live analysis, recording and the dashboard; prints the URL."
+        ),
+    )
+    add_server_options(p)
+    p.set_defaults(baseline_skip_s=DEMO_BASELINE_SKIP_S, baseline_s=DEMO_BASELINE_S)
+    p.add_argument("--duration", type=float, default=None, help="stop after S seconds")
+    p.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    p.add_argument("--no-record", action="store_true", help="show live data without recording")
+    s = p.add_argument_group("simulated runner")
+    s.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    s.add_argument("--rate", type=float, default=200.0, help="sampling rate per insole (Hz)")
+    s.add_argument("--strike", choices=("rearfoot", "midfoot", "forefoot"), default="rearfoot")
+    s.add_argument("--speed-kmh", type=float, default=12.0, help="treadmill speed (km/h)")
+    s.add_argument(
+        "--fatigue-onset-s",
+        type=float,
+        default=DEMO_FATIGUE_ONSET_S,
+        help=f"when the pivot starts to grow (s, default {DEMO_FATIGUE_ONSET_S:g})",
+    )
+    s.add_argument(
+        "--fatigue-ramp-s",
+        type=float,
+        default=DEMO_FATIGUE_RAMP_S,
+        help=f"time to full fatigue (s, default {DEMO_FATIGUE_RAMP_S:g})",
+    )
+    s.add_argument(
+        "--fatigue-gain",
+        type=float,
+        default=DEMO_FATIGUE_GAIN,
+        help=f"pivot growth at full fatigue (default {DEMO_FATIGUE_GAIN:g} = x2.5)",
+    )
+    s.add_argument("--no-fatigue", action="store_true", help="no fatigue drift")
+    p.set_defaults(handler=run)
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``plantar demo``."""
+    from dashboard.runtime import LiveRuntime, RuntimeOptions
+    from hardware.sim import GaitParams, make_pair
+    from hardware.sim.pty_device import PtyDeviceServer
+    from plantar.errors import ConfigError
+
+    if args.duration is not None and args.duration <= 0:
+        raise ConfigError("--duration must be a positive number of seconds")
+    try:
+        gait = GaitParams(
+            speed_mps=args.speed_kmh / 3.6,
+            strike=args.strike,
+            fatigue_onset_s=1e9 if args.no_fatigue else args.fatigue_onset_s,
+            fatigue_ramp_s=args.fatigue_ramp_s,
+            fatigue_pivot_gain=args.fatigue_gain,
+        )
+    except ValueError as err:
+        raise ConfigError(f"simulated runner: {err}") from None
+    from hardware.layout import load_layout
+
+    layout = load_layout(args.layout, eu_size=args.eu_size)
+    insoles = make_pair(layout, gait=gait, sampling_rate_hz=args.rate, seed=args.seed)
+    sim = PtyDeviceServer(insoles)  # the ptys exist from here; streaming starts below
+    runtime = None
+    try:
+        urls = {
+            insole.foot: f"serial://{path}" for insole, path in zip(insoles, sim.paths, strict=True)
+        }
+        options = RuntimeOptions.from_args(args)
+        meta = {
+            "athlete": "demo runner",
+            "shoe": "simulated",
+            "sock": "simulated",
+            "treadmill_speed_kmh": args.speed_kmh,
+            "source": "demo",
+        }
+        runtime = LiveRuntime(options, urls=urls, meta=meta)
+        sim.start()
+        runtime.start(record=not args.no_record)
+        _say(f"Plantar demo: {runtime.url}")
+        _say(f"simulated insoles on {sim.paths[0]} (left) and {sim.paths[1]} (right)")
+        if not args.no_browser:
+            import webbrowser
+
+            webbrowser.open(runtime.url)
+        runtime.serve(args.duration)
+    finally:
+        if runtime is not None:
+            runtime.close()
+        sim.close()
+    if runtime is not None and args.duration is not None:
+        print(json.dumps(demo_summary(runtime)), flush=True)
+    return 0
+
+
+def demo_summary(runtime: Any) -> dict[str, Any]:
+    """The one-line JSON summary of a demo run."""
+    rec = runtime.final_recording or {}
+    written = rec.get("frames_written") or {}
+    link = rec.get("frames_lost_link") or {}
+    dropped = rec.get("frames_dropped") or {}
+    pipeline = runtime.pipeline
+    return {
+        "session_id": rec.get("session_id"),
+        "steps": rec.get("steps") or dict(pipeline.steps_total),
+        "frames_recorded": sum(written.values()),
+        "frames_lost": sum(link.values()) + sum(dropped.values()),
+        "frames_recorded_per_foot": written,
+        "frames_lost_link": link,
+        "frames_dropped_recorder": dropped,
+        "alerts": [a.get("kind") for a in runtime.hub.status()["alerts"]],
+        "url": runtime.url,
+    }

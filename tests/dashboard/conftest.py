@@ -1,0 +1,60 @@
+"""Shared helpers of the dashboard tests: simulated frames without the bridge, an app."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from firmware_bridge.frames import FootFrames
+from hardware.layout import Layout, load_layout
+from hardware.sim import GaitParams, SimulatedInsole, make_pair
+
+#: Playwright launch of Debian's chromium (its own browser download is not available).
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+@pytest.fixture(scope="session")
+def layouts() -> dict[str, Layout]:
+    return {f: load_layout("plantar-ref", foot=f) for f in ("left", "right")}
+
+
+def frames_of(insole: SimulatedInsole, n: int) -> FootFrames:
+    """The next ``n`` samples of a simulated insole as FootFrames (delivered ones only)."""
+    b = insole.samples(n)
+    keep = ~b.lost
+    return FootFrames(
+        foot=insole.foot,
+        device_id=1,
+        seq=b.seq[keep].astype(np.int64),
+        t_device_us=b.t_device_us[keep].astype(np.int64),
+        t_s=b.t_true_s[keep],
+        pressure_kpa=b.measured_pressure_kpa[keep],
+        shear_kpa=b.measured_shear_kpa[keep],
+    )
+
+
+@pytest.fixture
+def pair() -> tuple[SimulatedInsole, SimulatedInsole]:
+    return make_pair("plantar-ref", gait=GaitParams(), seed=3)
+
+
+@pytest.fixture
+def sessions_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.setenv("PLANTAR_HOME", str(tmp_path / "home"))
+    root = tmp_path / "home" / "sessions"
+    root.mkdir(parents=True)
+    yield root

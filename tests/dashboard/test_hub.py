@@ -1,0 +1,130 @@
+"""The live hub: heat-map content, CoP trace, bounded per-client queues."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+
+from dashboard.hub import LiveHub
+from dashboard.wire import decode_display
+from tests.dashboard.conftest import frames_of
+
+
+def _feed_until(hub: LiveHub, pair, *, stance: bool, foot: str, max_s: float = 3.0) -> dict:
+    """Feed both insoles in 5 ms batches until ``foot`` is (not) in stance; the message then."""
+    for _ in range(int(max_s / 0.005)):
+        for insole in pair:
+            hub.publish_frames(frames_of(insole, 1))
+        msg = decode_display(hub.build_display_message())
+        view = {f["foot"]: f for f in msg["feet"]}[foot]
+        deep = view["force_n"] > 600 if stance else view["force_n"] < 5
+        if view["stance"] == stance and deep:
+            return msg
+    raise AssertionError("never reached the requested phase")
+
+
+def test_heat_map_follows_stance_and_swing(layouts, pair) -> None:
+    hub = LiveHub(layouts)
+    stance = _feed_until(hub, pair, stance=True, foot="left")
+    swing = _feed_until(hub, pair, stance=False, foot="left")
+    g_stance = {f["foot"]: f for f in stance["feet"]}["left"]["grid_kpa"]
+    g_swing = {f["foot"]: f for f in swing["feet"]}["left"]["grid_kpa"]
+    inside = np.isfinite(g_stance)
+    assert inside.sum() > 500  # the grid covers the foot outline
+    assert np.nanmax(g_stance) > 100.0
+    assert np.nanmax(g_swing) < 20.0
+    # cells outside the outline stay empty in every message
+    assert np.array_equal(np.isfinite(g_swing), inside)
+
+
+def test_cop_trace_is_the_current_step_and_resets_at_heel_strike(layouts, pair) -> None:
+    hub = LiveHub(layouts)
+    msg = _feed_until(hub, pair, stance=True, foot="left")
+    msg = _feed_until(hub, pair, stance=False, foot="left")
+    cop = {f["foot"]: f for f in msg["feet"]}["left"]["cop_xy_mm"]
+    assert len(cop) > 20  # a whole stance at 200 Hz
+    assert cop[-1, 1] > cop[0, 1] + 80  # heel to toe: CoP moves anterior
+    msg = _feed_until(hub, pair, stance=True, foot="left")
+    cop2 = {f["foot"]: f for f in msg["feet"]}["left"]["cop_xy_mm"]
+    assert len(cop2) < len(cop)  # a new trace for the new step
+
+
+def test_left_and_right_maps_differ(layouts, pair) -> None:
+    hub = LiveHub(layouts)
+    msg = _feed_until(hub, pair, stance=True, foot="left")
+    left, right = ({f["foot"]: f for f in msg["feet"]}[k]["grid_kpa"] for k in ("left", "right"))
+    # mirrored outlines: the masks are mirror images, not the same
+    assert not np.array_equal(np.isfinite(left), np.isfinite(right))
+
+
+def test_display_slot_keeps_only_the_newest_message(layouts, pair) -> None:
+    async def run() -> None:
+        hub = LiveHub(layouts, max_rate_hz=30.0)
+        await hub.start()
+        try:
+            client = hub.add_display_client()  # never reads: a stalled browser
+            for _ in range(60):
+                for insole in pair:
+                    hub.publish_frames(frames_of(insole, 10))
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.1)
+            assert hub.messages_built >= 5
+            assert client.slot is not None
+            assert client.replaced == hub.messages_built - 1  # all but the newest dropped
+            newest = decode_display(client.slot)
+            assert newest["msg_seq"] == hub.messages_built
+            # rate limit: about 0.7 s of publishing at <= 30 Hz
+            assert hub.messages_built <= 30
+        finally:
+            await hub.stop()
+
+    asyncio.run(run())
+
+
+def test_event_queue_is_bounded_and_overflow_is_flagged(layouts) -> None:
+    async def run() -> None:
+        hub = LiveHub(layouts, max_client_events=50)
+        await hub.start()
+        try:
+            client = hub.add_event_client()
+            for i in range(200):
+                hub.publish_alert({"kind": "test", "i": i})
+            await asyncio.sleep(0.01)
+            assert client.overflowed and len(client.queue) == 0
+            fresh = hub.add_event_client()
+            snap = fresh.queue[0]
+            assert snap["type"] == "snapshot" and len(snap["alerts"]) == 60  # history bound
+        finally:
+            await hub.stop()
+
+    asyncio.run(run())
+
+
+def test_link_status_from_sequence_numbers(layouts, pair) -> None:
+    hub = LiveHub(layouts)
+    left = pair[0]
+    for _ in range(40):
+        fr = frames_of(left, 5)
+        hub.publish_frames(fr)
+    fr = frames_of(left, 50)
+    keep = np.ones(len(fr), bool)
+    keep[10:20] = False  # 10 frames lost on the link
+    from firmware_bridge.frames import FootFrames
+
+    hub.publish_frames(
+        FootFrames(
+            foot="left",
+            device_id=1,
+            seq=fr.seq[keep],
+            t_device_us=fr.t_device_us[keep],
+            t_s=fr.t_s[keep],
+            pressure_kpa=fr.pressure_kpa[keep],
+            shear_kpa=fr.shear_kpa[keep],
+        )
+    )
+    hub.publish_link("left", {"state": "streaming", "rssi_dbm": -61.0})
+    link = hub.link_event("left")
+    assert link["rssi_dbm"] == -61.0 and link["state"] == "streaming"
+    assert 0.0 < link["loss_pct"] < 10.0
+    assert hub.link_event("right")["rate_hz"] is None

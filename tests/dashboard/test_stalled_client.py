@@ -1,0 +1,29 @@
+"""A websocket client that never reads, during a recording (shortened; the benchmark
+``benchmarks/bench_latency.py --duration 120 --stalled 1`` runs the 2-minute version)."""
+
+from __future__ import annotations
+
+import pytest
+
+from dashboard.latency import measure_live
+
+pytestmark = pytest.mark.slow
+
+
+def test_stalled_client_costs_no_recorded_frame_and_no_memory(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("PLANTAR_HOME", str(tmp_path / "home"))
+    report = measure_live(10.0, stalled_clients=1, sessions_root=tmp_path / "home" / "sessions")
+    rec = report["recording"]
+    # every frame the bridge handed on was written; the recorder refused none
+    assert rec["frames_dropped_by_recorder"] == {"left": 0, "right": 0}
+    assert rec["frames_written"] == report["bridge_frames"]
+    assert min(rec["frames_written"].values()) > 200 * 10
+    # the stalled client is still connected (the reader has left) and only ever holds
+    # the newest message
+    assert report["display_clients_at_end"] == 1
+    assert report["display_messages_replaced"] > 0.2 * report["display_messages_built"]
+    # the reading client is unaffected: display rate and latency (loose bound for CI;
+    # the benchmark holds the 25 ms p99 bar)
+    assert 10.0 <= report["display_messages_per_s"] <= 30.5
+    assert report["latency_ms"]["p99"] < 100.0
+    assert abs(report["rss_mb"]["growth_second_half"]) < 10.0

@@ -1,0 +1,74 @@
+"""Shared fixtures of the review tests: one simulated experiment in a temporary store.
+
+Same runner, same insole pair, 600 steps per session at 12 km/h: sock ``A`` with pivot
+shear x = 20 kPa, sock ``B`` with 0.7x = 14 kPa, and ``A2`` = sock A again (another run,
+another seed) for the A/A comparison.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.review.simdata import record_sim_session
+
+PIVOT_X_KPA = 20.0
+
+
+@pytest.fixture(scope="session")
+def experiment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    home = tmp_path_factory.mktemp("review-home")
+    old = os.environ.get("PLANTAR_HOME")
+    os.environ["PLANTAR_HOME"] = str(home)
+    try:
+        from store.catalog import Catalog
+
+        root = home / "sessions"
+        root.mkdir()
+        cat = Catalog(home / "catalog.sqlite")
+        ids = {
+            "A": record_sim_session(
+                root, seed=1, sock="A", pivot_shear_kpa=PIVOT_X_KPA, catalog=cat
+            ),
+            "B": record_sim_session(
+                root, seed=2, sock="B", pivot_shear_kpa=0.7 * PIVOT_X_KPA, catalog=cat
+            ),
+            "A2": record_sim_session(
+                root, seed=3, sock="A2", pivot_shear_kpa=PIVOT_X_KPA, catalog=cat
+            ),
+        }
+        yield {"home": home, "root": root, "ids": ids}
+    finally:
+        if old is None:
+            os.environ.pop("PLANTAR_HOME", None)
+        else:
+            os.environ["PLANTAR_HOME"] = old
+
+
+@pytest.fixture(scope="session")
+def comparison(experiment: dict) -> dict:
+    from review.compare import CompareOptions, compare, public
+
+    return public(compare(CompareOptions(by=("sock",))))
+
+
+def pair(result: dict, a: str, b: str) -> dict:
+    for c in result["comparisons"]:
+        if (c["a"], c["b"]) == (a, b):
+            return c
+    raise AssertionError(
+        f"no comparison {a} vs {b}: {[(c['a'], c['b']) for c in result['comparisons']]}"
+    )
+
+
+def metric(comp: dict, name: str) -> dict:
+    for m in comp["metrics"]:
+        if m["metric"] == name:
+            return m
+    raise AssertionError(f"no metric {name}")
+
+
+REPO = Path(__file__).resolve().parents[2]
