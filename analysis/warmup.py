@@ -11,6 +11,9 @@ from hardware.layout import load_layout
 def warm_up() -> list[str]:
     """Run the whole pipeline on a short synthetic two-step signal; returns kernel names."""
     from analysis.analyzer import Analyzer
+    from firmware_bridge.codec import warm_up_decoder
+
+    warm_up_decoder()
 
     layout = load_layout("plantar-ref")
     n = 400
@@ -22,6 +25,7 @@ def warm_up() -> list[str]:
     frames = FootFrames("left", 0, np.arange(n), (t * 1e6).astype(np.int64), t, pressure, shear)
     Analyzer({"left": layout}).feed(frames)
     return [
+        "decode_stream_kernel",
         "frame_reduce_kernel",
         "free_moment_kernel",
         "detect_events_kernel",

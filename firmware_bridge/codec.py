@@ -744,3 +744,27 @@ class NotificationReassembler:
             gap = True
         self._expected = (counter + 1) & 0xFF
         return NotificationChunk(bytes(payload[1:]), gap)
+
+
+_decoder_warm = False
+
+
+def warm_up_decoder() -> None:
+    """Compile (or load from numba's cache) the decoder kernels on one tiny frame.
+
+    Called before a link handshake so that JIT time never counts against the time an
+    insole has to answer; ``plantar warmup`` calls it to fill the on-disk cache.
+    """
+    global _decoder_warm
+    if _decoder_warm:
+        return
+    message = encode_data_frame(
+        device_id=0,
+        foot=FOOT_LEFT,
+        seq=0,
+        t_device_us=0,
+        pressure_counts=np.zeros(8, dtype=np.uint16),
+        shear_centi_kpa=None,
+    )
+    StreamDecoder(8, 0).feed(frame_message(message) * 2)
+    _decoder_warm = True

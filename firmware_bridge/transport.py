@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from typing import ClassVar, TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from firmware_bridge.codec import DeviceInfo, StreamDecoder
+from firmware_bridge.codec import DeviceInfo, StreamDecoder, warm_up_decoder
 from plantar.errors import ConfigError
 
 __all__ = [
@@ -246,6 +246,7 @@ async def wait_for_info(
     (info or None on timeout, every chunk read): the caller hands the chunks on through
     ``read()`` so that no frame read during the handshake is lost.
     """
+    warm_up_decoder()  # JIT time must not eat into the insole's time to answer
     sniffer = StreamDecoder(1, 0)  # DATA frames count as layout mismatch; INFO decodes
     chunks: list[Chunk] = []
     deadline = time.monotonic() + timeout_s
