@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 from typing import Any
 
@@ -78,14 +79,13 @@ def _say(text: str) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run ``plantar demo``."""
     from dashboard.runtime import LiveRuntime, RuntimeOptions
-    from hardware.sim import GaitParams, make_pair
-    from hardware.sim.pty_device import PtyDeviceServer
+    from hardware.sim import GaitParams
     from plantar.errors import ConfigError
 
     if args.duration is not None and args.duration <= 0:
         raise ConfigError("--duration must be a positive number of seconds")
-    try:
-        gait = GaitParams(
+    try:  # check the runner's parameters here, for a clear error before anything starts
+        GaitParams(
             speed_mps=args.speed_kmh / 3.6,
             strike=args.strike,
             fatigue_onset_s=1e9 if args.no_fatigue else args.fatigue_onset_s,
@@ -96,14 +96,11 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"simulated runner: {err}") from None
     from hardware.layout import load_layout
 
-    layout = load_layout(args.layout, eu_size=args.eu_size)
-    insoles = make_pair(layout, gait=gait, sampling_rate_hz=args.rate, seed=args.seed)
-    sim = PtyDeviceServer(insoles)  # the ptys exist from here; streaming starts below
+    load_layout(args.layout, eu_size=args.eu_size)
+    sim, paths = _start_simulated_insoles(args)
     runtime = None
     try:
-        urls = {
-            insole.foot: f"serial://{path}" for insole, path in zip(insoles, sim.paths, strict=True)
-        }
+        urls = {"left": f"serial://{paths['left']}", "right": f"serial://{paths['right']}"}
         options = RuntimeOptions.from_args(args)
         meta = {
             "athlete": "demo runner",
@@ -113,10 +110,9 @@ def run(args: argparse.Namespace) -> int:
             "source": "demo",
         }
         runtime = LiveRuntime(options, urls=urls, meta=meta)
-        sim.start()
         runtime.start(record=not args.no_record)
         _say(f"Plantar demo: {runtime.url}")
-        _say(f"simulated insoles on {sim.paths[0]} (left) and {sim.paths[1]} (right)")
+        _say(f"simulated insoles on {paths['left']} (left) and {paths['right']} (right)")
         if not args.no_browser:
             import webbrowser
 
@@ -125,10 +121,46 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if runtime is not None:
             runtime.close()
-        sim.close()
+        sim.terminate()
+        try:
+            sim.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            sim.kill()
     if runtime is not None and args.duration is not None:
         print(json.dumps(demo_summary(runtime)), flush=True)
     return 0
+
+
+def _start_simulated_insoles(args: argparse.Namespace) -> tuple[subprocess.Popen[str], dict]:
+    """Start ``plantar sim`` in its own process, as real insoles are their own devices.
+
+    In the same process the simulator would share the interpreter with the bridge,
+    analysis and dashboard, and its pacing (hence its transmit buffer) would depend on
+    them; a separate process keeps device and host apart, as on a treadmill.
+    """
+    from plantar.errors import DeviceError
+
+    command = [
+        sys.executable, "-m", "plantar.cli", "sim", "--json",
+        "--layout", args.layout, "--rate", f"{args.rate:g}", "--seed", str(args.seed),
+        "--speed", f"{args.speed_kmh / 3.6:.4f}", "--strike", args.strike,
+        "--fatigue-onset-min", f"{(1e9 if args.no_fatigue else args.fatigue_onset_s) / 60:.6g}",
+        "--fatigue-ramp-min", f"{args.fatigue_ramp_s / 60:.6g}",
+        "--fatigue-gain", f"{args.fatigue_gain:g}",
+    ]  # fmt: skip
+    if args.eu_size is not None:
+        command += ["--size", f"{args.eu_size:g}"]
+    sim = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert sim.stdout is not None
+    line = sim.stdout.readline()
+    try:
+        return sim, json.loads(line)["devices"]
+    except (ValueError, KeyError):
+        sim.kill()
+        err = (sim.stderr.read() if sim.stderr else "").strip().splitlines()
+        raise DeviceError(
+            f"the simulated insoles did not start ({err[-1] if err else 'no output'})"
+        ) from None
 
 
 def demo_summary(runtime: Any) -> dict[str, Any]:

@@ -79,6 +79,13 @@ def register(sub: Any) -> None:
         metavar="MIN",
         help="minutes over which fatigue grows to its full effect",
     )
+    gait.add_argument(
+        "--fatigue-gain",
+        type=float,
+        default=None,
+        metavar="X",
+        help="growth of the pivot at full fatigue (1.0 = doubles; default: the simulator's)",
+    )
     imperfect = p.add_argument_group("imperfections")
     imperfect.add_argument(
         "--loss", type=float, default=None, metavar="P", help="probability a frame is lost"
@@ -125,6 +132,7 @@ def _build_insoles(args: argparse.Namespace) -> list[Any]:
         pivot_shear_kpa=args.pivot,
         fatigue_onset_s=args.fatigue_onset_min * 60.0,
         fatigue_ramp_s=args.fatigue_ramp_min * 60.0,
+        **({} if args.fatigue_gain is None else {"fatigue_pivot_gain": args.fatigue_gain}),
     )
     layout = load_layout(args.layout, eu_size=args.size)
     overrides = {

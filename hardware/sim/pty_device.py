@@ -39,8 +39,12 @@ from plantar.errors import ConfigError, DeviceError
 
 #: Default interval between writes (s): ~2-4 frames per write at 200 Hz.
 DEFAULT_BLOCK_S = 0.015
-#: Bytes the simulated firmware buffers while the host does not read (then drops frames).
-DEFAULT_TX_BUFFER_BYTES = 16384
+#: Bytes buffered between the simulated firmware and the reading program while the host
+#: does not read (then whole frames are dropped and counted). It stands for the device's
+#: own buffer plus the host kernel's tty buffer (64 KiB on Linux for a USB CDC device),
+#: about 2 s at 2 x 200 Hz: a host process that pauses briefly loses nothing, as with a
+#: real insole.
+DEFAULT_TX_BUFFER_BYTES = 65536
 _READ_CHUNK = 4096
 
 
