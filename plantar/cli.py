@@ -31,6 +31,10 @@ COMMAND_MODULES: tuple[str, ...] = (
     "dashboard.commands",
     "plantar.demo_command",
     "review.commands",
+    "plantar.config_command",
+    "plantar.run_command",
+    "plantar.service_command",
+    "plantar.doctor_command",
 )
 
 

@@ -1,0 +1,467 @@
+"""``plantar run``: the service; bridge, recorder, analysis and dashboard for the insoles.
+
+What it does, in order:
+
+1. reads and validates ``plantar.toml`` (:mod:`plantar.config`);
+2. finalises every session a power cut or crash interrupted
+   (:func:`store.recovery.recover_interrupted`), one log record each;
+3. builds the live runtime that ``plantar serve`` and ``plantar demo`` use
+   (:class:`dashboard.runtime.LiveRuntime`: bridge → recorder + analysis → dashboard),
+   starts recording at once when ``recording.autostart`` is true, and serves the page;
+4. on SIGTERM (``systemctl stop``), Ctrl-C or after ``--duration``: stops the bridge,
+   finalises the recording and exits 0. A status record is logged every
+   ``--status-interval`` seconds.
+
+Logs are structured. Under systemd (``$JOURNAL_STREAM`` names our stderr) records go to
+journald's native socket with their own fields (``PLANTAR_SESSION_ID``,
+``PLANTAR_FRAMES_WRITTEN`` ...), so ``journalctl -u plantar -o verbose`` shows them and
+``journalctl -u plantar PLANTAR_EVENT=recovered`` filters them. Elsewhere each record is
+one ``key=value`` line on stderr (logfmt). No dependency on ``systemd-python``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import socket
+import struct
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("plantar.run")
+
+JOURNAL_SOCKET = "/run/systemd/journal/socket"
+#: logging level → syslog priority (journald's PRIORITY field)
+_PRIORITY = {
+    logging.CRITICAL: 2,
+    logging.ERROR: 3,
+    logging.WARNING: 4,
+    logging.INFO: 6,
+    logging.DEBUG: 7,
+}
+
+
+def register(sub: Any) -> None:
+    """Add the ``run`` subcommand to ``sub`` (an argparse subparsers object)."""
+    p = sub.add_parser(
+        "run",
+        help="run the logger for the configured insoles (what the service runs)",
+        description=(
+            "Recover the last interrupted session, then stream the insoles of plantar.toml "
+            "through the bridge into the recorder, the live analysis and the dashboard. "
+            "Stops cleanly (recording finalised) on SIGTERM, Ctrl-C or --duration."
+        ),
+    )
+    p.add_argument("--config", type=Path, default=None, help="configuration file (plantar.toml)")
+    p.add_argument("--duration", type=float, default=None, metavar="S", help="stop after S seconds")
+    p.add_argument(
+        "--status-interval",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="seconds between status log records (default 60)",
+    )
+    p.add_argument(
+        "--log-format",
+        choices=("auto", "journal", "logfmt"),
+        default="auto",
+        help="auto: journald when started by systemd, else key=value lines on stderr",
+    )
+    p.add_argument("--verbose", action="store_true", help="log debug records too")
+    p.set_defaults(handler=run)
+
+
+# --- structured logging -----------------------------------------------------------------
+
+
+def _fields(record: logging.LogRecord) -> dict[str, Any]:
+    fields = getattr(record, "fields", None)
+    return dict(fields) if isinstance(fields, dict) else {}
+
+
+def _journal_name(key: str) -> str:
+    name = "".join(c if c.isalnum() else "_" for c in key.upper())
+    return "PLANTAR_" + name.lstrip("_")
+
+
+class JournalHandler(logging.Handler):
+    """Send records to journald over its native datagram protocol (no systemd-python).
+
+    Fields: ``MESSAGE``, ``PRIORITY``, ``SYSLOG_IDENTIFIER``, ``LOGGER``, ``CODE_FILE``,
+    ``CODE_LINE``, ``CODE_FUNC``, ``THREAD_NAME``, plus ``PLANTAR_<KEY>`` for every item of
+    the record's ``fields`` (``log.info(msg, extra={"fields": {...}})``).
+    """
+
+    MAX_VALUE = 48 * 1024
+
+    def __init__(self, path: str = JOURNAL_SOCKET, identifier: str = "plantar") -> None:
+        super().__init__()
+        self.path = path
+        self.identifier = identifier
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.connect(path)  # raises OSError when there is no journal
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = record.getMessage()
+            if record.exc_info:
+                message += "\n" + logging.Formatter().formatException(record.exc_info)
+            items: list[tuple[str, str]] = [
+                ("MESSAGE", message),
+                ("PRIORITY", str(_PRIORITY.get(record.levelno, 6))),
+                ("SYSLOG_IDENTIFIER", self.identifier),
+                ("LOGGER", record.name),
+                ("CODE_FILE", record.pathname),
+                ("CODE_LINE", str(record.lineno)),
+                ("CODE_FUNC", record.funcName),
+                ("THREAD_NAME", record.threadName or ""),
+            ]
+            items += [(_journal_name(k), _text(v)) for k, v in _fields(record).items()]
+            self.sock.send(encode_journal(items, self.MAX_VALUE))
+        except Exception:
+            self.handleError(record)
+
+    def close(self) -> None:
+        self.sock.close()
+        super().close()
+
+
+def encode_journal(items: list[tuple[str, str]], max_value: int = 48 * 1024) -> bytes:
+    """Serialise fields in journald's native format (``KEY=value\\n``, or binary-safe)."""
+    out = bytearray()
+    for key, value in items:
+        data = value.encode("utf-8", "replace")[:max_value]
+        if b"\n" in data:
+            out += key.encode() + b"\n" + struct.pack("<Q", len(data)) + data + b"\n"
+        else:
+            out += key.encode() + b"=" + data + b"\n"
+    return bytes(out)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, dict | list | tuple):
+        return json.dumps(value, default=str)
+    return str(value)
+
+
+class LogfmtFormatter(logging.Formatter):
+    """One line per record: ``ts=... level=info logger=plantar.run msg="..." key=value``."""
+
+    def __init__(self, with_time: bool = True) -> None:
+        super().__init__()
+        self.with_time = with_time
+
+    def format(self, record: logging.LogRecord) -> str:
+        pairs: list[tuple[str, Any]] = []
+        if self.with_time:
+            t = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(record.created))
+            pairs.append(("ts", f"{t}.{int(record.msecs):03d}"))
+        pairs += [
+            ("level", record.levelname.lower()),
+            ("logger", record.name),
+            ("msg", record.getMessage()),
+        ]
+        pairs += list(_fields(record).items())
+        if record.exc_info:
+            pairs.append(("exc", self.formatException(record.exc_info)))
+        return " ".join(f"{k}={_quote(_text(v))}" for k, v in pairs)
+
+
+def _quote(text: str) -> str:
+    if text and not any(c in text for c in ' "=\n\t\\'):
+        return text
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def under_journald(env: dict[str, str] | None = None) -> bool:
+    """True when stderr is connected to journald (``$JOURNAL_STREAM`` is ``dev:inode`` of it)."""
+    value = (env if env is not None else os.environ).get("JOURNAL_STREAM", "")
+    try:
+        dev, ino = (int(x) for x in value.split(":"))
+        st = os.fstat(sys.stderr.fileno())
+    except (ValueError, OSError, AttributeError):
+        return False
+    return (st.st_dev, st.st_ino) == (dev, ino)
+
+
+def setup_logging(fmt: str = "auto", level: int = logging.INFO) -> str:
+    """Route the ``plantar`` loggers (and warnings of libraries) to journald or stderr.
+
+    Returns the format in use: ``"journal"`` or ``"logfmt"``.
+    """
+    handler: logging.Handler | None = None
+    used = "logfmt"
+    if fmt == "journal" or (fmt == "auto" and under_journald()):
+        try:
+            handler = JournalHandler(os.environ.get("PLANTAR_JOURNAL_SOCKET", JOURNAL_SOCKET))
+            used = "journal"
+        except OSError:
+            handler = None
+    if handler is None:
+        handler = logging.StreamHandler(sys.stderr)
+        # journald adds its own timestamps to captured stderr
+        handler.setFormatter(LogfmtFormatter(with_time=not under_journald()))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+    logging.getLogger("plantar").setLevel(level)
+    logging.captureWarnings(True)
+    return used
+
+
+# --- the service --------------------------------------------------------------------------
+
+
+def insole_urls(cfg: Any) -> dict[str, str]:
+    """Transport URL per foot; ``sim://`` URLs get their ``foot`` (and layout) filled in."""
+    urls = {}
+    for foot, ins in cfg.insoles.items():
+        url = ins.url
+        if ins.scheme == "sim":
+            query = url.split("?", 1)[1] if "?" in url else ""
+            keys = {kv.split("=", 1)[0] for kv in query.split("&") if kv}
+            extra = [] if "foot" in keys else [f"foot={foot}"]
+            if ins.layout and "layout" not in keys:
+                extra.append(f"layout={ins.layout}")
+            if extra:
+                query = "&".join([q for q in (query, *extra) if q])
+                url = f"sim://?{query}"
+        urls[foot] = url
+    return urls
+
+
+def runtime_options(cfg: Any) -> Any:
+    """The :class:`dashboard.runtime.RuntimeOptions` for a configuration."""
+    from dashboard.pivot import PivotSettings
+    from dashboard.runtime import RuntimeOptions
+    from plantar.config import DEFAULT_LAYOUT
+    from plantar.errors import ConfigError
+
+    layouts = {f: (i.layout or DEFAULT_LAYOUT, i.size_eu) for f, i in cfg.insoles.items()}
+    if len(set(layouts.values())) > 1:
+        raise ConfigError(
+            f"{cfg.source or 'plantar.toml'}: insoles.right.layout/size_eu: must equal the "
+            "left insole's (the live view uses one layout and size for both feet)"
+        )
+    layout, size = next(iter(layouts.values()))
+    a = cfg.alerts
+    pivot = PivotSettings(
+        skip_s=a.acclimatisation_s,
+        baseline_s=a.pivot_baseline_s,
+        factor=a.pivot_factor,
+        consecutive_steps=a.pivot_consecutive_steps,
+    )
+    return RuntimeOptions(
+        host=cfg.dashboard.host,
+        port=cfg.dashboard.port,
+        token=cfg.dashboard.token or None,
+        layout=layout,
+        eu_size=size,
+        pivot=pivot,
+    )
+
+
+def session_meta(cfg: Any) -> dict[str, Any]:
+    """Initial conditions of the sessions ``plantar run`` records."""
+    r = cfg.recording
+    return {
+        "athlete": cfg.athlete.name,
+        "shoe": r.shoe,
+        "sock": r.sock,
+        "treadmill_speed_kmh": r.treadmill_speed_kmh,
+        "notes": r.notes,
+        "source": "live",
+    }
+
+
+def recover_sessions(root: Path) -> list[dict[str, Any]]:
+    """Finalise sessions interrupted by a power cut; one log record each."""
+    from store.recovery import recover_interrupted
+
+    reports = recover_interrupted(root)
+    out = []
+    for rep in reports:
+        info = {"event": "recovered", "message": rep.message()}
+        for name in ("session_id", "duration_s", "lost_at_end_s", "frames"):
+            value = getattr(rep, name, None)
+            if isinstance(value, int | float | str):
+                info[name] = value
+        log.warning("%s", rep.message(), extra={"fields": info})
+        out.append(info)
+    return out
+
+
+def rss_mb() -> float:
+    """Resident set size of this process (MB), from /proc (NaN elsewhere)."""
+    try:
+        with open("/proc/self/statm") as f:
+            pages = int(f.read().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
+def _status_fields(runtime: Any) -> dict[str, Any]:
+    pipeline = runtime.pipeline
+    st = pipeline.recording_status() if pipeline is not None else {}
+    written = st.get("frames_written") or {}
+    fields: dict[str, Any] = {
+        "event": "status",
+        "state": st.get("state", "idle"),
+        "session_id": st.get("session_id") or "",
+        "seconds_written": st.get("seconds_written", 0.0),
+        "frames_written": sum(written.values()),
+        "frames_dropped": sum((st.get("frames_dropped") or {}).values()),
+        "frames_lost_link": sum((st.get("frames_lost_link") or {}).values()),
+        "steps": sum((pipeline.steps_total if pipeline else {}).values()),
+        "analysis_skipped": getattr(pipeline, "analysis_skipped", 0),
+        "rss_mb": round(rss_mb(), 1),
+    }
+    if st.get("error"):
+        fields["error"] = st["error"]
+    return fields
+
+
+def _status_loop(runtime: Any, stop: threading.Event, interval_s: float) -> None:
+    while not stop.wait(interval_s):
+        try:
+            fields = _status_fields(runtime)
+        except Exception:  # a status line must never end the service
+            log.debug("status failed", exc_info=True)
+            continue
+        log.info(
+            "recording %s: %.0f s, %d frames, %d dropped, %d lost on the link, %d steps",
+            fields["session_id"] or "(none)",
+            fields["seconds_written"],
+            fields["frames_written"],
+            fields["frames_dropped"],
+            fields["frames_lost_link"],
+            fields["steps"],
+            extra={"fields": fields},
+        )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the service until SIGTERM, Ctrl-C or ``--duration``; 0 on a clean stop."""
+    from plantar import __version__
+    from plantar.config import load_config
+    from plantar.errors import ConfigError, PlantarError
+
+    if args.duration is not None and args.duration <= 0:
+        raise ConfigError(f"--duration must be > 0 s (got {args.duration:g})")
+    if args.status_interval <= 0:
+        raise ConfigError(f"--status-interval must be > 0 s (got {args.status_interval:g})")
+    fmt = setup_logging(args.log_format, logging.DEBUG if args.verbose else logging.INFO)
+    try:
+        cfg = load_config(args.config, require_insoles=True)
+    except PlantarError as err:
+        log.error("%s", err, extra={"fields": {"event": "config_error"}})
+        raise
+    cfg.apply_storage_env()
+    urls = insole_urls(cfg)
+    log.info(
+        "plantar %s starting: config %s, insoles %s",
+        __version__,
+        cfg.source or "(defaults)",
+        ", ".join(f"{f}={u}" for f, u in urls.items()),
+        extra={
+            "fields": {
+                "event": "start",
+                "version": __version__,
+                "config": str(cfg.source or ""),
+                "log_format": fmt,
+                "pid": os.getpid(),
+                **{f"insole_{f}": u for f, u in urls.items()},
+            }
+        },
+    )
+
+    stop_requested = threading.Event()
+    runtime: Any = None
+
+    def on_sigterm(signum: int, _frame: Any) -> None:
+        # systemctl stop: finish serving, then finalise the recording (below). uvicorn
+        # re-raises the signal it caught once it has shut down; this handler absorbs it.
+        stop_requested.set()
+        if runtime is not None:
+            runtime.server.stop()
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    recovered: list[dict[str, Any]] = []
+    status_stop = threading.Event()
+    summary: dict[str, Any] = {}
+    try:
+        recovered = recover_sessions(cfg.sessions_dir(create=True))
+        options = runtime_options(cfg)
+        from dashboard.runtime import LiveRuntime
+
+        runtime = LiveRuntime(options, urls=urls, meta=session_meta(cfg))
+        runtime.start(record=cfg.recording.autostart)
+        shown = runtime.url.split("?", 1)[0]
+        log.info(
+            "dashboard at %s%s",
+            shown,
+            " (token: dashboard.token of the configuration)" if runtime.token else "",
+            extra={"fields": {"event": "dashboard", "url": shown}},
+        )
+        status = threading.Thread(
+            target=_status_loop,
+            args=(runtime, status_stop, args.status_interval),
+            name="plantar-status",
+            daemon=True,
+        )
+        status.start()
+        if not stop_requested.is_set():
+            runtime.serve(args.duration)
+    except PlantarError as err:
+        log.error("%s", err, extra={"fields": {"event": "error", "kind": type(err).__name__}})
+        raise
+    finally:
+        status_stop.set()
+        if runtime is not None:
+            runtime.close()
+            summary = _summary(runtime, recovered)
+            log.info(
+                "stopped: session %s, %d frames recorded, %d lost",
+                summary.get("session_id") or "(none)",
+                summary["frames_recorded"],
+                summary["frames_lost"],
+                extra={"fields": {"event": "stop", **_flat(summary)}},
+            )
+        signal.signal(signal.SIGTERM, previous)
+    if args.duration is not None:
+        print(json.dumps(summary), flush=True)
+    return 0
+
+
+def _summary(runtime: Any, recovered: list[dict[str, Any]]) -> dict[str, Any]:
+    rec = runtime.final_recording or {}
+    written = rec.get("frames_written") or {}
+    lost = sum((rec.get("frames_lost_link") or {}).values())
+    dropped = sum((rec.get("frames_dropped") or {}).values())
+    pipeline = runtime.pipeline
+    return {
+        "session_id": rec.get("session_id"),
+        "frames_recorded": sum(written.values()),
+        "frames_recorded_per_foot": written,
+        "frames_lost": lost + dropped,
+        "steps": rec.get("steps") or (dict(pipeline.steps_total) if pipeline else {}),
+        "seconds_written": rec.get("seconds_written", 0.0),
+        "recovered": [r.get("session_id") or r["message"] for r in recovered],
+        "error": rec.get("error"),
+        "rss_mb": round(rss_mb(), 1),
+    }
+
+
+def _flat(summary: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in summary.items() if not isinstance(v, dict | list) or v}

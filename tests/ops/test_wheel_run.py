@@ -1,0 +1,283 @@
+"""The installed product: build the wheel, install it into a fresh venv, run the service.
+
+The venv is created with ``--system-site-packages`` so that numba, pyarrow, FastAPI ...
+come from this machine instead of being downloaded again, and the wheel is installed with
+``--no-deps``; :func:`test_runtime_imports_are_declared` makes up for that by checking that
+every distribution the service imports is a declared (direct or transitive) dependency.
+Building the wheel uses pip's build isolation (it fetches setuptools), so it needs the
+package index, which CI reaches.
+
+Then, with two ``sim://`` insoles (``data/sim.toml``):
+
+* ``plantar doctor --json`` reports every check with a fix and agrees with its exit code;
+* ``plantar run`` stopped by SIGTERM (``systemctl stop``) finalises its session, exit 0;
+* ``plantar run`` killed with SIGKILL (a power cut) leaves a session that the next
+  ``plantar run --config data/sim.toml --duration 5`` recovers before it records anew.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import venv
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SIM_TOML = Path(__file__).resolve().parent / "data" / "sim.toml"
+IGNORE = shutil.ignore_patterns(
+    ".git",
+    "__pycache__",
+    "*.nbi",
+    "*.nbc",
+    "build",
+    "dist",
+    "*.egg-info",
+    ".venv",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".hypothesis",
+    "tests",
+    "benchmarks",
+)
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    """A venv with the freshly built wheel installed; its env and scratch directory."""
+    root = tmp_path_factory.mktemp("wheel")
+    src = root / "src"
+    shutil.copytree(REPO, src, ignore=IGNORE)  # builds write build/ and *.egg-info
+    dist = root / "dist"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(src)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (wheel,) = dist.glob("plantar-*.whl")
+    env_dir = root / "venv"
+    venv.EnvBuilder(system_site_packages=True, with_pip=False, symlinks=True).create(env_dir)
+    python = env_dir / "bin" / "python"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "--no-deps",
+            "-q",
+            "--no-index",
+            str(wheel),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "PLANTAR_"))}
+    work = root / "work"
+    work.mkdir()
+    env["PLANTAR_HOME"] = str(work / "home")
+    env["NUMBA_CACHE_DIR"] = str(work / "numba-cache")
+    return {"bin": env_dir / "bin", "python": python, "env": env, "work": work}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _plantar(installed: dict, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:  # type: ignore[type-arg]
+    env = dict(installed["env"])  # type: ignore[call-overload]
+    env["PLANTAR_DASHBOARD__PORT"] = str(_free_port())
+    return subprocess.run(
+        [str(installed["bin"] / "plantar"), *args],  # type: ignore[operator]
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=installed["work"],
+    )
+
+
+def test_installed_plantar_comes_from_the_wheel(installed: dict) -> None:  # type: ignore[type-arg]
+    proc = subprocess.run(
+        [
+            str(installed["python"]),
+            "-c",
+            "import plantar, dashboard; print(plantar.__file__); "
+            "print(plantar.__version__); print(dashboard.__file__)",
+        ],
+        capture_output=True,
+        text=True,
+        env=installed["env"],
+        cwd=installed["work"],
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    where, version, dash = proc.stdout.split()
+    assert str(installed["bin"].parent) in where and str(REPO) not in where
+    assert version != "0.0.0+unknown"
+    static = Path(dash).parent / "static" / "index.html"
+    assert static.is_file(), "dashboard/static is not in the wheel: add it to package-data"
+
+
+def test_runtime_imports_are_declared(installed: dict) -> None:  # type: ignore[type-arg]
+    """Every third-party distribution our code imports is a declared dependency of plantar.
+
+    Imports are read from the installed packages' source (also those inside functions);
+    imports guarded by ``try/except ImportError`` or ``if TYPE_CHECKING`` are optional.
+    Extras count as declared.
+    """
+    script = r"""
+import ast, importlib.metadata as md, json, pathlib, re, sys
+owners = md.packages_distributions()
+ours = tuple(sorted(n for n, dists in owners.items() if "plantar" in dists))
+site = pathlib.Path(md.distribution("plantar").locate_file(""))
+optional = set()
+def guarded(tree):
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Try) and any(
+            "ImportError" in ast.unparse(h.type or ast.Name("BaseException")) for h in node.handlers
+        ):
+            yield node.body
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            yield node.body
+names = set()
+for pkg in ours:
+    for path in (site / pkg).rglob("*.py"):
+        tree = ast.parse(path.read_text("utf-8"))
+        skip = {id(n) for body in guarded(tree) for stmt in body for n in ast.walk(stmt)}
+        for node in ast.walk(tree):
+            if id(node) in skip:
+                continue
+            if isinstance(node, ast.Import):
+                names |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module.split(".")[0])
+names = {n for n in names if n not in ours and n not in sys.stdlib_module_names}
+norm = lambda s: re.sub(r"[-_.]+", "-", s).lower()
+declared, todo = set(), list(md.requires("plantar") or [])
+while todo:
+    name = norm(re.split(r"[ ;<>=!~\[(]", todo.pop(), maxsplit=1)[0])
+    if name in declared:
+        continue
+    declared.add(name)
+    try:
+        todo += [r for r in (md.requires(name) or []) if "extra ==" not in r]
+    except md.PackageNotFoundError:
+        pass
+undeclared = sorted({norm(d) for n in names for d in owners.get(n, [])} - declared)
+assert "review" in ours or "plantar" in ours, ours
+print(json.dumps(undeclared))
+"""
+    proc = subprocess.run(
+        [str(installed["python"]), "-c", script],
+        capture_output=True,
+        text=True,
+        env=installed["env"],
+        cwd=installed["work"],
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    undeclared = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert undeclared == [], f"imported by plantar but not in pyproject dependencies: {undeclared}"
+
+
+def test_doctor_json(installed: dict) -> None:  # type: ignore[type-arg]
+    proc = _plantar(installed, "doctor", "--json", "--config", str(SIM_TOML))
+    assert proc.returncode in (0, 1), proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["ok"] == (proc.returncode == 0)
+    checks = {c["name"]: c for c in report["checks"]}
+    assert checks["python"]["status"] == "ok"
+    assert checks["config"]["status"] == "ok"
+    assert checks["insole left"]["status"] == "ok" and checks["insole right"]["status"] == "ok"
+    assert all(c["fix"] for c in report["checks"] if c["status"] in ("warn", "fail"))
+    assert proc.returncode == 0, [c for c in report["checks"] if c["status"] == "fail"]
+
+
+def _start(installed: dict, log: Path) -> subprocess.Popen:  # type: ignore[type-arg]
+    env = dict(installed["env"])  # type: ignore[call-overload]
+    env["PLANTAR_DASHBOARD__PORT"] = str(_free_port())
+    return subprocess.Popen(
+        [
+            str(installed["bin"] / "plantar"),
+            "run",
+            "--config",
+            str(SIM_TOML),
+            "--status-interval",
+            "0.5",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("w"),
+        env=env,
+        cwd=installed["work"],
+    )
+
+
+def _wait_recording(proc: subprocess.Popen, log: Path, timeout_s: float = 40) -> str:  # type: ignore[type-arg]
+    """Wait until frames are on disk; return the session id."""
+    t_end = time.monotonic() + timeout_s
+    while time.monotonic() < t_end:
+        assert proc.poll() is None, log.read_text()[-2000:]
+        for line in reversed(log.read_text().splitlines()):
+            m = re.search(r"event=status .*session_id=(\S+) .*frames_written=(\d+)", line)
+            if m and int(m.group(2)) > 0:
+                return m.group(1)
+        time.sleep(0.25)
+    proc.kill()
+    raise AssertionError(f"no frames recorded in {timeout_s} s: {log.read_text()[-2000:]}")
+
+
+def _session_json(installed: dict, session_id: str) -> dict:  # type: ignore[type-arg]
+    path = installed["work"] / "home" / "sessions" / session_id / "session.json"
+    return json.loads(path.read_text())
+
+
+def test_run_sigterm_finalises_then_power_cut_is_recovered(installed: dict) -> None:  # type: ignore[type-arg]
+    work: Path = installed["work"]  # type: ignore[assignment]
+    # systemctl stop: SIGTERM -> bridge stopped, session finalised, exit 0
+    log_a = work / "run-a.log"
+    proc = _start(installed, log_a)
+    session_a = _wait_recording(proc, log_a)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 0, log_a.read_text()[-2000:]
+    assert _session_json(installed, session_a)["status"] == "finalised"
+    assert "event=stop" in log_a.read_text()
+
+    # power cut: SIGKILL while recording
+    log_b = work / "run-b.log"
+    proc = _start(installed, log_b)
+    session_b = _wait_recording(proc, log_b)
+    proc.kill()
+    proc.wait(timeout=30)
+    assert _session_json(installed, session_b)["status"] == "recording"
+
+    # the next start recovers it first, then records a new session for 5 s
+    done = _plantar(installed, "run", "--config", str(SIM_TOML), "--duration", "5")
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert summary["recovered"] == [session_b]
+    assert summary["frames_recorded"] > 0 and summary["error"] is None
+    assert summary["session_id"] not in (session_a, session_b)
+    recovered = _session_json(installed, session_b)
+    assert recovered["status"] == "recovered"
+    assert _session_json(installed, summary["session_id"])["status"] == "finalised"
+    lines = done.stderr.splitlines()
+    first_recovered = next(i for i, ln in enumerate(lines) if "event=recovered" in ln)
+    first_dashboard = next(i for i, ln in enumerate(lines) if "event=dashboard" in ln)
+    assert first_recovered < first_dashboard  # recovery happens before the new session
