@@ -11,6 +11,7 @@ There is no Python loop over frames.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,6 +60,9 @@ MIN_STEP_PEAK_FRAC = 0.4
 ACCLIMATISATION_STEPS = 30
 #: Alert when the recent median pivot exceeds the baseline median by this factor.
 PIVOT_ALERT_FACTOR = 1.3
+#: Steps after acclimatisation that set the pivot baseline, and the recent window.
+BASELINE_STEPS = 60
+ALERT_RECENT_STEPS = 20
 
 
 def _r(x: float, nd: int = 4) -> float | None:
@@ -133,7 +137,7 @@ class _FootState:
         self.keep = keep_frames
         self.pending_hs: float | None = None
         self.last_hs: float | None = None
-        self.peaks: list[float] = []
+        self.peaks: deque[float] = deque(maxlen=20)  # recent step peaks, for rejection
         self.rejected = 0
         self.area = np.ascontiguousarray(layout.sensel_area_mm2, dtype=np.float64)
         self.xy = np.ascontiguousarray(layout.sensel_xy_mm, dtype=np.float64)
@@ -161,6 +165,10 @@ class Analyzer:
     speed_mps : running speed, for the risk index per km (None: per step only).
     hotspots : find forefoot hot spots per step (needs the raw frames of the step).
     keep_s : seconds of frames kept per foot (longer than any stance phase).
+    keep_steps : step records and alerts kept in :attr:`steps` / :attr:`alerts`; None
+        keeps every one (the batch pass, which summarises the whole session). The live
+        path keeps a window so that memory and per-step work stay flat over a 2-hour run;
+        the pivot baseline is kept separately and is not affected.
     """
 
     def __init__(
@@ -173,14 +181,19 @@ class Analyzer:
         hotspots: bool = True,
         keep_s: float = 3.0,
         rate_hint_hz: float = 500.0,
+        keep_steps: int | None = None,
     ) -> None:
         params = (event_params or EventParams()).as_array()
         keep = int(keep_s * rate_hint_hz)
         self.feet = {f: _FootState(lay, params, keep, hotspots) for f, lay in layouts.items()}
         self.risk = risk or RiskAssumptions()
         self.speed_mps = speed_mps
+        self.keep_steps = keep_steps
         self.steps: list[dict[str, Any]] = []
         self.alerts: list[dict[str, Any]] = []
+        self.n_steps = 0  # steps found since the start, whatever the window keeps
+        self._baseline_pivot: list[float] = []  # pivot of steps after acclimatisation
+        self._recent_pivot: deque[float] = deque(maxlen=ALERT_RECENT_STEPS)
         self._last_alert_s = -np.inf
 
     def feed(self, frames: FootFrames, yaw_rate_dps: np.ndarray | None = None) -> AnalyzerOutput:
@@ -228,6 +241,9 @@ class Analyzer:
         self.steps.extend(out.steps)
         out.alerts = self._alerts(out.steps)
         self.alerts.extend(out.alerts)
+        if self.keep_steps is not None:
+            del self.steps[: max(0, len(self.steps) - self.keep_steps)]
+            del self.alerts[: max(0, len(self.alerts) - self.keep_steps)]
         return out
 
     def _finish_step(
@@ -259,7 +275,7 @@ class Analyzer:
         )
         s = fs.scalars
         peak = s[S_PEAK_FORCE_N]
-        recent = fs.peaks[-20:]
+        recent = list(fs.peaks)
         if recent and not peak >= MIN_STEP_PEAK_FRAC * float(np.median(recent)):
             fs.rejected += 1
             return None
@@ -339,11 +355,16 @@ class Analyzer:
         return out
 
     def _alerts(self, new_steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        if not new_steps or len(self.steps) < ACCLIMATISATION_STEPS + 60:
+        for step in new_steps:
+            value = _pivot_value(step)
+            if ACCLIMATISATION_STEPS <= self.n_steps < ACCLIMATISATION_STEPS + BASELINE_STEPS:
+                self._baseline_pivot.append(value)
+            self._recent_pivot.append(value)
+            self.n_steps += 1
+        if not new_steps or self.n_steps < ACCLIMATISATION_STEPS + BASELINE_STEPS:
             return []
-        values = np.array([_pivot_value(st) for st in self.steps], dtype=np.float64)
-        base = np.nanmedian(values[ACCLIMATISATION_STEPS : ACCLIMATISATION_STEPS + 60])
-        recent = np.nanmedian(values[-20:])
+        base = np.nanmedian(self._baseline_pivot)
+        recent = np.nanmedian(np.array(self._recent_pivot, dtype=np.float64))
         t = new_steps[-1]["toe_off_s"]
         if base > 0 and recent > PIVOT_ALERT_FACTOR * base and t - self._last_alert_s >= 60.0:
             self._last_alert_s = t

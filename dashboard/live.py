@@ -76,7 +76,9 @@ class LivePipeline:
         self.sessions_root = sessions_root
         self.catalog = catalog
         self.meta: dict[str, Any] = dict(meta or {})
-        self._analyzer = Analyzer(layouts, rate_hint_hz=200.0, speed_mps=self._speed_mps())
+        self._analyzer = Analyzer(
+            layouts, rate_hint_hz=200.0, speed_mps=self._speed_mps(), keep_steps=500
+        )
         self._analysis_q: queue.Queue[FootFrames | None] = queue.Queue(ANALYSIS_QUEUE_BATCHES)
         self.analysis_skipped = 0
         self._rec_lock = threading.Lock()
