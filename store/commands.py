@@ -1,4 +1,4 @@
-"""``plantar import``, ``plantar export`` and ``plantar sessions``."""
+"""``plantar import``, ``plantar export``, ``plantar sessions`` and ``plantar archive``."""
 
 from __future__ import annotations
 
@@ -50,6 +50,24 @@ def register(sub: Any) -> None:
     p.add_argument("--sock", help="only this sock")
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     p.set_defaults(handler=run_sessions)
+
+    p = sub.add_parser(
+        "archive",
+        help="archive finalised sessions as a partitioned Parquet dataset",
+        description=(
+            "Copy every finalised session into DIR/athlete=<a>/date=<YYYY-MM-DD>/session=<id>/ "
+            "(frames, events, a sessions.parquet row of catalog metadata and a steps.parquet "
+            "of per-step pivot), for DuckDB, Spark or Dask. Sessions already archived with "
+            "the same content are skipped; the store is never modified."
+        ),
+    )
+    p.add_argument("--to", required=True, metavar="DIR", help="archive directory")
+    p.add_argument("--athlete", help="only this athlete's sessions")
+    p.add_argument(
+        "--no-steps", action="store_true", help="skip the per-step analysis (steps.parquet)"
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    p.set_defaults(handler=run_archive)
 
 
 def _meta_options(p: argparse.ArgumentParser) -> None:
@@ -138,4 +156,30 @@ def run_sessions(args: argparse.Namespace) -> int:
             f"{r['shoe'][:14]:<14} {r['sock'][:10]:<10} {r['duration_s']:>8.1f}s "
             f"{r['frames_left'] + r['frames_right']:>8} {r['gap_frames']:>5}"
         )
+    return 0
+
+
+def run_archive(args: argparse.Namespace) -> int:
+    """Archive finalised sessions into a partitioned Parquet dataset."""
+    from pathlib import Path
+
+    from store.archive import archive_sessions
+
+    _recover_and_report()
+    report = archive_sessions(Path(args.to), athlete=args.athlete, steps=not args.no_steps)
+    if args.json:
+        print(json.dumps(report.to_json()))
+        return 0
+    for session_id, error in report.steps_errors.items():
+        print(f"plantar: session {session_id}: no steps.parquet rows ({error})", file=sys.stderr)
+    if report.not_finalised:
+        print(
+            f"plantar: {len(report.not_finalised)} session(s) still recording, not archived: "
+            + ", ".join(report.not_finalised[:5]),
+            file=sys.stderr,
+        )
+    print(
+        f"archived {len(report.archived)} session(s) to {report.destination} "
+        f"({len(report.skipped)} already there, unchanged)"
+    )
     return 0
