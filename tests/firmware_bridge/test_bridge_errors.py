@@ -40,7 +40,7 @@ def assert_one_line(code: int, err: list[str], exit_code: int, *words: str) -> N
         ("serial:///dev/ttyACM0?bauds=9600", ("unknown parameter",)),
         ("sim://?foot=middle", ("foot",)),
         ("sim://?rate=fast", ("rate",)),
-        ("replay://", ("names no file",)),
+        ("replay://", ("names nothing to replay",)),
         ("replay:///x.plantar-bytes?speed=-1", ("speed",)),
     ],
 )
