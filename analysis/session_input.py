@@ -59,28 +59,42 @@ def _from_file(path: Path) -> AnalysisInput:
 
 
 def _from_session(session: str) -> AnalysisInput:
+    from store.export import find_session
+
+    return load_session_dir(find_session(session))
+
+
+def load_session_dir(directory: Path) -> AnalysisInput:
+    """The frames, layouts and IMU yaw rate of one finalised session directory.
+
+    Raises
+    ------
+    plantar.errors.ConfigError
+        No finalised frame files (the session still needs recovery), or unknown layout.
+    """
     import pyarrow.parquet as pq
 
-    from store.export import find_session
     from store.schema import batch_to_frames
     from store.session import read_session_json
 
-    directory = find_session(session)
-    meta: dict[str, Any] = read_session_json(directory).get("meta", {})
+    meta: dict[str, Any] = read_session_json(directory).get("meta") or {}
     feet, layouts, yaw = {}, {}, {}
     for foot, info in (meta.get("feet") or {}).items():
         frames_path = directory / f"{foot}.parquet"
         if not frames_path.exists():
             continue
-        feet[foot] = batch_to_frames(pq.read_table(frames_path), foot)
+        table = pq.read_table(frames_path)
+        if table.num_rows == 0:
+            continue
+        feet[foot] = batch_to_frames(table, foot)
         layouts[foot] = _layout(
             info.get("layout_id", ""), foot, info.get("eu_size"), str(directory / "session.json")
         )
         imu = directory / f"imu-{foot}.parquet"
         if imu.exists():
-            table = pq.read_table(imu)
-            if "gyro_z_dps" in table.column_names and table.num_rows == len(feet[foot]):
-                yaw[foot] = table.column("gyro_z_dps").to_numpy(zero_copy_only=False)
+            imu_table = pq.read_table(imu)
+            if "gyro_z_dps" in imu_table.column_names and imu_table.num_rows == len(feet[foot]):
+                yaw[foot] = imu_table.column("gyro_z_dps").to_numpy(zero_copy_only=False)
     if not feet:
         raise ConfigError(
             f"session {directory.name}: no finalised frame files (left.parquet/right.parquet); "

@@ -69,42 +69,10 @@ def _r(x: Any, nd: int = 4) -> float | None:
 def load_session(directory: Path) -> tuple[dict[str, Any], Any]:
     """``session.json`` and the :class:`analysis.session_input.AnalysisInput` of a
     finalised session directory."""
-    import pyarrow.parquet as pq
-
-    from analysis.session_input import AnalysisInput, _layout
-    from plantar.errors import ConfigError
-    from store.schema import batch_to_frames
+    from analysis.session_input import load_session_dir
     from store.session import read_session_json
 
-    info = read_session_json(directory)
-    meta: dict[str, Any] = info.get("meta") or {}
-    feet, layouts, yaw = {}, {}, {}
-    for foot, finfo in (meta.get("feet") or {}).items():
-        path = directory / f"{foot}.parquet"
-        if not path.exists():
-            continue
-        table = pq.read_table(path)
-        if table.num_rows == 0:
-            continue
-        feet[foot] = batch_to_frames(table, foot)
-        layouts[foot] = _layout(
-            finfo.get("layout_id", ""), foot, finfo.get("eu_size"), str(directory / "session.json")
-        )
-        imu = directory / f"imu-{foot}.parquet"
-        if imu.exists():
-            t = pq.read_table(imu)
-            if "gyro_z_dps" in t.column_names and t.num_rows == len(feet[foot]):
-                yaw[foot] = t.column("gyro_z_dps").to_numpy(zero_copy_only=False)
-    if not feet:
-        raise ConfigError(
-            f"session {directory.name}: no finalised frame files (left.parquet/right.parquet); "
-            "run `plantar sessions` to recover it first"
-        )
-    kmh = meta.get("treadmill_speed_kmh")
-    data = AnalysisInput(
-        feet, layouts, yaw, kmh / 3.6 if kmh else None, f"session:{directory.name}"
-    )
-    return info, data
+    return read_session_json(directory), load_session_dir(directory)
 
 
 def dense_weights(grid: InterpolationGrid, n_sensels: int) -> np.ndarray:

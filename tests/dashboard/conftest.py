@@ -12,18 +12,6 @@ from firmware_bridge.frames import FootFrames
 from hardware.layout import Layout, load_layout
 from hardware.sim import GaitParams, SimulatedInsole, make_pair
 
-#: Playwright launch of Debian's chromium (its own browser download is not available).
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.dashboard.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+from tests.chromium import CHROMIUM, CHROMIUM_ARGS
+from tests.dashboard.conftest import ARTIFACTS
 
 pytestmark = pytest.mark.slow
 

@@ -15,19 +15,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.review.conftest import REPO
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 # Count the coloured (value) pixels of every map image: draw it on a canvas, read pixels.
 PIXELS = """() => Array.from(document.querySelectorAll('figure.map img')).map(img => {
