@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,8 +112,20 @@ class LiveRuntime:
                 self.pipeline.start_recording()
 
     def serve(self, duration_s: float | None = None) -> None:
-        """Serve the page in the foreground until Ctrl-C or ``duration_s``."""
-        self.server.run(duration_s)
+        """Serve the page in the foreground until Ctrl-C, SIGTERM or ``duration_s``.
+
+        SIGTERM (``systemctl stop``, ``kill``) ends serving like Ctrl-C, so that the caller's
+        :meth:`close` finalises the recording: uvicorn re-raises the signal it caught once
+        it has shut down, and without a handler of ours that would kill the process first.
+        """
+        previous = None
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.signal(signal.SIGTERM, lambda *_: self.server.stop())
+        try:
+            self.server.run(duration_s)
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
 
     def close(self) -> None:
         """Stop the bridge, finalise the recording, stop the worker threads."""
