@@ -7,7 +7,10 @@ another seed) for the A/A comparison.
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -72,3 +75,18 @@ def metric(comp: dict, name: str) -> dict:
 
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def compare_cli_json(home: Path, *args: str) -> dict:
+    """``plantar compare --by sock --json ARGS`` in a subprocess, with ``home`` as data dir."""
+    env = {**os.environ, "PLANTAR_HOME": str(home), "PYTHONPATH": str(REPO)}
+    out = subprocess.run(
+        [sys.executable, "-m", "plantar.cli", "compare", "--by", "sock", "--json", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        cwd=REPO,
+        timeout=60,
+    )
+    return json.loads(out.stdout)

@@ -4,11 +4,8 @@ match ``plantar compare --json``."""
 
 from __future__ import annotations
 
-import json
 import os
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -16,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.chromium import CHROMIUM, CHROMIUM_ARGS
-from tests.review.conftest import REPO
+from tests.review.conftest import REPO, compare_cli_json
 
 # Count the coloured (value) pixels of every map image: draw it on a canvas, read pixels.
 PIXELS = """() => Array.from(document.querySelectorAll('figure.map img')).map(img => {
@@ -118,17 +115,7 @@ def test_review_page_maps_render(page, server: str, experiment: dict) -> None:
 
 
 def test_compare_page_matches_cli(page, server: str, experiment: dict) -> None:
-    env = {**os.environ, "PLANTAR_HOME": str(experiment["home"]), "PYTHONPATH": str(REPO)}
-    out = subprocess.run(
-        [sys.executable, "-m", "plantar.cli", "compare", "--by", "sock", "--json"],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=True,
-        cwd=REPO,
-        timeout=60,
-    )
-    cli = json.loads(out.stdout)
+    cli = compare_cli_json(experiment["home"])
     page.goto(f"{server}/compare?by=sock")
     page.wait_for_selector("section.pair table", timeout=30000)
     rows = page.evaluate(
