@@ -511,12 +511,12 @@ def analyze_recording(
                     if not yaw_rate_dps or foot not in yaw_rate_dps
                     else yaw_rate_dps[foot][a:b]
                 )
-                analyzer.feed(_slice(fr, a, b), yaw)
+                analyzer.feed(fr.rows(a, b), yaw)
         if j == len(edges) - 2:
             for foot, fr in feet.items():
                 a = int(cuts[foot][-1])
                 if a < len(fr):
-                    analyzer.feed(_slice(fr, a, len(fr)))
+                    analyzer.feed(fr.rows(a, len(fr)))
     steps = sorted(analyzer.steps, key=lambda s: s["heel_strike_s"])
     last_hs: dict[str, float] = {}
     for st in steps:  # step time from the whole session, whatever the feeding order
@@ -526,15 +526,3 @@ def analyze_recording(
         last_hs[st["foot"]] = st["heel_strike_s"]
     summary = summarize_steps(steps, speed_mps, analyzer.risk, analyzer.feet)
     return {"steps": steps, "summary": summary, "alerts": analyzer.alerts}
-
-
-def _slice(frames: FootFrames, a: int, b: int) -> FootFrames:
-    return FootFrames(
-        foot=frames.foot,
-        device_id=frames.device_id,
-        seq=frames.seq[a:b],
-        t_device_us=frames.t_device_us[a:b],
-        t_s=frames.t_s[a:b],
-        pressure_kpa=frames.pressure_kpa[a:b],
-        shear_kpa=frames.shear_kpa[a:b],
-    )

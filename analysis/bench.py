@@ -105,7 +105,7 @@ def run_benchmarks(quick: bool = False) -> dict[str, Any]:
     def stream() -> None:
         an = Analyzer({"left": dense})
         for a in range(0, len(fr), batch):
-            an.feed(_slice(fr, a, a + batch))
+            an.feed(fr.rows(a, a + batch))
 
     stream()
     t_stream = _best(stream)
@@ -113,7 +113,7 @@ def run_benchmarks(quick: bool = False) -> dict[str, Any]:
     result["streaming_frames_per_s_1024"] = round(len(fr) / t_stream, 0)
 
     t_nb = _best(lambda: _pipeline_numba(fr, dense, batch))
-    ref_fr = _slice(fr, 0, min(len(fr), 2000))
+    ref_fr = fr.rows(0, min(len(fr), 2000))
     t0 = time.perf_counter()
     have_ref = _pipeline_numpy(ref_fr, dense, batch)
     t_np = (time.perf_counter() - t0) * len(fr) / len(ref_fr)
@@ -184,16 +184,4 @@ def _with_sensels(layout: Layout, n: int) -> Layout:
         sensel_xy_mm=layout.sensel_xy_mm[idx],
         sensel_area_mm2=layout.sensel_area_mm2[idx],
         sensel_region=layout.sensel_region[idx],
-    )
-
-
-def _slice(fr: FootFrames, a: int, b: int) -> FootFrames:
-    return FootFrames(
-        fr.foot,
-        fr.device_id,
-        fr.seq[a:b],
-        fr.t_device_us[a:b],
-        fr.t_s[a:b],
-        fr.pressure_kpa[a:b],
-        fr.shear_kpa[a:b],
     )

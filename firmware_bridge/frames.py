@@ -61,6 +61,18 @@ class FootFrames:
     def __len__(self) -> int:
         return len(self.seq)
 
+    def rows(self, start: int, stop: int) -> FootFrames:
+        """Frames ``start`` to ``stop`` (views, no copy), like a slice of every array."""
+        return FootFrames(
+            foot=self.foot,
+            device_id=self.device_id,
+            seq=self.seq[start:stop],
+            t_device_us=self.t_device_us[start:stop],
+            t_s=self.t_s[start:stop],
+            pressure_kpa=self.pressure_kpa[start:stop],
+            shear_kpa=self.shear_kpa[start:stop],
+        )
+
     @property
     def n_sensels(self) -> int:
         """Number of pressure sensels per frame."""

@@ -232,7 +232,7 @@ def _write_recording(
     try:
         for frames in recording.feet.values():
             for start in range(0, len(frames), IMPORT_BATCH_ROWS):
-                writer.write_frames(_slice(frames, start, start + IMPORT_BATCH_ROWS), np.nan)
+                writer.write_frames(frames.rows(start, start + IMPORT_BATCH_ROWS), np.nan)
         for ch in recording.channels:
             for start in range(0, len(ch.seq), IMPORT_BATCH_ROWS):
                 sl = slice(start, start + IMPORT_BATCH_ROWS)
@@ -244,15 +244,3 @@ def _write_recording(
         writer.close(clean=False)
         raise
     writer.close()
-
-
-def _slice(frames: FootFrames, start: int, stop: int) -> FootFrames:
-    return FootFrames(
-        foot=frames.foot,
-        device_id=frames.device_id,
-        seq=frames.seq[start:stop],
-        t_device_us=frames.t_device_us[start:stop],
-        t_s=frames.t_s[start:stop],
-        pressure_kpa=frames.pressure_kpa[start:stop],
-        shear_kpa=frames.shear_kpa[start:stop],
-    )

@@ -138,10 +138,9 @@ def test_symmetry_index_definition():
 def test_streaming_equals_batch(sim60, sim60_analysis):
     an = Analyzer(sim60.layouts, speed_mps=3.3, rate_hint_hz=200.0)
     fr = sim60.feet["right"]
-    from analysis.analyzer import _slice
 
     for a in range(0, len(fr), 37):  # odd batch size: events straddle batch edges
-        an.feed(_slice(fr, a, a + 37))
+        an.feed(fr.rows(a, a + 37))
     streamed = [s for s in an.steps if s["foot"] == "right"]
     batch = [s for s in sim60_analysis["steps"] if s["foot"] == "right"]
     assert len(streamed) == len(batch)

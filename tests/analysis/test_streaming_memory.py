@@ -19,12 +19,7 @@ def _feed(analyzer: Analyzer, feet: dict[str, FootFrames], batch: int = 40) -> t
     n = min(len(f) for f in feet.values())
     for i in range(0, n, batch):
         for f in feet.values():
-            sl = slice(i, min(i + batch, n))
-            part = FootFrames(
-                f.foot, f.device_id, f.seq[sl], f.t_device_us[sl], f.t_s[sl],
-                f.pressure_kpa[sl], f.shear_kpa[sl],
-            )  # fmt: skip
-            out = analyzer.feed(part)
+            out = analyzer.feed(f.rows(i, min(i + batch, n)))
             steps += out.steps
             alerts += out.alerts
     return steps, alerts
