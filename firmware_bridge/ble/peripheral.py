@@ -56,26 +56,36 @@ _DEFAULT_TICK_S = 0.01
 _DEFAULT_ADV_INTERVAL_MS = 50.0
 
 
-def advertising_data(name: str) -> bytes:
-    """Advertising payload of a Plantar insole: the service UUID and the local name.
+def advertising_data(name: str) -> tuple[bytes, bytes]:
+    """Advertising payload and scan response of a Plantar insole (``hardware/PROTOCOL.md`` §5).
 
-    Without the flags field so that the 128-bit UUID (18 bytes) and a name of up to 11
-    characters fit the 31-byte legacy payload (firmware with a longer name puts the name
-    in the scan response).
+    The advertising data holds the flags and the service UUID (21 of 31 bytes), the scan
+    response the complete local name (up to 29 bytes of UTF-8).
     """
-    data = AdvertisingData(
+    adv = AdvertisingData(
         [
             (
-                AdvertisingData.INCOMPLETE_LIST_OF_128_BIT_SERVICE_CLASS_UUIDS,
+                AdvertisingData.FLAGS,
+                bytes(
+                    [
+                        AdvertisingData.LE_GENERAL_DISCOVERABLE_MODE_FLAG
+                        | AdvertisingData.BR_EDR_NOT_SUPPORTED_FLAG
+                    ]
+                ),
+            ),
+            (
+                AdvertisingData.COMPLETE_LIST_OF_128_BIT_SERVICE_CLASS_UUIDS,
                 bytes(UUID(GATT_SERVICE_UUID)),
             ),
-            (AdvertisingData.COMPLETE_LOCAL_NAME, name.encode("utf-8")),
         ]
     )
-    payload = bytes(data)
-    if len(payload) > 31:
-        raise ConfigError(f"simulated insole: name {name!r} does not fit the advertising data")
-    return payload
+    encoded_name = name.encode("utf-8")
+    if not encoded_name or len(encoded_name) > 29:
+        raise ConfigError(
+            f"simulated insole: name {name!r} must be 1 to 29 bytes of UTF-8 (scan response)"
+        )
+    scan_response = AdvertisingData([(AdvertisingData.COMPLETE_LOCAL_NAME, encoded_name)])
+    return bytes(adv), bytes(scan_response)
 
 
 @dataclass
@@ -139,7 +149,7 @@ class SimulatedBlePeripheral:
         self.radio = radio
         self.insole = insole
         self.name = name or ("Plantar-R" if insole.foot == "right" else "Plantar-L")
-        self._adv_payload = advertising_data(self.name)
+        self._adv_payload, self._scan_response = advertising_data(self.name)
         self.device: Device = radio.new_device(self.name, address)
         self.address = str(self.device.random_address)
         self._info_override = info
@@ -221,6 +231,7 @@ class SimulatedBlePeripheral:
             return
         await self.device.start_advertising(
             advertising_data=self._adv_payload,
+            scan_response_data=self._scan_response,
             advertising_interval_min=self.adv_interval_ms,
             advertising_interval_max=self.adv_interval_ms,
         )

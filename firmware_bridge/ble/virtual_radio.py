@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 from collections.abc import Iterator
 from typing import Any
 
-from bumble import hci
+from bumble import hci, ll
 from bumble.controller import Controller
 from bumble.device import Device
 from bumble.hci import Address
@@ -35,6 +36,8 @@ from plantar.errors import DeviceError
 __all__ = ["VirtualRadio", "active_radio", "use_radio"]
 
 _CENTRAL_ADDRESS = "C0:00:00:00:00:01"
+#: LE Set Scan Parameters: LE_Scan_Type 0x01 = active scanning (scan requests sent).
+_ACTIVE_SCAN = 1
 
 
 class _Controller(Controller):
@@ -73,6 +76,75 @@ class _Controller(Controller):
         # After the Command Complete event that the return value becomes.
         asyncio.get_running_loop().call_soon(self.send_hci_packet, event)
         return hci.HCI_StatusReturnParameters(hci.HCI_ErrorCode.SUCCESS)
+
+    _active_scan = False
+
+    def on_hci_le_set_scan_parameters_command(
+        self, command: hci.HCI_LE_Set_Scan_Parameters_Command
+    ) -> Any:
+        self._active_scan = command.le_scan_type == _ACTIVE_SCAN
+        return super().on_hci_le_set_scan_parameters_command(command)
+
+    def on_hci_le_set_extended_scan_parameters_command(
+        self, command: hci.HCI_LE_Set_Extended_Scan_Parameters_Command
+    ) -> Any:
+        self._active_scan = _ACTIVE_SCAN in command.scan_types
+        return super().on_hci_le_set_extended_scan_parameters_command(command)
+
+    def on_advertising_pdu(self, pdu: ll.AdvInd | ll.AdvExtInd) -> None:
+        """Scanning with real scan responses.
+
+        bumble 0.0.236 follows every advertising report with a scan response report that
+        repeats the advertising data, for passive scans too. A real controller sends a
+        scan request only when scanning actively and reports the advertiser's scan
+        response data (Core spec Vol 6 Part B 4.4.3). Insoles put their name in the scan
+        response (PROTOCOL.md section 5), so the difference matters. The base class builds
+        the reports; the scan response ones are corrected on their way to the host.
+        """
+        response = self._scan_response_of(pdu.advertiser_address)
+        send = self.send_hci_packet
+
+        def corrected(packet: hci.HCI_Packet) -> None:
+            if isinstance(
+                packet,
+                hci.HCI_LE_Advertising_Report_Event | hci.HCI_LE_Extended_Advertising_Report_Event,
+            ):
+                reports = []
+                for report in packet.reports:
+                    if _is_scan_response(report):
+                        if not self._active_scan:
+                            continue
+                        report = dataclasses.replace(report, data=response)
+                    reports.append(report)
+                if not reports:
+                    return
+                packet = type(packet)(reports)
+            send(packet)
+
+        self.send_hci_packet = corrected  # type: ignore[method-assign]
+        try:
+            super().on_advertising_pdu(pdu)
+        finally:
+            del self.send_hci_packet
+
+    def _scan_response_of(self, address: hci.Address) -> bytes:
+        """The scan response data of the advertiser at ``address`` on this link."""
+        for controller in getattr(self.link, "controllers", ()):
+            legacy = controller.le_legacy_advertiser
+            if legacy.enabled and legacy.address == address:
+                return bytes(legacy.scan_response_data)
+            for adv_set in controller.advertising_sets.values():
+                if adv_set.enabled and adv_set.address == address:
+                    return bytes(adv_set.scan_response_data)
+        return b""
+
+
+def _is_scan_response(report: Any) -> bool:
+    if isinstance(report, hci.HCI_LE_Extended_Advertising_Report_Event.Report):
+        return bool(
+            report.event_type & hci.HCI_LE_Extended_Advertising_Report_Event.EventType.SCAN_RESPONSE
+        )
+    return report.event_type == hci.HCI_LE_Advertising_Report_Event.EventType.SCAN_RSP
 
 
 class VirtualRadio:

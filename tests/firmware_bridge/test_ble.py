@@ -38,7 +38,7 @@ from firmware_bridge.ble.bumble_backend import (
     BumbleClientBackend,
     BumbleScannerBackend,
 )
-from firmware_bridge.ble.peripheral import SimulatedBlePeripheral
+from firmware_bridge.ble.peripheral import SimulatedBlePeripheral, advertising_data
 from firmware_bridge.ble.scan import SCAN_CACHE, adapter_error
 from firmware_bridge.ble.virtual_radio import VirtualRadio, use_radio
 from firmware_bridge.codec import (
@@ -178,6 +178,35 @@ def test_bleak_public_api_over_the_virtual_radio() -> None:
                 assert decoder.stats.frames_ok > 0 and decoder.stats.crc_errors == 0
 
     run(body)
+
+
+@pytest.mark.parametrize("mode", ["active", "passive"])
+def test_advertisement_fits_31_bytes_and_name_is_in_the_scan_response(mode: str) -> None:
+    """PROTOCOL.md section 5: flags + service UUID advertised, the name in the scan response."""
+    adv_payload, scan_response = advertising_data("Plantar-L")
+    assert len(adv_payload) == 21 and len(scan_response) == 11
+    assert adv_payload[:3] == bytes([2, 0x01, 0x06])  # flags: LE General, no BR/EDR
+
+    async def body() -> None:
+        async with insoles("Plantar-L") as (radio, (left,)):
+            found = await BleakScanner.discover(
+                0.3,
+                return_adv=True,
+                backend=BumbleScannerBackend,
+                radio=radio,
+                scanning_mode=mode,
+            )
+            _device, adv = found[left.address]
+            assert GATT_SERVICE_UUID in adv.service_uuids
+            # a passive scanner sends no scan request, so it never learns the name
+            assert adv.local_name == ("Plantar-L" if mode == "active" else None)
+
+    run(body)
+
+
+def test_name_that_does_not_fit_the_scan_response_is_refused() -> None:
+    with pytest.raises(ConfigError, match="29 bytes"):
+        advertising_data("Plantar-" + "x" * 22)
 
 
 # ---------------------------------------------------------------- the transport
