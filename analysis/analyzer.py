@@ -3,6 +3,7 @@ batch function :func:`analyze_recording` over a whole session (the same Analyzer
 kernels, fed 10 s batches of both feet in time order).
 
 Per batch and foot: one pass of :func:`~analysis.frame_kernels.frame_reduce_kernel` and
+(on the friction-bounded shear, :mod:`analysis.pivot`)
 :func:`~analysis.frame_kernels.free_moment_kernel` into preallocated ring arrays, one call
 of :func:`~analysis.events.detect_events_kernel`; per finished step (at toe-off): one
 call of :func:`~analysis.step_metrics.step_metrics_kernel` and the hot-spot search.
@@ -21,6 +22,7 @@ from analysis.events import EVENT_HEEL_STRIKE, EventParams, detect_events_kernel
 from analysis.fatigue import per_minute, ramp_change_point
 from analysis.frame_kernels import frame_reduce_kernel, free_moment_kernel
 from analysis.hotspots import HotSpotTracker, InterpolationGrid
+from analysis.pivot import FRICTION_MU_MAX, friction_bounded_shear
 from analysis.risk import RISK_REGIONS, RiskAssumptions, dose, risk_summary, step_stress_kpa
 from analysis.step_metrics import (
     K_INTEGRAL_LATE_KPAS,
@@ -218,8 +220,9 @@ class Analyzer:
             ring.region_peak_kpa[sl],
         )
         if fs.layout.n_shear:
+            # Shear a site's own normal stress cannot hold by friction is noise (pivot.py).
             free_moment_kernel(
-                np.ascontiguousarray(frames.shear_kpa),
+                friction_bounded_shear(frames.shear_kpa, FRICTION_MU_MAX),
                 fs.shear_xy,
                 fs.shear_area,
                 ring.cop_xy_mm[sl],
@@ -289,6 +292,13 @@ class Analyzer:
         stride_time = hs - fs.last_hs if fs.last_hs is not None else np.nan
         fs.last_hs = hs
         reg = fs.region_out
+        # The kernel measures gaps between valid frames; a loss burst at heel strike or
+        # toe-off leaves a gap to the event instead (the event is interpolated across it).
+        valid = np.flatnonzero(np.isfinite(ring.force_n[i0:i1]))
+        longest_gap = s[S_LONGEST_GAP_S]
+        if valid.size:
+            edge_gap = max(t[i0 + valid[0]] - hs, to - t[i0 + valid[-1]])
+            longest_gap = max(longest_gap, edge_gap)
         record: dict[str, Any] = {
             "foot": foot,
             "heel_strike_s": round(hs, 6),
@@ -302,7 +312,7 @@ class Analyzer:
             "strike_pattern": strike_pattern(s[S_STRIKE_INDEX_PCT]),
             "cop_velocity_mm_per_s": _r(s[S_COP_VELOCITY_MM_PER_S], 2),
             "late_stance_start_s": _r(s[S_LATE_START_S], 6),
-            "longest_gap_s": _r(s[S_LONGEST_GAP_S], 4),
+            "longest_gap_s": _r(longest_gap, 4),
             "peak_pressure_kpa": {r: _r(reg[R_PEAK_KPA, i], 2) for i, r in enumerate(REGIONS)},
             "pti_kpa_s": {r: _r(reg[R_PTI_KPAS, i], 3) for i, r in enumerate(REGIONS)},
             "fti_n_s": {r: _r(reg[R_FTI_NS, i], 3) for i, r in enumerate(REGIONS)},

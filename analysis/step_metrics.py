@@ -21,6 +21,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from analysis.pivot import FREE_MOMENT_SMOOTH_S, free_moment_peak
+
 # Scalar outputs (index into ``out_scalars``).
 S_PEAK_FORCE_N = 0
 S_LOADING_RATE_N_PER_S = 1
@@ -50,10 +52,11 @@ K_PEAK_LATE_KPA = 0
 K_INTEGRAL_LATE_KPAS = 1
 N_SITE_ROWS = 2
 
-#: Width of the centred moving mean whose peak is the step's free moment (s).
-FREE_MOMENT_SMOOTH_S = 0.03
 #: The heel is unloaded once its force falls below this share of its step peak.
 HEEL_UNLOADED_FRAC = 0.1
+#: A heel whose step peak stays below this share of the step's peak force was never
+#: loaded; late stance then starts at the force peak.
+HEEL_LOADED_FRAC = 0.05
 
 
 @njit(cache=True, nogil=True)
@@ -147,7 +150,7 @@ def step_metrics_kernel(
     # Late stance starts when the heel is unloaded (after its peak); without a loaded heel,
     # at the force peak.
     i_late = i_peak
-    if i_heel_peak >= 0 and heel_peak > 0.05 * peak_f:
+    if i_heel_peak >= 0 and heel_peak > HEEL_LOADED_FRAC * peak_f:
         i_late = i1 - 1
         for i in range(i_heel_peak, i1):
             h = region_force_n[i, heel_region]
@@ -228,28 +231,15 @@ def step_metrics_kernel(
         while d < -np.pi:
             d += 2.0 * np.pi
         out_scalars[S_COP_ROTATION_LATE_DEG] = d * 180.0 / np.pi
-    tz_abs = -1.0
+    late_valid = False
     rot_abs = 0.0
-    dt_mean = (t_s[i1 - 1] - t_s[i0]) / max(i1 - i0 - 1, 1)
-    half = max(int(0.5 * FREE_MOMENT_SMOOTH_S / dt_mean + 0.5), 1) if dt_mean > 0 else 1
     impulse = 0.0
     yaw_peak = np.nan
     t_last = np.nan
     for i in range(i_late, i1):
         if force_n[i] != force_n[i]:
             continue
-        # Peak of the centred moving mean over FREE_MOMENT_SMOOTH_S (shear noise would
-        # otherwise dominate, and bias, the peak of the raw signal).
-        acc = 0.0
-        cnt = 0
-        for j in range(max(i - half, i_late), min(i + half + 1, i1)):
-            if force_n[j] == force_n[j]:
-                acc += free_moment_nmm[j]
-                cnt += 1
-        tz = acc / cnt
-        if abs(tz) > tz_abs:
-            tz_abs = abs(tz)
-            out_scalars[S_FREE_MOMENT_AT_PEAK_NMM] = tz
+        late_valid = True
         if abs(rotational_shear_kpa[i]) > rot_abs:
             rot_abs = abs(rotational_shear_kpa[i])
         w = yaw_rate_dps[i]
@@ -268,8 +258,14 @@ def step_metrics_kernel(
                 )
         t_last = t_s[i]
         j_last = i
-    if tz_abs >= 0.0:
+    if late_valid:
+        # Peak of the local quadratic fit of Tz (analysis.pivot: the raw peak is biased
+        # by the shear noise, a moving mean flattens the peak).
+        tz_abs, tz_at = free_moment_peak(
+            t_s, force_n, free_moment_nmm, i0, i_late, i1, FREE_MOMENT_SMOOTH_S
+        )
         out_scalars[S_FREE_MOMENT_PEAK_ABS_NMM] = tz_abs
+        out_scalars[S_FREE_MOMENT_AT_PEAK_NMM] = tz_at
         out_scalars[S_FREE_MOMENT_IMPULSE_LATE_NMMS] = impulse
         out_scalars[S_ROTATIONAL_SHEAR_PEAK_LATE_KPA] = rot_abs
     out_scalars[S_YAW_RATE_PEAK_LATE_DPS] = yaw_peak

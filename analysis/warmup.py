@@ -22,11 +22,13 @@ def warm_up() -> list[str]:
     pressure = np.outer(load, np.ones(layout.n_sensels)).astype(np.float32)
     shear = np.zeros((n, layout.n_shear, 3), dtype=np.float32)
     shear[..., 0] = 0.05 * load[:, None]
+    shear[..., 2] = load[:, None]  # loaded sites: the friction bound keeps their shear
     frames = FootFrames("left", 0, np.arange(n), (t * 1e6).astype(np.int64), t, pressure, shear)
     Analyzer({"left": layout}).feed(frames)
     return [
         "decode_stream_kernel",
         "frame_reduce_kernel",
+        "friction_bound_kernel",
         "free_moment_kernel",
         "detect_events_kernel",
         "step_metrics_kernel",

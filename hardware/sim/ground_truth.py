@@ -21,6 +21,14 @@ from hardware.sim.steps import StepTimeline
 
 #: Late stance, where the pivot torque peak is searched (stance phase from here to toe-off).
 LATE_STANCE_FROM = 0.5
+#: Late stance of the free-moment impulse: from the first sample after the heel-force peak
+#: with heel force below this share of that peak (the heel is unloaded) to toe-off; a step
+#: whose heel peak stays below ``HEEL_LOADED_FRAC`` of the step's peak force starts late
+#: stance at the force peak. The same rule as the analyzer's late stance
+#: (``analysis.step_metrics``), applied to the noise-free forces, so that the impulse is
+#: compared like for like.
+HEEL_UNLOADED_FRAC = 0.1
+HEEL_LOADED_FRAC = 0.05
 
 
 @dataclass
@@ -49,6 +57,9 @@ class StepTruth:
     peak_rotational_shear_kpa: float  # peak magnitude of the pivot shear component
     fatigue_level: float  # 0..1 at heel strike
     complete: bool = True  # False if sampling stopped or restarted during the step
+    # Time integral of Tz (trapezoid over the samples) from heel unloaded to toe-off
+    # (see HEEL_UNLOADED_FRAC); NaN when the heel force was not given.
+    pivot_impulse_nmm_s: float = float("nan")
 
     def to_dict(self) -> dict[str, object]:
         """Plain JSON-serialisable dict."""
@@ -65,6 +76,8 @@ class _OpenStep:
     pivot_torque_nmm: float = 0.0
     pivot_torque_signed_nmm: float = 0.0
     peak_rotational_shear_kpa: float = 0.0
+    # Stance samples (time, Tz, force, heel force), for the late-stance impulse at the close.
+    samples: list[np.ndarray] = field(default_factory=list)
 
 
 class GroundTruthRecorder:
@@ -98,8 +111,13 @@ class GroundTruthRecorder:
         cop_xy_mm: np.ndarray,
         torque_nmm: np.ndarray,
         rotational_shear_kpa: np.ndarray,
+        heel_force_n: np.ndarray | None = None,
     ) -> None:
-        """Fold one block of samples (one entry per sample; ``region_peak_kpa`` is (n, R))."""
+        """Fold one block of samples (one entry per sample; ``region_peak_kpa`` is (n, R)).
+
+        ``heel_force_n`` (noise-free force on the heel region's sensels, N) gives the
+        late stance of the free-moment impulse; without it the impulse is NaN.
+        """
         stance = (step_index >= 0) & (tau >= 0.0) & (tau < 1.0)
         for k in np.unique(step_index[stance]).tolist():
             rows = np.flatnonzero(stance & (step_index == k))
@@ -124,6 +142,10 @@ class GroundTruthRecorder:
                     step.pivot_torque_signed_nmm = float(torque_nmm[j])
                 step.peak_rotational_shear_kpa = max(
                     step.peak_rotational_shear_kpa, float(rotational_shear_kpa[late].max())
+                )
+            if heel_force_n is not None:
+                step.samples.append(
+                    np.stack([t_true_s[rows], torque_nmm[rows], force_n[rows], heel_force_n[rows]])
                 )
         after = (step_index >= 0) & (tau >= 1.0)
         for k in sorted(set(np.unique(step_index[after]).tolist()) & set(self._open)):
@@ -157,8 +179,25 @@ class GroundTruthRecorder:
                 peak_rotational_shear_kpa=step.peak_rotational_shear_kpa,
                 fatigue_level=float(tl.fatigue[k]),
                 complete=step.complete,
+                pivot_impulse_nmm_s=_late_stance_impulse(step.samples),
             )
         )
+
+
+def _late_stance_impulse(samples: list[np.ndarray]) -> float:
+    """Trapezoid integral of Tz from heel unloaded to toe-off (N·mm·s), from the rows
+    (t, Tz, force, heel force) of a step's stance samples."""
+    if not samples:
+        return float("nan")
+    t, tz, force, heel = np.concatenate(samples, axis=1)
+    if t.size < 2:
+        return float("nan")
+    i_late = int(np.argmax(force))
+    i_heel = int(np.argmax(heel))
+    if heel[i_heel] > HEEL_LOADED_FRAC * force[i_late]:
+        unloaded = np.flatnonzero(heel[i_heel:] < HEEL_UNLOADED_FRAC * heel[i_heel])
+        i_late = i_heel + int(unloaded[0]) if unloaded.size else t.size - 1
+    return float(np.sum(0.5 * np.diff(t[i_late:]) * (tz[i_late + 1 :] + tz[i_late:-1])))
 
 
 def write_ground_truth_jsonl(steps: Iterable[StepTruth], target: str | Path | IO[str]) -> int:

@@ -279,6 +279,10 @@ class SimulatedInsole:
         for r, mask in enumerate(self._region_masks):
             if mask.any():
                 region_peak[:, r] = fields.pressure_kpa[:, mask].max(axis=1)
+        heel = self._region_masks[BLOB_NAMES.index("heel")]
+        heel_force_n = (fields.pressure_kpa[:, heel] * self.model.sensel_area_mm2[heel]).sum(
+            axis=1
+        ) * 1e-3
         self.truth.update(
             seq=seq,
             t_true_s=t_true_s,
@@ -290,6 +294,7 @@ class SimulatedInsole:
             cop_xy_mm=fields.cop_xy_mm,
             torque_nmm=torque,
             rotational_shear_kpa=fields.pivot_shear_kpa.max(axis=1, initial=0.0),
+            heel_force_n=heel_force_n,
         )
 
         imp = self.imperfections

@@ -151,3 +151,44 @@ def interpolate_ref(grid, pressure_kpa):
     rows = np.repeat(np.arange(n_cells), np.diff(grid.indptr))
     dense[rows, grid.indices] = grid.weights
     return dense @ np.asarray(pressure_kpa, np.float64)
+
+
+# --- pivot (analysis/pivot.py) ---------------------------------------------------------
+
+
+def friction_bound_ref(shear_kpa, mu_max):
+    """Tangential stress scaled onto the cone |τ| <= mu_max·max(σn, 0); NaN σn: unchanged."""
+    s = np.array(shear_kpa, dtype=np.float64)
+    mag = np.hypot(s[..., 0], s[..., 1])
+    limit = mu_max * np.maximum(s[..., 2], 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scale = np.where(mag > limit, limit / mag, 1.0)
+    scale = np.where(np.isnan(s[..., 2]), 1.0, scale)
+    s[..., 0] *= scale
+    s[..., 1] *= scale
+    return s
+
+
+def free_moment_peak_ref(t_s, force_n, tz_nmm, i0, i_late, i1, window_s, min_fit=4):
+    """Largest |value| over late stance of the least-squares quadratic (np.polyfit) through
+    the valid stance frames within h frames and (h + 0.5)·dt of each late frame."""
+    t = np.asarray(t_s, dtype=np.float64)
+    valid = np.isfinite(np.asarray(force_n, dtype=np.float64))
+    dt = (t[i1 - 1] - t[i0]) / (i1 - i0 - 1)
+    h = max(int(0.5 * window_s / dt + 0.5), 1)
+    fits = []
+    for i in range(i_late, i1):
+        if not valid[i]:
+            continue
+        j = np.arange(max(i - h, i0), min(i + h + 1, i1))
+        j = j[valid[j] & (np.abs(t[j] - t[i]) <= (h + 0.5) * dt)]
+        y = np.asarray(tz_nmm, dtype=np.float64)[j]
+        if len(j) >= min_fit:
+            fits.append(np.polyval(np.polyfit(t[j] - t[i], y, 2), 0.0))
+        else:
+            fits.append(y.mean())
+    if not fits:
+        return np.nan, np.nan
+    fits = np.array(fits)
+    k = int(np.argmax(np.abs(fits)))
+    return float(np.abs(fits[k])), float(fits[k])

@@ -1,0 +1,176 @@
+"""Pivot at toe-off from triaxial shear sites: friction-bounded shear, and the peak of the
+free moment in late stance.
+
+Two steps, both applied before any pivot number is formed:
+
+1. :func:`friction_bound_kernel`, per frame and shear site: the tangential stress is
+   projected onto the Coulomb friction cone ``|τ| <= mu_max · σn`` of that site's own
+   normal stress. A site that is not pressed onto the insole cannot carry shear, so what
+   it reads is sensor noise; in late stance that is the heel site, whose noise acts on a
+   ~160 mm lever arm about a forefoot centre of pressure and dominates the free moment's
+   noise. ``mu_max = 1.0`` lies above the static friction coefficients measured between
+   foot, sock and insole (0.27-0.86, Eun et al. 2022), so the projection leaves
+   physically possible stresses unchanged and only removes shear that friction cannot
+   transmit.
+2. :func:`free_moment_peak`, per step: the largest ``|Tz|`` of a local quadratic
+   least-squares fit (Savitzky & Golay 1964) over ``FREE_MOMENT_SMOOTH_S`` of frames
+   centred on each late-stance frame, fitted in the frames' own times. A quadratic fit
+   keeps the height of a peak that is wider than the window, where the maximum of the raw
+   signal is biased upwards by the noise and a moving mean flattens it (the 30 ms moving
+   mean used before read 13 % low on the simulator).
+
+Late stance (heel unloaded → toe-off) is found by
+:func:`~analysis.step_metrics.step_metrics_kernel`; ``Tz`` per frame by
+:func:`~analysis.frame_kernels.free_moment_kernel`. Definitions and the measured accuracy
+against the simulator's ground truth: ``docs/metrics.md``.
+
+References
+----------
+Holden, J. P., & Cavanagh, P. R. (1991). The free moment of ground reaction in distance
+running and its changes with pronation. J Biomech 24(10), 887-897 (free moment about the
+CoP; its late-stance peak and time integral).
+Savitzky, A., & Golay, M. J. E. (1964). Smoothing and differentiation of data by
+simplified least squares procedures. Anal Chem 36(8), 1627-1639.
+Eun, J., Ryue, J., Park, S., & Lee, K. (2022). A novel method to measure the static
+coefficient of friction for socks. Sensors 22(15), 5525 (static COF 0.271-0.861
+foot-sock, 0.342-0.639 sock-insole).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+#: Upper bound of the static friction coefficient at a shear site (dimensionless): above
+#: the foot-sock-insole coefficients measured by Eun et al. (2022), 0.27-0.86.
+FRICTION_MU_MAX = 1.0
+#: Span of the local quadratic fit whose peak is the step's free moment (s); at 200 Hz
+#: 7 frames. Narrower than the late-stance pivot peak (~0.1 s wide at 0.25 s contact).
+FREE_MOMENT_SMOOTH_S = 0.03
+#: Fewest frames for a quadratic fit; with fewer (window cut by lost frames or the step
+#: end) the mean of the frames is used.
+_MIN_FIT_FRAMES = 4
+
+
+@njit(cache=True, nogil=True)
+def friction_bound_kernel(shear_kpa: np.ndarray, mu_max: float, out_shear_kpa: np.ndarray) -> None:
+    """Project each site's tangential stress onto its friction cone ``|τ| <= mu_max·σn``.
+
+    Parameters
+    ----------
+    shear_kpa : (n, K, 3) tx, ty, normal stress per frame and shear site (kPa).
+    mu_max : upper bound of the friction coefficient (dimensionless), ``>= 0``.
+    out_shear_kpa : (n, K, 3), may be ``shear_kpa`` itself. ``(tx, ty)`` is scaled by
+        ``min(1, mu_max·max(σn, 0) / |τ|)``, so its direction is kept and a site with no
+        normal stress reads no shear; the normal stress is copied. Where ``σn`` is NaN the
+        bound is unknown and ``(tx, ty)`` is copied unchanged; NaN ``tx``/``ty`` stay NaN.
+    """
+    n, k_count = shear_kpa.shape[0], shear_kpa.shape[1]
+    for i in range(n):
+        for k in range(k_count):
+            tx = np.float64(shear_kpa[i, k, 0])
+            ty = np.float64(shear_kpa[i, k, 1])
+            sn = np.float64(shear_kpa[i, k, 2])
+            if sn == sn and tx == tx and ty == ty:
+                limit = mu_max * max(sn, 0.0)
+                mag = np.sqrt(tx * tx + ty * ty)
+                if mag > limit:
+                    scale = limit / mag
+                    tx *= scale
+                    ty *= scale
+            out_shear_kpa[i, k, 0] = tx
+            out_shear_kpa[i, k, 1] = ty
+            out_shear_kpa[i, k, 2] = sn
+
+
+def friction_bounded_shear(shear_kpa: np.ndarray, mu_max: float = FRICTION_MU_MAX) -> np.ndarray:
+    """A friction-bounded copy of ``shear_kpa`` ((n, K, 3), same dtype); see
+    :func:`friction_bound_kernel`."""
+    shear = np.ascontiguousarray(shear_kpa)
+    out = np.empty_like(shear)
+    friction_bound_kernel(shear, float(mu_max), out)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _local_quadratic(
+    t_s: np.ndarray, force_n: np.ndarray, y: np.ndarray, i: int, lo: int, hi: int, reach_s: float
+) -> float:
+    """Value at ``t_s[i]`` of the least-squares quadratic through the valid frames
+    ``lo <= j < hi`` with ``|t_j − t_i| <= reach_s`` (valid: finite force)."""
+    s0 = s1 = s2 = s3 = s4 = 0.0
+    r0 = r1 = r2 = 0.0
+    for j in range(lo, hi):
+        if force_n[j] != force_n[j]:
+            continue
+        u = (t_s[j] - t_s[i]) / reach_s  # in [-1, 1]: keeps the normal equations scaled
+        if abs(u) > 1.0:
+            continue
+        v = y[j]
+        u2 = u * u
+        s0 += 1.0
+        s1 += u
+        s2 += u2
+        s3 += u2 * u
+        s4 += u2 * u2
+        r0 += v
+        r1 += v * u
+        r2 += v * u2
+    if s0 < _MIN_FIT_FRAMES:
+        return r0 / s0 if s0 > 0.0 else np.nan
+    # Normal equations [[s0 s1 s2] [s1 s2 s3] [s2 s3 s4]] (a b c) = (r0 r1 r2); a by Cramer.
+    det = s0 * (s2 * s4 - s3 * s3) - s1 * (s1 * s4 - s3 * s2) + s2 * (s1 * s3 - s2 * s2)
+    if not abs(det) > 1e-9 * s0 * s0 * s0:
+        return r0 / s0
+    det_a = r0 * (s2 * s4 - s3 * s3) - s1 * (r1 * s4 - s3 * r2) + s2 * (r1 * s3 - s2 * r2)
+    return det_a / det
+
+
+@njit(cache=True, nogil=True)
+def free_moment_peak(
+    t_s: np.ndarray,
+    force_n: np.ndarray,
+    free_moment_nmm: np.ndarray,
+    i0: int,
+    i_late: int,
+    i1: int,
+    window_s: float,
+) -> tuple[float, float]:
+    """Peak free moment of late stance: ``(max |fit|, fit at that frame)`` in N·mm.
+
+    Parameters
+    ----------
+    t_s, force_n, free_moment_nmm : (n,) frame times (s), total force (N; NaN = missing
+        frame, skipped) and free moment ``Tz`` (N·mm).
+    i0, i_late, i1 : the step's stance frames are ``i0 <= i < i1``, its late stance
+        ``i_late <= i < i1``.
+    window_s : span of the fit (s). With ``dt`` the step's mean frame interval, each
+        late-stance frame ``i`` gets the quadratic fitted to the valid stance frames
+        ``j`` with ``|j − i| <= h`` and ``|t_j − t_i| <= (h + 0.5)·dt``,
+        ``h = max(round(window_s / (2·dt)), 1)``; the fit may use stance frames before
+        late stance, never frames after toe-off (so a step's value does not depend on
+        what has been received after it).
+
+    Returns ``(nan, nan)`` if late stance has no valid frame.
+    """
+    best = -1.0
+    signed = np.nan
+    if i1 - i0 < 2:
+        return np.nan, np.nan
+    dt = (t_s[i1 - 1] - t_s[i0]) / (i1 - i0 - 1)
+    if not dt > 0.0:
+        return np.nan, np.nan
+    h = max(int(0.5 * window_s / dt + 0.5), 1)
+    reach = (h + 0.5) * dt
+    for i in range(i_late, i1):
+        if force_n[i] != force_n[i]:
+            continue
+        v = _local_quadratic(
+            t_s, force_n, free_moment_nmm, i, max(i - h, i0), min(i + h + 1, i1), reach
+        )
+        if abs(v) > best:
+            best = abs(v)
+            signed = v
+    if best < 0.0:
+        return np.nan, np.nan
+    return best, signed
