@@ -59,10 +59,7 @@ def summary(bridge: Any) -> dict[str, Any]:
     feet = {}
     for foot, stream in bridge.streams.items():
         d = stream.stats.to_dict()
-        kinds: dict[str, int] = {}
-        for event in stream.events:
-            kinds[event.kind] = kinds.get(event.kind, 0) + 1
-        d["events"] = kinds
+        d["events"] = dict(stream.events.counts)
         d["gaps_detail"] = [e.to_dict() for e in stream.gap_events[:100]]
         d["drift_ppm"] = round(stream.clock.drift_ppm, 2) if stream.clock.ready else None
         feet[foot] = d

@@ -32,6 +32,8 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,6 +109,40 @@ class StreamEvent:
             "duration_s": round(self.duration_s, 6),
             "detail": self.detail,
         }
+
+
+#: Events an :class:`InsoleStream` keeps in memory (every event is also handed on to the
+#: recorder; counts by kind cover the whole session).
+EVENTS_KEPT = 1000
+
+
+class EventLog:
+    """One stream's events: counts by kind for the whole session, the last ``keep`` events.
+
+    Bounded so a two-hour run with a flaky link does not grow without end; the recorder
+    keeps every event on disk.
+    """
+
+    def __init__(self, keep: int = EVENTS_KEPT) -> None:
+        self.recent: deque[StreamEvent] = deque(maxlen=keep)
+        self.counts: Counter[str] = Counter()
+
+    def append(self, event: StreamEvent) -> None:
+        self.recent.append(event)
+        self.counts[event.kind] += 1
+
+    def extend(self, events: Iterable[StreamEvent]) -> None:
+        for event in events:
+            self.append(event)
+
+    def __iter__(self) -> Iterator[StreamEvent]:
+        return iter(self.recent)
+
+    def __len__(self) -> int:
+        return len(self.recent)
+
+    def __getitem__(self, index: int) -> StreamEvent:
+        return self.recent[index]
 
 
 class SessionClock:
@@ -255,7 +291,7 @@ class InsoleStream:
         self.settle_us = settle_s * 1e6
         self.foot = expected_foot or "left"
         self.stats = InsoleStats(self.foot, transport.url)
-        self.events: list[StreamEvent] = []  # every event, in order (also handed on)
+        self.events = EventLog()  # counts + the recent events (all handed on)
         self.info: DeviceInfo | None = None
         self.decoder: StreamDecoder | None = None
         self.calibration: Any = None
@@ -274,7 +310,7 @@ class InsoleStream:
 
     @property
     def gap_events(self) -> list[StreamEvent]:
-        """The ``gap`` events so far."""
+        """The ``gap`` events among the last :data:`EVENTS_KEPT` events."""
         return [e for e in self.events if e.kind == "gap"]
 
     async def open(self) -> DeviceInfo:

@@ -39,6 +39,11 @@ from plantar.errors import ConfigError
 _PARAMS = ("foot", "layout", "rate", "seed", "pivot", "loss", "speed", "block_ms", "device_id")
 
 
+#: Ground-truth step records a ``sim://`` insole keeps (about 20 min of running per foot);
+#: a simulator behind a two-hour ``plantar run`` must not grow for the whole run.
+GROUND_TRUTH_STEPS_KEPT = 2000
+
+
 def _number(url: str, params: dict[str, str], name: str, default: float, lo: float, hi: float):
     text = params.get(name)
     if text is None or text == "":
@@ -114,7 +119,9 @@ class SimTransport(Transport):
             seed=self.seed,
             device_ids=ids,
         )
-        return pair[0] if self.foot == "left" else pair[1]
+        insole = pair[0] if self.foot == "left" else pair[1]
+        insole.truth.keep_last(GROUND_TRUTH_STEPS_KEPT)
+        return insole
 
     @property
     def insole(self):

@@ -8,6 +8,7 @@ are final once the first sample after toe-off has been taken.
 from __future__ import annotations
 
 import json
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -90,8 +91,16 @@ class GroundTruthRecorder:
         self.foot_length_mm = foot_length_mm
         self.timeline = timeline
         self.clock = clock
-        self.steps: list[StepTruth] = []
+        self.steps: list[StepTruth] | deque[StepTruth] = []
         self._open: dict[int, _OpenStep] = {}
+
+    def keep_last(self, n_steps: int) -> None:
+        """Keep only the records of the last ``n_steps`` steps from now on.
+
+        For a simulator that runs for hours (``sim://`` behind ``plantar run``), where
+        nobody reads the truth of old steps and the list would grow for the whole run.
+        """
+        self.steps = deque(self.steps, maxlen=n_steps)
 
     def interrupt(self) -> None:
         """Sampling is stopped or re-timed: the open steps are incomplete."""

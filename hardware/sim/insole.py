@@ -239,8 +239,8 @@ class SimulatedInsole:
 
     @property
     def ground_truth(self) -> list[StepTruth]:
-        """Records of the steps finished so far (toe-off sampled)."""
-        return self.truth.steps
+        """Records of the steps finished so far (toe-off sampled; see ``truth.keep_last``)."""
+        return list(self.truth.steps)
 
     # ---------------------------------------------------------------------- sampling
 

@@ -372,3 +372,15 @@ def test_every_shipped_layout_simulates_and_decodes(layout_id):
         assert batch.pressure_counts.max() > 0
         assert batch.shear_centi_kpa.shape[1] == layout.n_shear
         assert len(insole.ground_truth) >= 1
+
+
+def test_ground_truth_can_be_bounded_to_the_last_steps(layout, calibration):
+    """A simulator behind a long ``plantar run`` keeps only recent truth (bounded memory)."""
+    full, _ = make_pair(layout, calibration, imperfections=Imperfections.none(), seed=3)
+    bounded, _ = make_pair(layout, calibration, imperfections=Imperfections.none(), seed=3)
+    bounded.truth.keep_last(4)
+    for _ in range(5):
+        full.samples(2 * RATE_HZ)
+        bounded.samples(2 * RATE_HZ)
+    assert len(full.ground_truth) > 8
+    assert bounded.ground_truth == full.ground_truth[-4:]
