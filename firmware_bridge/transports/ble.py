@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import logging
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -66,7 +67,13 @@ __all__ = ["BleTransport", "check_info"]
 
 _PARAMS = ("layout", "timeout", "reconnect_timeout", "adapter", "radio")
 _RADIOS = ("bluez", "virtual")
+log = logging.getLogger("plantar.bridge")
+
 _DEFAULT_TIMEOUT_S = 10.0
+#: DATA notifications waiting to be read before new ones are dropped (counted in
+#: ``dropped_notifications``; the decoder is told of the gap): about 20 s of one insole at
+#: 200 Hz, a few MB. Only a stalled reader fills it; it bounds memory, it is not a buffer.
+MAX_QUEUED_CHUNKS = 8192
 _LOST = object()  # queue sentinel: the link dropped (or the transport was closed)
 
 
@@ -130,6 +137,8 @@ class BleTransport(Transport):
     ----------
     ignored_callbacks : notifications / disconnect events from replaced clients, ignored.
     lost_notifications : DATA notifications missing according to the counter.
+    dropped_notifications : DATA notifications dropped on the host because the reader fell
+        :data:`MAX_QUEUED_CHUNKS` behind (logged once per episode as a warning).
     last_connect_s : how long the last open/reconnect took from start to streaming.
     """
 
@@ -171,6 +180,9 @@ class BleTransport(Transport):
         self._client: BleakClient | None = None
         self._rssi: float | None = None
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        self.max_queued_chunks = MAX_QUEUED_CHUNKS
+        self.dropped_notifications = 0
+        self._dropping = False
         self._reassembler = NotificationReassembler()
         self._lost_before = 0
         self._gap_next = False
@@ -365,6 +377,19 @@ class BleTransport(Transport):
             self.ignored_callbacks += 1
             return
         piece = self._reassembler.push(data)
+        if self._queue.qsize() >= self.max_queued_chunks:
+            self.dropped_notifications += 1
+            self._gap_next = True  # the next chunk queued starts mid-stream
+            if not self._dropping:
+                self._dropping = True
+                log.warning(
+                    "%s: reader %d notifications behind, dropping new ones (counted as lost)",
+                    self.description,
+                    self.max_queued_chunks,
+                )
+            return
+        if self._queue.qsize() < self.max_queued_chunks // 2:
+            self._dropping = False  # the episode ends once the reader has caught up by half
         gap = piece.gap or self._gap_next
         self._gap_next = False
         self._queue.put_nowait(Chunk(piece.data, time.monotonic_ns(), gap))

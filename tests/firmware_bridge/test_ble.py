@@ -330,6 +330,34 @@ def test_notification_burst_loses_nothing() -> None:
     print(f"burst: {n} notifications in {elapsed:.2f} s = {n / elapsed:.0f}/s, none lost")
 
 
+def test_stalled_reader_bounds_the_queue_and_reports_the_loss(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A reader that stops reading: the transport drops (and counts) instead of growing."""
+
+    async def body() -> None:
+        async with insoles("Plantar-L") as (_radio, _insoles):
+            transport = open_transport(ble_url("Plantar-L"))
+            assert isinstance(transport, BleTransport)
+            transport.max_queued_chunks = 20
+            info = await transport.open()
+            decoder = StreamDecoder(info.n_sensels, info.n_shear)
+            try:
+                await asyncio.sleep(0.5)  # ~100 samples arrive, nobody reads
+                assert transport._queue.qsize() <= 20
+                assert transport.dropped_notifications > 0
+                got, _ = await read_frames(transport, decoder, 150, timeout_s=10.0)
+                jumps = np.flatnonzero(np.diff(got) > 1)
+                assert jumps.size >= 1  # the dropped stretch is a gap in seq, not hidden
+                assert transport.lost_notifications == 0  # the device sent everything
+            finally:
+                await transport.close()
+
+    with caplog.at_level("WARNING", logger="plantar.bridge"):
+        run(body)
+    assert sum("dropping new ones" in r.getMessage() for r in caplog.records) == 1
+
+
 def test_replaced_client_callbacks_are_ignored() -> None:
     """Notifications still in flight for a client the transport replaced are dropped."""
 
