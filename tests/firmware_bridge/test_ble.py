@@ -99,6 +99,14 @@ async def insoles(
             await radio.close()
 
 
+async def discover(radio: VirtualRadio, address: str, **scanner_kw: Any) -> tuple[Any, Any]:
+    """Scan the virtual radio for 0.3 s through bleak; (BLEDevice, AdvertisementData)."""
+    found = await BleakScanner.discover(
+        0.3, return_adv=True, backend=BumbleScannerBackend, radio=radio, **scanner_kw
+    )
+    return found[address]
+
+
 def ble_url(name: str, extra: str = "") -> str:
     return f"ble://name/{name}?radio=virtual{extra}"
 
@@ -142,14 +150,7 @@ def test_bleak_public_api_over_the_virtual_radio() -> None:
 
     async def body() -> None:
         async with insoles("Plantar-L") as (radio, (left,)):
-            found = await BleakScanner.discover(
-                0.3,
-                return_adv=True,
-                backend=BumbleScannerBackend,
-                radio=radio,
-                service_uuids=[GATT_SERVICE_UUID],
-            )
-            device, adv = found[left.address]
+            device, adv = await discover(radio, left.address, service_uuids=[GATT_SERVICE_UUID])
             assert adv.local_name == "Plantar-L"
             assert GATT_SERVICE_UUID in adv.service_uuids
             async with BleakClient(device, backend=BumbleClientBackend) as client:
@@ -189,14 +190,7 @@ def test_advertisement_fits_31_bytes_and_name_is_in_the_scan_response(mode: str)
 
     async def body() -> None:
         async with insoles("Plantar-L") as (radio, (left,)):
-            found = await BleakScanner.discover(
-                0.3,
-                return_adv=True,
-                backend=BumbleScannerBackend,
-                radio=radio,
-                scanning_mode=mode,
-            )
-            _device, adv = found[left.address]
+            _device, adv = await discover(radio, left.address, scanning_mode=mode)
             assert GATT_SERVICE_UUID in adv.service_uuids
             # a passive scanner sends no scan request, so it never learns the name
             assert adv.local_name == ("Plantar-L" if mode == "active" else None)
