@@ -30,9 +30,6 @@ REDUCTION_FASTMATH = {"reassoc", "contract", "nsz"}
 #: Regions the vectorised path keeps as register accumulators (``len(REGIONS)``); a
 #: layout with more regions takes the scalar path.
 DENSE_MAX_REGIONS = 7
-#: Bit pattern of +inf as int32: a non-negative float32 orders like its int32 bits, and a
-#: larger pattern is a NaN.
-_F32_INF_BITS = 0x7F800000
 
 
 @njit(cache=True, nogil=True)
@@ -60,69 +57,128 @@ def _reduce_scalar(row, area, x, y, reg, rf, rp):
 
 
 @njit(cache=True, nogil=True, fastmath=REDUCTION_FASTMATH)
-def _reduce_dense7(row, rowi, area32, wx, wy, reg, rf, rp):
-    """One vectorised pass over a loaded frame (float32), regions 0..6.
+def _reduce_frames(
+    p,
+    vector,
+    area32,
+    wx,
+    wy,
+    area,
+    xc,
+    yc,
+    reg,
+    x0,
+    y0,
+    rf,
+    rp,
+    out_force_n,
+    out_cop_xy_mm,
+    out_region_force_n,
+    out_region_peak_kpa,
+):
+    """The frame loop of :func:`frame_reduce_kernel` (arguments prepared there).
 
-    Region sums accumulate in float32 (sums of non-negative terms: relative error
-    ~1e-7), the CoP moments in float64 (they cancel about the layout origin). Region
-    maxima are integer maxima of the float32 bit patterns (order-preserving for values
-    >= 0; negative values have negative patterns), which vectorise where float maxima do
-    not. Returns ``(mx, my, nan_seen)``; a positive NaN makes a maximum exceed the +inf
-    pattern, and the caller then redoes the frame on the scalar path.
+    With ``vector`` (float32 input, at most 7 regions) each frame is one vectorised pass
+    over its sensels that keeps everything in vector registers: 7 region sums, 7 region
+    maxima and the two CoP moments. Per sensel ``v = max(p, 0)`` (``NaN > 0`` is False,
+    so a missing sensel adds nothing and no frame needs a second pass) and per region
+    ``r`` a mask ``m = -(reg == r)``: the region sum adds the bits ``f & m`` of
+    ``f = v·A`` (0.0 outside the region) and the region maximum is the integer maximum of
+    ``bits(v) & m`` (non-negative float32 values order like their int32 bit patterns, and
+    LLVM vectorises an integer maximum where it does not vectorise a float one without
+    ``nnan``). Written as ``f if reg == r else 0``, LLVM folds the addition into a select
+    of the accumulator, which its loop vectoriser does not accept as a reduction; the
+    integer masks keep it a plain one. Sums are float32 (non-negative terms: relative
+    error ~1e-7); the moments ``Σ v·A·(x − x0)`` are float32 about the layout's area
+    centroid ``(x0, y0)`` (``wx``, ``wy``), which keeps the CoP to ~1e-5 mm.
+
+    Otherwise each frame goes through :func:`_reduce_scalar` (float64 sums).
+
+    ``rf``, ``rp``: (max(R, 7),) float64 scratch. The whole frame loop is one function on
+    purpose: calling a helper per frame with array arguments costs NRT reference counting
+    and ~40 pushed words per frame, as much as the sensel loop itself at 256 sensels.
     """
+    n, s_count = p.shape
+    r_count = out_region_force_n.shape[1]
     z = np.float32(0.0)
-    zi = np.int32(0)
-    mx = 0.0
-    my = 0.0
-    a0 = a1 = a2 = a3 = a4 = a5 = a6 = z
-    k0 = k1 = k2 = k3 = k4 = k5 = k6 = zi
-    for s in range(row.shape[0]):
-        # (All loads first: LLVM's loop vectoriser gives up on this loop otherwise.)
-        v = row[s]
-        b = rowi[s]
-        g = reg[s]
-        v = v if v > z else z  # NaN > 0 is False: a missing sensel adds nothing
-        f = v * area32[s]
-        d = np.float64(v)
-        mx += d * wx[s]
-        my += d * wy[s]
-        a0 += f if g == 0 else z
-        a1 += f if g == 1 else z
-        a2 += f if g == 2 else z
-        a3 += f if g == 3 else z
-        a4 += f if g == 4 else z
-        a5 += f if g == 5 else z
-        a6 += f if g == 6 else z
-        c = b if g == 0 else zi
-        k0 = c if c > k0 else k0
-        c = b if g == 1 else zi
-        k1 = c if c > k1 else k1
-        c = b if g == 2 else zi
-        k2 = c if c > k2 else k2
-        c = b if g == 3 else zi
-        k3 = c if c > k3 else k3
-        c = b if g == 4 else zi
-        k4 = c if c > k4 else k4
-        c = b if g == 5 else zi
-        k5 = c if c > k5 else k5
-        c = b if g == 6 else zi
-        k6 = c if c > k6 else k6
-    rf[0] = a0
-    rf[1] = a1
-    rf[2] = a2
-    rf[3] = a3
-    rf[4] = a4
-    rf[5] = a5
-    rf[6] = a6
-    rp[0] = k0
-    rp[1] = k1
-    rp[2] = k2
-    rp[3] = k3
-    rp[4] = k4
-    rp[5] = k5
-    rp[6] = k6
-    hi = max(max(max(k0, k1), max(k2, k3)), max(max(k4, k5), k6))
-    return mx, my, hi > _F32_INF_BITS
+    for i in range(n):
+        if vector:
+            a0 = a1 = a2 = a3 = a4 = a5 = a6 = z
+            k0 = k1 = k2 = k3 = k4 = k5 = k6 = np.int32(0)
+            mx32 = z
+            my32 = z
+            for s in range(s_count):
+                v = p[i, s]
+                v = v if v > z else z
+                b = np.float32(v).view(np.int32)
+                f = v * area32[s]
+                fb = np.float32(f).view(np.int32)
+                mx32 += v * wx[s]
+                my32 += v * wy[s]
+                g = reg[s]
+                m = -np.int32(g == 0)
+                a0 += np.int32(fb & m).view(np.float32)
+                k0 = max(k0, np.int32(b & m))
+                m = -np.int32(g == 1)
+                a1 += np.int32(fb & m).view(np.float32)
+                k1 = max(k1, np.int32(b & m))
+                m = -np.int32(g == 2)
+                a2 += np.int32(fb & m).view(np.float32)
+                k2 = max(k2, np.int32(b & m))
+                m = -np.int32(g == 3)
+                a3 += np.int32(fb & m).view(np.float32)
+                k3 = max(k3, np.int32(b & m))
+                m = -np.int32(g == 4)
+                a4 += np.int32(fb & m).view(np.float32)
+                k4 = max(k4, np.int32(b & m))
+                m = -np.int32(g == 5)
+                a5 += np.int32(fb & m).view(np.float32)
+                k5 = max(k5, np.int32(b & m))
+                m = -np.int32(g == 6)
+                a6 += np.int32(fb & m).view(np.float32)
+                k6 = max(k6, np.int32(b & m))
+            rf[0] = a0
+            rf[1] = a1
+            rf[2] = a2
+            rf[3] = a3
+            rf[4] = a4
+            rf[5] = a5
+            rf[6] = a6
+            rp[0] = np.int32(k0).view(np.float32)
+            rp[1] = np.int32(k1).view(np.float32)
+            rp[2] = np.int32(k2).view(np.float32)
+            rp[3] = np.int32(k3).view(np.float32)
+            rp[4] = np.int32(k4).view(np.float32)
+            rp[5] = np.int32(k5).view(np.float32)
+            rp[6] = np.int32(k6).view(np.float32)
+            total = rf[0] + rf[1] + rf[2] + rf[3] + rf[4] + rf[5] + rf[6]
+            mx = np.float64(mx32)
+            my = np.float64(my32)
+        else:  # not float32, or more regions than accumulators
+            rf[:] = 0.0
+            rp[:] = 0.0
+            total, mx, my = _reduce_scalar(p[i], area, xc, yc, reg, rf, rp)
+        if total <= 0.0:
+            # Unloaded or missing: missing only if no sensel is finite.
+            finite = False
+            for s in range(s_count):
+                if p[i, s] == p[i, s]:
+                    finite = True
+                    break
+            out_cop_xy_mm[i, 0] = np.nan
+            out_cop_xy_mm[i, 1] = np.nan
+            val = 0.0 if finite else np.nan
+            out_force_n[i] = val
+            for r in range(r_count):
+                out_region_force_n[i, r] = val
+                out_region_peak_kpa[i, r] = val
+            continue
+        out_force_n[i] = total * N_PER_KPA_MM2
+        out_cop_xy_mm[i, 0] = x0 + mx / total
+        out_cop_xy_mm[i, 1] = y0 + my / total
+        for r in range(r_count):
+            out_region_force_n[i, r] = rf[r] * N_PER_KPA_MM2
+            out_region_peak_kpa[i, r] = rp[r]
 
 
 @njit(cache=True, nogil=True)
@@ -139,11 +195,12 @@ def frame_reduce_kernel(
     """Force, CoP, per-region force and peak pressure of each frame.
 
     Each pressure value is read from memory once: per frame, one vectorised loop over
-    the sensels (:func:`_reduce_dense7`) accumulates the force per region, the CoP
-    moments and the region maxima together; a frame is 1 KB at 256 sensels and stays in
-    L1 while it is worked on. A frame with a NaN sensel, non-float32 input or a layout
-    with more than seven regions takes the scalar path (:func:`_reduce_scalar`); both
-    agree to float rounding (relative ~1e-7). Per-call setup is O(S).
+    the sensels (:func:`_reduce_frames`) accumulates the force per region, the region
+    maxima and the CoP moments together; a frame is 1 KB at 256 sensels and stays in L1
+    while it is worked on. Missing (NaN) sensels are skipped inside that loop.
+    Non-float32 input or a layout with more than seven regions takes the scalar path
+    (:func:`_reduce_scalar`); both agree to float rounding (relative ~1e-7; the CoP to
+    ~1e-5 mm). Per-call setup is O(S).
 
     Parameters
     ----------
@@ -157,11 +214,10 @@ def frame_reduce_kernel(
     out_region_force_n : (n, R) float64, force per region (N).
     out_region_peak_kpa : (n, R) float64, highest sensel pressure per region (kPa).
     """
-    n, s_count = pressure_kpa.shape
+    s_count = pressure_kpa.shape[1]
     r_count = out_region_force_n.shape[1]
-    reg = np.empty(s_count, dtype=np.int32)
+    reg = np.empty(s_count, dtype=np.int8)
     area = np.empty(s_count)
-    area32 = np.empty(s_count, dtype=np.float32)
     x = np.empty(s_count)
     y = np.empty(s_count)
     for s in range(s_count):
@@ -170,54 +226,34 @@ def frame_reduce_kernel(
             raise ValueError("sensel_region out of range for out_region_force_n")
         reg[s] = r
         area[s] = sensel_area_mm2[s]
-        area32[s] = sensel_area_mm2[s]
         x[s] = sensel_xy_mm[s, 0]
         y[s] = sensel_xy_mm[s, 1]
-    wx = area * x
-    wy = area * y
+    # Moments about the area centroid: short lever arms, so float32 moments are enough.
+    area_sum = area.sum()
+    x0 = (area * x).sum() / area_sum if area_sum > 0.0 else 0.0
+    y0 = (area * y).sum() / area_sum if area_sum > 0.0 else 0.0
+    xc = x - x0
+    yc = y - y0
     r_acc = max(r_count, DENSE_MAX_REGIONS)
-    rf = np.zeros(r_acc)
-    rp = np.zeros(r_acc)
-    rf32 = np.zeros(DENSE_MAX_REGIONS, dtype=np.float32)
-    rpi = np.zeros(DENSE_MAX_REGIONS, dtype=np.int32)
-    rpf = rpi.view(np.float32)
-    vector = pressure_kpa.itemsize == 4 and r_count <= DENSE_MAX_REGIONS
-    pi = pressure_kpa.view(np.int32) if vector else np.empty((n, 0), dtype=np.int32)
-    for i in range(n):
-        row = pressure_kpa[i]
-        scalar = not vector
-        if vector:
-            mx, my, scalar = _reduce_dense7(row, pi[i], area32, wx, wy, reg, rf32, rpi)
-            total = 0.0
-            for r in range(r_count):
-                rf[r] = rf32[r]
-                rp[r] = rpf[r]
-                total += rf[r]
-        if scalar:  # a NaN sensel, not float32, or more regions than accumulators
-            rf[:] = 0.0
-            rp[:] = 0.0
-            total, mx, my = _reduce_scalar(row, area, x, y, reg, rf, rp)
-        if total <= 0.0:
-            # Unloaded or missing: missing only if no sensel is finite.
-            finite = False
-            for s in range(s_count):
-                if row[s] == row[s]:
-                    finite = True
-                    break
-            out_cop_xy_mm[i, 0] = np.nan
-            out_cop_xy_mm[i, 1] = np.nan
-            val = 0.0 if finite else np.nan
-            out_force_n[i] = val
-            for r in range(r_count):
-                out_region_force_n[i, r] = val
-                out_region_peak_kpa[i, r] = val
-            continue
-        out_force_n[i] = total * N_PER_KPA_MM2
-        out_cop_xy_mm[i, 0] = mx / total
-        out_cop_xy_mm[i, 1] = my / total
-        for r in range(r_count):
-            out_region_force_n[i, r] = rf[r] * N_PER_KPA_MM2
-            out_region_peak_kpa[i, r] = rp[r]
+    _reduce_frames(
+        pressure_kpa,
+        pressure_kpa.itemsize == 4 and r_count <= DENSE_MAX_REGIONS,
+        area.astype(np.float32),
+        (area * xc).astype(np.float32),
+        (area * yc).astype(np.float32),
+        area,
+        xc,
+        yc,
+        reg,
+        x0,
+        y0,
+        np.zeros(r_acc),
+        np.zeros(r_acc),
+        out_force_n,
+        out_cop_xy_mm,
+        out_region_force_n,
+        out_region_peak_kpa,
+    )
 
 
 @njit(cache=True, nogil=True)

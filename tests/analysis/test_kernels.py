@@ -9,7 +9,7 @@ from scipy import ndimage
 from analysis.events import detect_events
 from analysis.frame_kernels import frame_reduce_batch, frame_reduce_kernel, free_moment_kernel
 from analysis.hotspots import InterpolationGrid, label_kernel
-from hardware.layout import REGIONS, load_layout
+from hardware.layout import REGIONS, available_layouts, load_layout
 from tests.analysis.reference import (
     detect_events_ref,
     frame_reduce_ref,
@@ -27,13 +27,22 @@ def _reduce(pressure, layout):
     return out
 
 
+#: CoP agreement with the float64 reference, mm. The kernel accumulates the CoP moments in
+#: float32 about the layout's area centroid (lever arms up to ~130 mm), which leaves an
+#: absolute CoP error of ~2e-5 mm on these data; 1e-4 mm is 1e-5 of the ~10 mm sensel
+#: pitch, far below anything a CoP trace or the strike index can resolve.
+COP_ATOL_MM = 1e-4
+
+
 def _check_reduce(pressure, layout):
     got = _reduce(pressure, layout)
     want = frame_reduce_ref(
         pressure, layout.sensel_area_mm2, layout.sensel_xy_mm, layout.sensel_region, len(REGIONS)
     )
-    for g, w in zip(got, want, strict=True):
+    force, cop, region_force, region_peak = got
+    for g, w in ((force, want[0]), (region_force, want[2]), (region_peak, want[3])):
         np.testing.assert_allclose(g, w, rtol=1e-6, atol=1e-6, equal_nan=True)
+    np.testing.assert_allclose(cop, want[1], rtol=0, atol=COP_ATOL_MM, equal_nan=True)
     return got
 
 
@@ -54,9 +63,9 @@ def test_frame_reduce_matches_reference_on_moticon_with_missing(moticon):
     assert np.isfinite(force[rows]).all()
 
 
-def test_frame_reduce_odd_values_take_the_scalar_path_and_agree(sim60):
-    """NaN (both signs), negative values and float64 input against the reference; the
-    vectorised path hands a frame with a NaN sensel to the scalar path."""
+def test_frame_reduce_odd_values_agree(sim60):
+    """NaN (both signs), negative values, all-zero frames and float64 input (the scalar
+    path) against the reference; the vectorised path skips NaN sensels itself."""
     layout = sim60.layouts["left"]
     p = sim60.feet["left"].pressure_kpa[:400].copy()
     p[10, 5] = np.nan
@@ -64,8 +73,27 @@ def test_frame_reduce_odd_values_take_the_scalar_path_and_agree(sim60):
     p[12, :] = -3.0
     p[13, :] = np.nan
     p[14, ::3] = np.nan
-    _check_reduce(p, layout)
+    p[15, :] = 0.0
+    p[16, :] = -np.inf
+    force, cop, region_force, _ = _check_reduce(p, layout)
+    assert np.isnan(force[13]) and force[12] == force[15] == force[16] == 0.0
+    assert np.isnan(cop[12]).all() and (region_force[15] == 0.0).all()
     _check_reduce(p.astype(np.float64), layout)
+
+
+@pytest.mark.parametrize("layout_id", available_layouts())
+def test_frame_reduce_any_layout(layout_id):
+    """Every shipped layout (8 to 1024 sensels, so vector loops with and without a scalar
+    tail) on random frames with unloaded, negative and missing sensels."""
+    layout = load_layout(layout_id, foot="right")
+    rng = np.random.default_rng(3)
+    p = rng.gamma(0.6, 60.0, size=(300, layout.n_sensels)).astype(np.float32)
+    p[rng.random(p.shape) < 0.3] = 0.0
+    p[rng.random(p.shape) < 0.05] = -1.5
+    p[rng.random(p.shape) < 0.05] = np.nan
+    p[7] = np.nan
+    force, _, _, region_peak = _check_reduce(p, layout)
+    assert np.isnan(force[7]) and np.nanmax(region_peak) > 300.0
 
 
 def test_frame_reduce_batch_threads_match_single(sim60):
