@@ -154,7 +154,12 @@ def frames_to_batch(
 
 
 def batch_to_frames(batch: pa.RecordBatch | pa.Table, foot: str) -> FootFrames:
-    """Convert rows of a frames table back to :class:`FootFrames` (zero-copy where possible)."""
+    """Convert rows of a frames table back to :class:`FootFrames` (zero-copy where possible).
+
+    Slices (``table.slice(i, n)``, ``batch.slice(i, n)``) give their own rows: the list
+    columns are read with ``flatten()``, which honours the slice offset (``.values`` is
+    the whole child array of the parent).
+    """
     if isinstance(batch, pa.Table):
         batch = batch.combine_chunks().to_batches()[0] if batch.num_rows else None
     if batch is None:
@@ -165,7 +170,7 @@ def batch_to_frames(batch: pa.RecordBatch | pa.Table, foot: str) -> FootFrames:
     if "shear_kpa" in batch.schema.names:
         shear_col = batch.column("shear_kpa")
         n_shear = shear_col.type.list_size // 3
-        shear = shear_col.values.to_numpy(zero_copy_only=False).reshape(n, n_shear, 3)
+        shear = shear_col.flatten().to_numpy(zero_copy_only=False).reshape(n, n_shear, 3)
     else:
         shear = np.zeros((n, 0, 3), dtype=np.float32)
     device = batch.column("device_id").to_numpy()
@@ -175,7 +180,7 @@ def batch_to_frames(batch: pa.RecordBatch | pa.Table, foot: str) -> FootFrames:
         seq=batch.column("seq").to_numpy(),
         t_device_us=batch.column("t_device_us").to_numpy(),
         t_s=batch.column("t_s").to_numpy(),
-        pressure_kpa=pressure.values.to_numpy(zero_copy_only=False).reshape(n, n_sensels),
+        pressure_kpa=pressure.flatten().to_numpy(zero_copy_only=False).reshape(n, n_sensels),
         shear_kpa=shear,
     )
 
