@@ -168,10 +168,13 @@ def make_review_router(sessions_root: Path | None = None) -> APIRouter:
                 raise HTTPException(404, "no such step")
             i0, _, i1 = (int(v) for v in win[k])
             d = session_dir(session_id)
-            # (store.schema.batch_to_frames ignores a slice offset: read, then index)
-            whole = batch_to_frames(pq.read_table(d / f"{foot}.parquet"), foot)
-            t_s = whole.t_s[i0:i1]
-            pressure = whole.pressure_kpa[i0:i1]
+            if i1 <= i0:
+                raise HTTPException(404, "step has no frames")
+            columns = ["seq", "t_device_us", "t_s", "device_id", "pressure_kpa"]
+            table = pq.read_table(d / f"{foot}.parquet", columns=columns)
+            step = batch_to_frames(table.slice(i0, i1 - i0), foot)
+            t_s = step.t_s
+            pressure = step.pressure_kpa
             info = r.data["feet"][foot]
             lay = load_layout(info["layout_id"], foot=foot, eu_size=info["eu_size"])
             grid = InterpolationGrid.from_layout(lay)
