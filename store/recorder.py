@@ -268,7 +268,7 @@ class Recorder:
             return True
         t_host = time.time() if t_host_s is None else float(t_host_s)
         with self._cond:
-            if self._state == "recording" and self._queued_frames + n <= self.max_queued_frames:
+            if self._state == "recording" and self._fits(n):
                 self._queue.append(("frames", (frames, t_host)))
                 self._queued_frames += n
                 self._wake_if_half_full()
@@ -309,7 +309,7 @@ class Recorder:
         """Queue samples of an extra per-foot channel group (e.g. ``imu``); never blocks."""
         n = len(seq)
         with self._cond:
-            if self._state == "recording" and self._queued_frames + n <= self.max_queued_frames:
+            if self._state == "recording" and self._fits(n):
                 self._queue.append(("channels", (group, foot, seq, t_s, values, units)))
                 self._queued_frames += n
                 self._wake_if_half_full()
@@ -336,6 +336,15 @@ class Recorder:
 
     def _session_summary(self) -> dict[str, Any]:
         return {"id": self.session_id, **self.meta.to_dict()}
+
+    def _fits(self, n: int) -> bool:
+        """Room for ``n`` more frames (caller holds the lock).
+
+        An empty queue takes a batch larger than the bound: otherwise one big batch (the
+        5 s the bridge holds while a link's clock settles is 10,000 frames at 2 x 1 kHz)
+        could never be recorded. Memory stays bounded by max(bound, one batch).
+        """
+        return self._queued_frames == 0 or self._queued_frames + n <= self.max_queued_frames
 
     def _wake_if_half_full(self) -> None:
         """Wake the writer early when the queue is half full (caller holds the lock)."""

@@ -111,6 +111,14 @@ def test_full_queue_is_counted_recorded_and_refused(plantar_home: Path) -> None:
     assert overflow[0]["foot"] == "left"
 
 
+def test_batch_larger_than_the_bound_is_taken_by_an_empty_queue(plantar_home: Path) -> None:
+    """The frames held while a 1 kHz link's clock settles arrive as one batch > the bound."""
+    rec = Recorder(_meta(), max_queued_frames=100, flush_interval_s=10.0).start()
+    assert rec.write_frames(synthetic_frames("left", 0, 250))
+    report = rec.stop()
+    assert report.frames == 250 and report.dropped_frames == 0
+
+
 def _write_session(directory: Path, n_batches: int) -> list:
     directory.mkdir(parents=True)
     from store.session import write_json_atomic
