@@ -109,7 +109,13 @@ def run_soak(hours: float, speed: float, rate: float, home: Path) -> dict:
             raise RuntimeError("plantar run ended early:\n" + "".join(last_lines))
         t_stop = time.monotonic()
         proc.send_signal(signal.SIGTERM)
-        proc.communicate(timeout=1800)
+        finalise_rss: list[float] = []  # recording stopped: finalising to Parquet
+        while proc.poll() is None and time.monotonic() - t_stop < 1800:
+            rss = _rss_mb(proc.pid)
+            if rss is not None:
+                finalise_rss.append(rss)
+            time.sleep(0.25)
+        proc.communicate(timeout=60)
         t_done = time.monotonic()
     finally:
         if proc.poll() is None:
@@ -137,6 +143,7 @@ def run_soak(hours: float, speed: float, rate: float, home: Path) -> dict:
         "rss_mb_at_10_min": round(ten_min[2], 1) if ten_min else None,
         "rss_mb_end": round(end[2], 1),
         "rss_mb_peak": round(peak, 1),
+        "rss_mb_peak_finalise": round(max(finalise_rss), 1) if finalise_rss else None,
         "rss_growth_pct_10min_to_end": round(growth, 2),
         "frames_per_s_recorded": round(rate_frames, 1),
         "frames_per_s_required": round(2 * rate * speed, 1),
@@ -172,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"RSS at minute 10 of data: {result['rss_mb_at_10_min']} MB; at the end: "
-        f"{result['rss_mb_end']} MB; peak {result['rss_mb_peak']} MB"
+        f"{result['rss_mb_end']} MB; peak {result['rss_mb_peak']} MB while recording, "
+        f"{result['rss_mb_peak_finalise']} MB while finalising"
     )
     print(
         f"growth minute 10 -> end: {result['rss_growth_pct_10min_to_end']:+.2f} % "
