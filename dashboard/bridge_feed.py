@@ -8,6 +8,21 @@ of the chunk that completed it (``Chunk.t_host_ns``, the "bridge receive" time o
 latency bar); stream events (gaps, link lost, reconnects) go to
 :meth:`~dashboard.live.LivePipeline.on_event` and link status to the hub once a second.
 The consumer calls never block, so a slow page or disk cannot hold the bridge up.
+
+Two ways to start:
+
+* **fail fast** (``plantar demo``, ``plantar serve --left/--right``): :meth:`BridgeFeed.start`
+  returns once both insoles stream, or raises the first error (``DeviceError`` after
+  :data:`OPEN_TIMEOUT_S`).
+* **wait** (``plantar run``, the service; ``wait=True``): :meth:`~BridgeFeed.start` checks
+  the URLs (a malformed one is a ``ConfigError`` at once) and returns; the bridge thread
+  then tries to connect every ``retry_s`` seconds until both insoles answer, reporting each
+  missing insole's link as ``{"state": "waiting", "url": ..., "detail": <why>}`` (an insole
+  that answered while the other did not is ``"ready"``). Only device errors (port or
+  insole not there, not answering, busy ...) are waited out; a configuration error found
+  while connecting is handed to ``on_fatal``. Once both stream, ``on_connected`` is called
+  in the bridge thread before any frame is handed on (the runtime starts the recording
+  there, so a session never starts before the insoles do).
 """
 
 from __future__ import annotations
@@ -17,14 +32,22 @@ import contextlib
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from plantar.errors import DeviceError, PlantarError
 
 log = logging.getLogger("plantar.dashboard.bridge")
 
-#: How long opening both insoles may take before ``start`` gives up (s).
+#: How long opening both insoles may take before ``start`` gives up (s); in wait mode, the
+#: bound on one connection attempt.
 OPEN_TIMEOUT_S = 30.0
+#: Seconds between connection attempts while waiting for the insoles (``plantar run``).
+RETRY_S = 5.0
+
+
+class _Stopped(Exception):  # noqa: N818 - an end, not an error
+    """:meth:`BridgeFeed.stop` was called while connecting."""
 
 
 class BridgeFeed:
@@ -37,29 +60,65 @@ class BridgeFeed:
     hub : the live hub (its timebase is set to the session's).
     settle_s : device time the clock model sees before frames leave (None: the bridge's
         default, :data:`firmware_bridge.insole_stream.CLOCK_SETTLE_S`).
+    wait : keep retrying until the insoles answer instead of failing (see the module).
+    retry_s : seconds between attempts while waiting.
+    on_connected : called (in the bridge thread) once both insoles stream.
+    on_fatal : called with the error that ended waiting for good (a ConfigError, a bug).
     """
 
     def __init__(
-        self, urls: dict[str, str], pipeline: Any, hub: Any, settle_s: float | None = None
+        self,
+        urls: dict[str, str],
+        pipeline: Any,
+        hub: Any,
+        settle_s: float | None = None,
+        *,
+        wait: bool = False,
+        retry_s: float = RETRY_S,
+        on_connected: Callable[[], None] | None = None,
+        on_fatal: Callable[[BaseException], None] | None = None,
     ):
         self.urls = urls
         self.pipeline = pipeline
         self.hub = hub
         self.settle_s = settle_s
+        self.wait = wait
+        self.retry_s = retry_s
+        self.on_connected = on_connected
+        self.on_fatal = on_fatal
         self.streams: dict[str, Any] = {}
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
+        self._stop_requested = threading.Event()
         self._opened = threading.Event()
         self._error: BaseException | None = None
         self.last_chunk_ns: dict[str, int] = {}
         self.bridge: Any = None
         self.hub_t0_pending = True
+        #: True while waiting for the insoles (wait mode), False once they stream.
+        self.waiting = False
+        #: Per foot, why it is being waited for (empty once connected).
+        self.waiting_for: dict[str, str] = {}
+        self._opening: str | None = None
 
     def start(self) -> None:
-        """Open left then right and start streaming; raises the first open error."""
+        """Start the bridge thread.
+
+        Fail-fast mode: return once left and right stream; raise the first open error.
+        Wait mode: check the URLs (ConfigError) and return at once.
+        """
+        if self.wait:
+            from firmware_bridge.transport import open_transport
+
+            for url in self.urls.values():
+                open_transport(url)  # parses only; a bad URL fails here, not after a wait
+            self.waiting = True
+            self._set_waiting(True)
         self._thread = threading.Thread(target=self._run, name="plantar-bridge", daemon=True)
         self._thread.start()
+        if self.wait:
+            return
         if not self._opened.wait(OPEN_TIMEOUT_S):
             self.stop()
             raise DeviceError(
@@ -77,32 +136,73 @@ class BridgeFeed:
         try:
             loop.run_until_complete(self._main())
         except BaseException as err:  # reported to start() or logged
-            if not self._opened.is_set():
+            if not self._opened.is_set() and not self.wait:
                 self._error = err
+            elif self.waiting:
+                log.exception("bridge failed while waiting for the insoles")
+                self._fatal(err)
             else:
                 log.exception("bridge stopped")
         finally:
             self._opened.set()
             loop.close()
 
-    async def _main(self) -> None:
+    def _new_bridge(self, order: list[str] | None = None) -> Any:
+        """A bridge for both insoles, opening them in ``order`` (default left, right)."""
         from firmware_bridge.bridge import Bridge
 
+        bridge = Bridge(
+            self.urls.get("left"),
+            self.urls.get("right"),
+            consumers=[self],
+            settle_s=self.settle_s,
+        )
+        if order is not None:  # Bridge.connect opens its streams in this dict's order
+            bridge.streams = {f: bridge.streams[f] for f in order if f in bridge.streams}
+        for foot, stream in bridge.streams.items():
+            self._note_arrivals(foot, stream.transport)
+            self._note_opening(foot, stream)
+        self.bridge = bridge
+        self.streams = bridge.streams
+        return bridge
+
+    async def _main(self) -> None:
         self._stop = asyncio.Event()
-        try:
-            bridge = Bridge(
-                self.urls["left"], self.urls["right"], consumers=[self], settle_s=self.settle_s
-            )
-            self.bridge = bridge
-            self.streams = bridge.streams
-            for foot, stream in self.streams.items():
-                self._note_arrivals(foot, stream.transport)
-                self.pipeline.on_link(foot, {"state": "connecting", "url": self.urls[foot]})
-            await bridge.connect()  # left, then right
-        except PlantarError as err:
-            self._error = err
+        if self._stop_requested.is_set():
             return
+        if self.wait:
+            try:
+                bridge = await self._wait_for_insoles()
+            except PlantarError as err:  # a ConfigError found while connecting
+                self._fatal(err)  # the caller logs it and exits
+                return
+            if bridge is None:  # stopped while waiting
+                return
+        else:
+            try:
+                bridge = self._new_bridge()
+                for foot in self.streams:
+                    self.pipeline.on_link(foot, {"state": "connecting", "url": self.urls[foot]})
+                await bridge.connect()  # left, then right
+            except PlantarError as err:
+                self._error = err
+                return
         self.hub.set_timebase(bridge.session.t0_ns or time.monotonic_ns())
+        if self._stop.is_set():
+            await bridge.close()
+            return
+        if self.wait:
+            self.waiting = False
+            self.waiting_for = {}
+            self._set_waiting(False)
+            if self.on_connected is not None:
+                try:
+                    self.on_connected()
+                except BaseException as err:
+                    log.exception("starting after the insoles connected failed")
+                    await bridge.close()
+                    self._fatal(err)
+                    return
         self._opened.set()
         status = asyncio.create_task(self._link_status())
         run = asyncio.create_task(bridge.run())
@@ -113,6 +213,162 @@ class BridgeFeed:
         status.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await status
+
+    # -- waiting for the insoles (wait mode) ---------------------------------------------
+
+    async def _wait_for_insoles(self) -> Any:
+        """Connect both insoles, retrying every ``retry_s``; None if stopped first.
+
+        Each attempt opens the insoles one at a time, the ones not known to answer first
+        (least recently tried first), so that an insole that is on is not connected and
+        dropped again every few seconds while the other one is off: it is opened only
+        once the missing one answers. Returns the connected bridge.
+        """
+        assert self._stop is not None
+        feet = list(self.urls)
+        answers: dict[str, bool] = {}  # foot -> did it open in the last attempt it was in?
+        tried_at: dict[str, int] = {}  # foot -> attempt number it was last tried in
+        waiting_since = time.monotonic()
+        logged: dict[str, str] | None = None
+        attempt = 0
+        for foot in feet:
+            self.pipeline.on_link(foot, {"state": "connecting", "url": self.urls[foot]})
+        while not self._stop.is_set():
+            attempt += 1
+            order = sorted(feet, key=lambda f: (answers.get(f, False), tried_at.get(f, 0)))
+            bridge = self._new_bridge(order)
+            self._opening = None
+            try:
+                await self._attempt(bridge.connect())
+            except _Stopped:
+                return None
+            except DeviceError as err:
+                failed = self._opening
+                why = dict(self.waiting_for)
+                if failed is None:  # cannot tell which: count it against both
+                    for foot in feet:
+                        why[foot] = str(err)
+                        answers[foot] = False
+                        tried_at[foot] = attempt
+                else:
+                    for foot in order[: order.index(failed)]:  # these opened
+                        answers[foot] = True
+                        tried_at[foot] = attempt
+                        why.pop(foot, None)
+                    answers[failed] = False
+                    tried_at[failed] = attempt
+                    why[failed] = str(err)
+                # a new dict each time: the status thread reads it
+                self.waiting_for = {f: why[f] for f in feet if f in why}
+            else:
+                if logged is not None:
+                    waited = time.monotonic() - waiting_since
+                    log.info(
+                        "insoles connected after %.0f s of waiting: %s",
+                        waited,
+                        self._describe(),
+                        extra={"fields": {"event": "connected", "waited_s": round(waited, 1)}},
+                    )
+                else:
+                    log.info(
+                        "insoles connected: %s",
+                        self._describe(),
+                        extra={"fields": {"event": "connected", "waited_s": 0.0}},
+                    )
+                return bridge
+            self._publish_waiting(feet, answers)
+            if any(f not in tried_at for f in feet):
+                continue  # try the other insole at once: the first record names both
+            if self.waiting_for != logged:
+                self._log_waiting()
+                logged = dict(self.waiting_for)
+            else:
+                log.debug("still waiting for insoles: %s", ", ".join(self.waiting_for))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self.retry_s)
+        return None
+
+    async def _attempt(self, connect: Any) -> None:
+        """Run one connection attempt, bounded by :data:`OPEN_TIMEOUT_S`, ended by stop()."""
+        assert self._stop is not None
+        task = asyncio.ensure_future(connect)
+        stopper = asyncio.ensure_future(self._stop.wait())
+        try:
+            done, _ = await asyncio.wait(
+                {task, stopper}, timeout=OPEN_TIMEOUT_S, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            stopper.cancel()
+        if task in done:
+            task.result()  # raises the attempt's error
+            return
+        task.cancel()  # Bridge.connect closes what it opened when cancelled
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await task
+        if self._stop.is_set():
+            raise _Stopped
+        where = self.urls.get(self._opening or "", "the insoles")
+        raise DeviceError(f"{where} did not answer within {OPEN_TIMEOUT_S:g} s")
+
+    def _publish_waiting(self, feet: list[str], answers: dict[str, bool]) -> None:
+        for foot in feet:
+            url = self.urls[foot]
+            if foot in self.waiting_for:
+                status = {"state": "waiting", "url": url, "detail": self.waiting_for[foot]}
+            elif answers.get(foot):
+                others = [f for f in self.waiting_for if f != foot]
+                status = {
+                    "state": "ready",
+                    "url": url,
+                    "detail": f"answered; waiting for the {' and '.join(others)} insole"
+                    if others
+                    else "answered",
+                }
+            else:
+                status = {"state": "waiting", "url": url, "detail": "not tried yet"}
+            self.pipeline.on_link(foot, status)
+
+    def _log_waiting(self) -> None:
+        parts = [f"{foot}: {why}" for foot, why in self.waiting_for.items()]  # why names it
+        log.warning(
+            "waiting for insoles: %s; retrying every %g s",
+            "; ".join(parts),
+            self.retry_s,
+            extra={
+                "fields": {
+                    "event": "waiting",
+                    "waiting_for": ",".join(self.waiting_for),
+                    "retry_s": self.retry_s,
+                    **{f"url_{foot}": self.urls[foot] for foot in self.waiting_for},
+                    **{f"reason_{foot}": why for foot, why in self.waiting_for.items()},
+                }
+            },
+        )
+
+    def _describe(self) -> str:
+        return ", ".join(
+            f"{foot} {stream.transport.description}"
+            for foot, stream in sorted(self.streams.items())
+        )
+
+    def _note_opening(self, foot: str, stream: Any) -> None:
+        """Remember which insole is being opened (to tell which one did not answer)."""
+        open_stream = stream.open
+
+        async def open_and_note() -> Any:
+            self._opening = foot
+            return await open_stream()
+
+        stream.open = open_and_note
+
+    def _set_waiting(self, waiting: bool) -> None:
+        setter = getattr(self.pipeline, "set_waiting_for_insoles", None)
+        if setter is not None:
+            setter(waiting)
+
+    def _fatal(self, err: BaseException) -> None:
+        if self.on_fatal is not None:
+            self.on_fatal(err)
 
     # -- the bridge's consumer (called in its loop; never blocks) ----------------------
 
@@ -146,8 +402,11 @@ class BridgeFeed:
 
     def _link(self, foot: str, stream: Any) -> dict[str, Any]:
         st = stream.stats
+        state = st.state.value
         return {
-            "state": st.state.value,
+            "state": state,
+            # why it is not streaming (link lost, reconnect failing); cleared when it is
+            "detail": None if state == "streaming" else st.last_error,
             "rssi_dbm": stream.transport.rssi_dbm,
             "lost_frames": st.lost_frames,
             "loss_pct_session": round(st.loss_pct, 3),
@@ -166,7 +425,8 @@ class BridgeFeed:
         return {f: s.stats.to_dict() for f, s in self.streams.items()}
 
     def stop(self) -> None:
-        """Close both insoles and end the thread."""
+        """Close both insoles (or stop waiting for them) and end the thread."""
+        self._stop_requested.set()
         loop, stop = self._loop, self._stop
         if loop is not None and stop is not None and not loop.is_closed():
             with contextlib.suppress(RuntimeError):

@@ -88,6 +88,10 @@ class LivePipeline:
         self._last_report: Any = None
         self._last_session: str | None = None
         self.steps_total = {"left": 0, "right": 0}
+        #: True while ``plantar run`` waits for the insoles to be switched on.
+        self.waiting_for_insoles = False
+        #: Set by the runtime: a recording starts by itself once the insoles stream.
+        self.record_when_connected = False
         self._worker = threading.Thread(
             target=self._analysis_loop, name="plantar-analysis", daemon=True
         )
@@ -137,6 +141,16 @@ class LivePipeline:
     def on_link(self, foot: str, status: dict[str, Any]) -> None:
         """Link state / RSSI of one insole from the bridge."""
         self.hub.publish_link(foot, status)
+
+    def set_waiting_for_insoles(self, waiting: bool) -> None:
+        """The bridge is waiting for the insoles (True) or they stream (False).
+
+        While waiting, a recording cannot be started (it would hold nothing) and the
+        recording status says ``"waiting": true``.
+        """
+        self.waiting_for_insoles = waiting
+        if self._recorder is None:
+            self.hub.publish_recording(self.recording_status())
 
     # -- analysis worker ---------------------------------------------------------------
 
@@ -214,6 +228,11 @@ class LivePipeline:
         with self._rec_lock:
             if self._recorder is not None:
                 raise ControlError("already recording; stop first")
+            if self.waiting_for_insoles:
+                raise ControlError(
+                    "the insoles are not connected yet: switch them on (and check they are "
+                    "charged); recording can start once both stream"
+                )
             if meta:
                 self.update_meta(meta)
             m = self.meta
@@ -289,9 +308,12 @@ class LivePipeline:
         if rec is not None:
             return self._status_of(rec)
         final = getattr(self, "_final_status", None)
-        if final is not None:
-            return final
-        return {"state": "idle", "live": True, "session_id": None}
+        status = dict(final) if final is not None else {"state": "idle", "session_id": None}
+        status["live"] = True
+        if self.waiting_for_insoles:
+            status["waiting"] = True
+            status["autostart"] = self.record_when_connected
+        return status
 
     def _status_loop(self) -> None:
         while not self._status_stop.wait(1.0):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import signal
 import threading
 import time
@@ -18,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from dashboard.pivot import PivotSettings
+
+log = logging.getLogger("plantar.dashboard.runtime")
 
 
 @dataclass
@@ -100,16 +103,62 @@ class LiveRuntime:
         self.url = page_url(options.host, self.server.port, self.token)
         self.bridge: Any = None
         self.final_recording: dict[str, Any] | None = None
+        #: The error that ended waiting for the insoles for good (``start(wait=True)``);
+        #: serving stops when it is set, and the caller raises it.
+        self.fatal_error: BaseException | None = None
+        self._record_on_connect = False
 
-    def start(self, record: bool = False) -> None:
-        """Connect the insoles (left, then right) and optionally start recording."""
+    def start(
+        self, record: bool = False, *, wait: bool = False, retry_s: float | None = None
+    ) -> None:
+        """Connect the insoles (left, then right) and optionally start recording.
+
+        ``wait=False``: return once both stream; an insole that does not answer raises
+        :class:`~plantar.errors.DeviceError`. ``wait=True`` (the service): return at once;
+        the bridge thread retries every ``retry_s`` seconds until both insoles answer (the
+        page shows them as waiting) and the recording, if ``record``, starts only then.
+        A malformed URL raises :class:`~plantar.errors.ConfigError` either way.
+        """
         if self.urls and self.pipeline is not None:
-            from dashboard.bridge_feed import BridgeFeed
+            from dashboard.bridge_feed import RETRY_S, BridgeFeed
 
-            self.bridge = BridgeFeed(self.urls, self.pipeline, self.hub)
+            self._record_on_connect = record and wait
+            self.pipeline.record_when_connected = self._record_on_connect
+            self.bridge = BridgeFeed(
+                self.urls,
+                self.pipeline,
+                self.hub,
+                wait=wait,
+                retry_s=RETRY_S if retry_s is None else retry_s,
+                on_connected=self._on_connected,
+                on_fatal=self._on_fatal,
+            )
             self.bridge.start()
-            if record:
+            if record and not wait:
                 self.pipeline.start_recording()
+
+    @property
+    def waiting_for_insoles(self) -> dict[str, str] | None:
+        """Per foot, why it is waited for; None when not waiting."""
+        bridge = self.bridge
+        if bridge is None or not bridge.waiting:
+            return None
+        return dict(bridge.waiting_for)
+
+    def _on_connected(self) -> None:
+        """Both insoles stream (bridge thread, before any frame is handed on)."""
+        if self._record_on_connect and self.pipeline is not None:
+            status = self.pipeline.start_recording()
+            log.info(
+                "recording %s started",
+                status.get("session_id"),
+                extra={"fields": {"event": "recording", "session_id": status.get("session_id")}},
+            )
+
+    def _on_fatal(self, err: BaseException) -> None:
+        """Waiting for the insoles ended in an error a retry cannot fix: stop serving."""
+        self.fatal_error = err
+        self.server.stop()
 
     def serve(self, duration_s: float | None = None) -> None:
         """Serve the page in the foreground until Ctrl-C, SIGTERM or ``duration_s``.

@@ -644,7 +644,8 @@ port = 8000
 token = "{token}"
 
 [recording]
-# Start recording as soon as the insoles stream (a service switched on at the wall).
+# Start recording as soon as both insoles stream (a service switched on at the wall;
+# plantar run serves the dashboard and waits for insoles that are still off).
 # false: start and stop from the dashboard.
 autostart = true
 # Sampling rate of the insoles (Hz): used to estimate the hours of recording left.

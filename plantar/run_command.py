@@ -6,11 +6,17 @@ What it does, in order:
 2. finalises every session a power cut or crash interrupted
    (:func:`store.recovery.recover_interrupted`), one log record each;
 3. builds the live runtime that ``plantar serve`` and ``plantar demo`` use
-   (:class:`dashboard.runtime.LiveRuntime`: bridge → recorder + analysis → dashboard),
-   starts recording at once when ``recording.autostart`` is true, and serves the page;
-4. on SIGTERM (``systemctl stop``), Ctrl-C or after ``--duration``: stops the bridge,
-   finalises the recording and exits 0. A status record is logged every
-   ``--status-interval`` seconds.
+   (:class:`dashboard.runtime.LiveRuntime`: bridge → recorder + analysis → dashboard)
+   and serves the page at once;
+4. connects the insoles in the background: an insole that is off, absent or not
+   answering is waited for (``--retry-interval``, default 5 s; the page shows it as
+   "waiting" with what is being looked for; one log record when waiting starts or its
+   reason changes, one when they connect), and once both stream the recording starts
+   when ``recording.autostart`` is true. ``--no-wait-for-insoles`` fails instead (exit 3);
+   a configuration error (a malformed URL) fails at once either way (exit 2);
+5. on SIGTERM (``systemctl stop``), Ctrl-C or after ``--duration``: stops the bridge,
+   finalises the recording (if any: none is created while waiting) and exits 0. A
+   status record is logged every ``--status-interval`` seconds.
 
 Logs are structured. Under systemd (``$JOURNAL_STREAM`` names our stderr) records go to
 journald's native socket with their own fields (``PLANTAR_SESSION_ID``,
@@ -72,6 +78,21 @@ def register(sub: Any) -> None:
         choices=("auto", "journal", "logfmt"),
         default="auto",
         help="auto: journald when started by systemd, else key=value lines on stderr",
+    )
+    p.add_argument(
+        "--wait-for-insoles",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="serve the dashboard at once and keep trying to reach insoles that are off or "
+        "absent, recording once both stream (default); --no-wait-for-insoles: fail (exit 3) "
+        "when an insole does not answer",
+    )
+    p.add_argument(
+        "--retry-interval",
+        type=float,
+        default=5.0,
+        metavar="S",
+        help="seconds between attempts to reach insoles that do not answer (default 5)",
     )
     p.add_argument("--verbose", action="store_true", help="log debug records too")
     p.set_defaults(handler=run)
@@ -329,6 +350,9 @@ def _status_fields(runtime: Any) -> dict[str, Any]:
     }
     if st.get("error"):
         fields["error"] = st["error"]
+    waiting = runtime.waiting_for_insoles
+    if waiting:
+        fields["waiting_for"] = ",".join(waiting)
     return fields
 
 
@@ -338,6 +362,13 @@ def _status_loop(runtime: Any, stop: threading.Event, interval_s: float) -> None
             fields = _status_fields(runtime)
         except Exception:  # a status line must never end the service
             log.debug("status failed", exc_info=True)
+            continue
+        if fields.get("waiting_for"):
+            log.info(
+                "waiting for insoles: %s",
+                fields["waiting_for"].replace(",", " and "),
+                extra={"fields": fields},
+            )
             continue
         log.info(
             "recording %s: %.0f s, %d frames, %d dropped, %d lost on the link, %d steps",
@@ -361,6 +392,10 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--duration must be > 0 s (got {args.duration:g})")
     if args.status_interval <= 0:
         raise ConfigError(f"--status-interval must be > 0 s (got {args.status_interval:g})")
+    if not 0.1 <= args.retry_interval <= 3600:
+        raise ConfigError(
+            f"--retry-interval must be from 0.1 to 3600 s (got {args.retry_interval:g})"
+        )
     fmt = setup_logging(args.log_format, logging.DEBUG if args.verbose else logging.INFO)
     try:
         cfg = load_config(args.config, require_insoles=True)
@@ -406,7 +441,11 @@ def run(args: argparse.Namespace) -> int:
         from dashboard.runtime import LiveRuntime
 
         runtime = LiveRuntime(options, urls=urls, meta=session_meta(cfg))
-        runtime.start(record=cfg.recording.autostart)
+        runtime.start(
+            record=cfg.recording.autostart,
+            wait=args.wait_for_insoles,
+            retry_s=args.retry_interval,
+        )
         shown = runtime.url.split("?", 1)[0]
         log.info(
             "dashboard at %s%s",
@@ -421,8 +460,10 @@ def run(args: argparse.Namespace) -> int:
             daemon=True,
         )
         status.start()
-        if not stop_requested.is_set():
+        if not stop_requested.is_set() and runtime.fatal_error is None:
             runtime.serve(args.duration)
+        if runtime.fatal_error is not None:  # waiting ended in an error a retry cannot fix
+            raise runtime.fatal_error
     except PlantarError as err:
         log.error("%s", err, extra={"fields": {"event": "error", "kind": type(err).__name__}})
         raise

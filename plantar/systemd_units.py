@@ -56,7 +56,7 @@ def render_unit(s: UnitSettings) -> str:
         "Description=Plantar insole logger and dashboard",
         "After=network-online.target bluetooth.target time-sync.target",
         "Wants=network-online.target bluetooth.target",
-        "# Never give up restarting: the insoles may be switched on long after the Pi.",
+        "# Never give up restarting (insoles that are still off are waited for, not a failure).",
         "StartLimitIntervalSec=0",
         "",
         "[Service]",

@@ -319,16 +319,43 @@
     document.getElementById("m-symmetry").textContent = m.symmetry_contact_pct === null || m.symmetry_contact_pct === undefined ? "–" : `${fmt(m.symmetry_contact_pct, 1)}`;
   }
 
+  // "waiting": plantar run is looking for this insole (off, flat, out of range, unplugged);
+  // "ready": it answered, the other one has not yet; "connecting": the first attempt is
+  // under way. Shown over the foot in plain words until the insoles stream.
+  function updateWaiting(l) {
+    const box = document.getElementById(`waiting-${l.foot}`);
+    const shown = l.state === "waiting" || l.state === "ready" || l.state === "connecting";
+    box.hidden = !shown;
+    if (!shown) return;
+    const ready = l.state === "ready";
+    const other = l.foot === "left" ? "right" : "left";
+    box.classList.toggle("ready", ready);
+    box.querySelector(".waiting-title").textContent = ready
+      ? `${l.foot.toUpperCase()} insole found`
+      : l.state === "connecting"
+        ? `Connecting to the ${l.foot} insole…`
+        : `Waiting for the ${l.foot} insole`;
+    box.querySelector(".waiting-hint").textContent = ready
+      ? `Waiting for the ${other} insole.`
+      : "Switch it on and check it is charged.";
+    box.querySelector(".waiting-url").textContent = l.url ? `looking for ${l.url}` : "";
+    box.querySelector(".waiting-detail").textContent = ready ? "" : l.detail || "";
+  }
+
   function updateLink(l) {
     state.links[l.foot] = l;
     const el = document.getElementById(`link-${l.foot}`);
     const rssi = l.rssi_dbm === null || l.rssi_dbm === undefined ? "RSSI n/a" : `RSSI ${fmt(l.rssi_dbm, 0)} dBm`;
-    el.querySelector(".link-text").textContent = `${l.state} · ${fmt(l.rate_hz, 0)} Hz · loss ${fmt(l.loss_pct, 1)} % · ${rssi}`;
+    let text = `${l.state} · ${fmt(l.rate_hz, 0)} Hz · loss ${fmt(l.loss_pct, 1)} % · ${rssi}`;
+    if (l.state === "waiting") text = `waiting for insole · ${l.url || ""}`;
+    else if (l.state === "ready") text = "found · waiting for the other insole";
+    el.querySelector(".link-text").textContent = text;
     const bad = l.state !== "streaming" || l.rate_hz === null;
     const warn = !bad && l.loss_pct !== null && l.loss_pct > 1;
     el.classList.toggle("ok", !bad && !warn);
     el.classList.toggle("warn", warn);
     el.classList.toggle("bad", bad);
+    updateWaiting(l);
   }
 
   function updateRecording(r) {
@@ -338,7 +365,8 @@
     el.classList.toggle("on", on);
     const written = r.frames_written ? Object.values(r.frames_written).reduce((a, b) => a + b, 0) : 0;
     el.textContent = on ? `● REC ${r.session_id || ""} · ${written} frames` : r.session_id ? `stopped · ${r.session_id}` : "not recording";
-    document.getElementById("btn-start").disabled = on || r.live === false;
+    if (!on && r.waiting) el.textContent = r.autostart ? "waiting for the insoles · recording starts when both stream" : "waiting for the insoles";
+    document.getElementById("btn-start").disabled = on || r.live === false || !!r.waiting;
     document.getElementById("btn-stop").disabled = !on;
   }
 

@@ -1,0 +1,171 @@
+"""``BridgeFeed(wait=True)``: waiting for insoles that are off, with real serial devices.
+
+The left insole is a simulated device on a real pseudo-terminal (its own process); the
+right one's path does not exist until its device process is started. The feed must keep
+the left insole alone while it waits for the right one (no connect/disconnect churn every
+retry: on Bluetooth that costs battery and upsets BlueZ), report both links, and stream
+once the right insole appears. A configuration error found while connecting is not
+waited out.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dashboard.bridge_feed import BridgeFeed
+from firmware_bridge.insole_stream import InsoleStream
+from plantar.errors import ConfigError
+
+pytest.importorskip("serial")
+pytestmark = pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs pseudo-terminals")
+
+
+class Collector:
+    """The pipeline side of the feed: keeps what it is told."""
+
+    def __init__(self) -> None:
+        self.links: dict[str, list[dict[str, Any]]] = {"left": [], "right": []}
+        self.frames = {"left": 0, "right": 0}
+        self.waiting: list[bool] = []
+
+    def on_frames(self, frames: Any, t_recv_ns: int | None = None) -> None:
+        self.frames[frames.foot] += len(frames)
+
+    def on_event(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def on_link(self, foot: str, status: dict[str, Any]) -> None:
+        self.links[foot].append(dict(status))
+
+    def set_waiting_for_insoles(self, waiting: bool) -> None:
+        self.waiting.append(waiting)
+
+
+class Hub:
+    def set_timebase(self, t0_ns: int) -> None:
+        pass
+
+
+def _until(ok: Any, timeout_s: float, what: str) -> None:
+    t_end = time.monotonic() + timeout_s
+    while time.monotonic() < t_end:
+        if ok():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{what} not within {timeout_s} s")
+
+
+def test_waits_for_the_missing_insole_without_reopening_the_other(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.firmware_bridge.test_serial import DeviceProcess
+
+    opens = {"left": 0, "right": 0}
+    real_open = InsoleStream.open
+
+    async def counted_open(self: InsoleStream) -> Any:
+        opens[str(self.expected_foot)] += 1
+        return await real_open(self)
+
+    monkeypatch.setattr(InsoleStream, "open", counted_open)
+    left, right = tmp_path / "left", tmp_path / "right"
+    pipeline = Collector()
+    connected = threading.Event()
+    feed = BridgeFeed(
+        {"left": f"serial://{left}", "right": f"serial://{right}"},
+        pipeline,
+        Hub(),
+        settle_s=0.5,
+        wait=True,
+        retry_s=0.2,
+        on_connected=connected.set,
+    )
+    devices = [DeviceProcess(left, "--foot", "left")]
+    try:
+        feed.start()  # returns at once
+        assert feed.waiting and pipeline.waiting == [True]
+        _until(lambda: opens["right"] >= 6, 10, "six attempts at the right insole")
+        assert list(feed.waiting_for) == ["right"] and "not found" in feed.waiting_for["right"]
+        assert opens["left"] == 1  # opened once, then left alone while right is off
+        assert pipeline.links["left"][-1]["state"] == "ready"
+        assert "waiting for the right insole" in pipeline.links["left"][-1]["detail"]
+        last = pipeline.links["right"][-1]
+        assert last["state"] == "waiting" and last["url"] == f"serial://{right}"
+        assert not connected.is_set() and pipeline.frames == {"left": 0, "right": 0}
+
+        devices.append(DeviceProcess(right, "--foot", "right", "--seed", "2"))
+        assert connected.wait(10)
+        assert opens["left"] == 2  # once more, in the attempt that connected both
+        assert not feed.waiting and feed.waiting_for == {} and pipeline.waiting == [True, False]
+        _until(lambda: min(pipeline.frames.values()) > 100, 15, "frames of both feet")
+        _until(
+            lambda: all(pipeline.links[f][-1]["state"] == "streaming" for f in ("left", "right")),
+            5,
+            "both links streaming",
+        )
+        assert pipeline.links["right"][-1]["detail"] is None
+    finally:
+        feed.stop()
+        for d in devices:
+            d.stop()
+
+
+def test_stop_while_waiting_ends_promptly(tmp_path: Path) -> None:
+    pipeline = Collector()
+    feed = BridgeFeed(
+        {"left": f"serial://{tmp_path}/l", "right": f"serial://{tmp_path}/r"},
+        pipeline,
+        Hub(),
+        wait=True,
+        retry_s=5.0,
+    )
+    feed.start()
+    _until(lambda: set(feed.waiting_for) == {"left", "right"}, 5, "both insoles waited for")
+    t0 = time.monotonic()
+    feed.stop()  # in the middle of a 5 s pause between attempts
+    assert time.monotonic() - t0 < 2.0
+    assert feed._thread is None
+
+
+def test_a_config_error_while_connecting_is_fatal_not_waited_out(tmp_path: Path) -> None:
+    not_a_capture = tmp_path / "left.plantar-bytes"
+    not_a_capture.write_bytes(b"this is not a byte capture")
+    fatal: list[BaseException] = []
+    done = threading.Event()
+
+    def on_fatal(err: BaseException) -> None:
+        fatal.append(err)
+        done.set()
+
+    feed = BridgeFeed(
+        {"left": f"replay://{not_a_capture}", "right": f"serial://{tmp_path}/r"},
+        Collector(),
+        Hub(),
+        wait=True,
+        retry_s=0.2,
+        on_fatal=on_fatal,
+    )
+    try:
+        feed.start()
+        assert done.wait(10)
+        assert isinstance(fatal[0], ConfigError) and "byte capture" in str(fatal[0])
+    finally:
+        feed.stop()
+
+
+def test_a_malformed_url_fails_in_start(tmp_path: Path) -> None:
+    feed = BridgeFeed(
+        {"left": f"serial://{tmp_path}/l?baud=fast", "right": f"serial://{tmp_path}/r"},
+        Collector(),
+        Hub(),
+        wait=True,
+    )
+    with pytest.raises(ConfigError, match="baud"):
+        feed.start()
+    assert feed._thread is None
