@@ -153,12 +153,11 @@ def make_review_router(sessions_root: Path | None = None) -> APIRouter:
             raise HTTPException(404, "no such foot")
 
         def build() -> dict[str, Any]:
-            import pyarrow.parquet as pq
 
             from analysis.hotspots import InterpolationGrid
             from hardware.layout import load_layout
             from review.session import dense_weights, interpolate_many
-            from store.schema import batch_to_frames
+            from store.schema import read_frame_rows
 
             r = review_of(session_id)
             if foot not in r.data["feet"]:
@@ -170,9 +169,7 @@ def make_review_router(sessions_root: Path | None = None) -> APIRouter:
             d = session_dir(session_id)
             if i1 <= i0:
                 raise HTTPException(404, "step has no frames")
-            columns = ["seq", "t_device_us", "t_s", "device_id", "pressure_kpa"]
-            table = pq.read_table(d / f"{foot}.parquet", columns=columns)
-            step = batch_to_frames(table.slice(i0, i1 - i0), foot)
+            step = read_frame_rows(d / f"{foot}.parquet", i0, i1, foot, columns=[])
             t_s = step.t_s
             pressure = step.pressure_kpa
             info = r.data["feet"][foot]

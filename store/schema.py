@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from firmware_bridge.frames import FootFrames
 
@@ -183,6 +185,33 @@ def batch_to_frames(batch: pa.RecordBatch | pa.Table, foot: str) -> FootFrames:
         pressure_kpa=pressure.flatten().to_numpy(zero_copy_only=False).reshape(n, n_sensels),
         shear_kpa=shear,
     )
+
+
+def read_frame_rows(
+    path: str | Path, start: int, stop: int, foot: str, columns: list[str] | None = None
+) -> FootFrames:
+    """Rows ``start:stop`` of a finalised ``<foot>.parquet`` file, reading only the row groups
+    that hold them (a 2 h session is ~1 GB of pressure; one step is a few hundred rows).
+
+    ``columns`` defaults to all; ``seq``, ``t_device_us``, ``t_s``, ``device_id`` and
+    ``pressure_kpa`` are always read. Raises ``ValueError`` for an empty or out-of-range span.
+    """
+    pf = pq.ParquetFile(path)
+    n_rows = pf.metadata.num_rows
+    if not 0 <= start < stop <= n_rows:
+        raise ValueError(f"rows {start}:{stop} outside 0:{n_rows} of {path}")
+    groups, first_row, offset = [], None, 0
+    for g in range(pf.metadata.num_row_groups):
+        rows = pf.metadata.row_group(g).num_rows
+        if offset < stop and offset + rows > start:
+            groups.append(g)
+            first_row = offset if first_row is None else first_row
+        offset += rows
+    needed = ["seq", "t_device_us", "t_s", "device_id", "pressure_kpa"]
+    wanted = None if columns is None else list(dict.fromkeys(needed + list(columns)))
+    table = pf.read_row_groups(groups, columns=wanted)
+    assert first_row is not None
+    return batch_to_frames(table.slice(start - first_row, stop - start), foot)
 
 
 def events_to_batch(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.RecordBatch:

@@ -55,3 +55,26 @@ def test_batch_to_frames_of_a_pressure_only_slice() -> None:
     got = sch.batch_to_frames(batch.slice(4, 5), "right")
     assert got.shear_kpa.shape == (5, 0, 3)
     assert got.pressure_kpa.tobytes() == frames.pressure_kpa[4:9].tobytes()
+
+
+@pytest.mark.parametrize(("start", "stop"), [(0, 30), (3, 9), (9, 21), (29, 30)])
+def test_read_frame_rows_reads_only_the_row_groups_it_needs(
+    tmp_path, monkeypatch: pytest.MonkeyPatch, start: int, stop: int
+) -> None:
+    import pyarrow.parquet as pq
+
+    batch, frames = _batch()
+    path = tmp_path / "left.parquet"
+    pq.write_table(pa.Table.from_batches([batch]), path, row_group_size=6)  # 5 groups
+    read_groups: list[int] = []
+    real = pq.ParquetFile.read_row_groups
+
+    def spy(self, row_groups, *args, **kwargs):  # type: ignore[no-untyped-def]
+        read_groups.extend(row_groups)
+        return real(self, row_groups, *args, **kwargs)
+
+    monkeypatch.setattr(pq.ParquetFile, "read_row_groups", spy)
+    _assert_rows(sch.read_frame_rows(path, start, stop, "left"), frames, start, stop)
+    assert read_groups == list(range(start // 6, (stop - 1) // 6 + 1))
+    with pytest.raises(ValueError, match="outside"):
+        sch.read_frame_rows(path, 5, 31, "left")
