@@ -291,6 +291,12 @@ def encode_pressure_payload(
             sizes[Encoding.SPARSE12] = sparse_head + packed12_bytes(n_nonzero)
         encoding = min(sizes, key=lambda e: (sizes[e], e))
     encoding = Encoding(encoding)
+    if encoding == Encoding.SPARSE16:
+        # PROTOCOL.md 2.1: never larger than dense u16 (keeps every message in bounds).
+        n_groups_set = int(np.count_nonzero(np.add.reduceat(counts != 0, np.arange(0, n, 8))))
+        sparse_size = sparse_group_mask_bytes(n) + n_groups_set + 2 * np.count_nonzero(counts)
+        if n and sparse_size > 2 * n:
+            encoding = Encoding.DENSE16
     packed = encoding in (Encoding.DENSE12, Encoding.SPARSE12)
     if packed and max_count > MAX_12BIT_COUNTS:
         raise ValueError(f"{encoding.name} needs counts <= 4095, got {max_count}")

@@ -144,7 +144,8 @@ int32_t plantar_frame(const uint8_t *msg, size_t n, uint8_t *out, size_t out_cap
  *   counts:  n_sensels ADC counts after tare (1 <= n_sensels <= 4096)
  *   shear:   3 * n_shear values tx, ty, n (0.01 kPa), or NULL when n_shear == 0
  *   encoding: PLANTAR_ENC_AUTO (smallest, ties to the lower value, as the Python
- *            reference encoder) or one of the four encodings.
+ *            reference encoder) or one of the four encodings; PLANTAR_ENC_SPARSE16 is
+ *            sent as dense u16 when that is smaller (PROTOCOL.md 2.1).
  * out_cap must be >= PLANTAR_DATA_MAX_BYTES(n_sensels, n_shear).
  * Returns the message length or an error (ERR_ARG, ERR_BUFFER, ERR_RANGE, ERR_TOO_LARGE). */
 int32_t plantar_encode_data(uint16_t device_id, uint8_t foot, uint32_t seq, uint64_t t_device_us,

@@ -256,6 +256,9 @@ int32_t plantar_encode_data(uint16_t device_id, uint8_t foot, uint32_t seq, uint
             if (size[e] < size[enc]) enc = e;
     } else if (enc >= PLANTAR_ENC_DENSE12 && !fits12) {
         return PLANTAR_ERR_RANGE;
+    } else if (enc == PLANTAR_ENC_SPARSE16 && size[enc] > size[PLANTAR_ENC_DENSE16]) {
+        /* PROTOCOL.md 2.1: a sparse payload is never larger than dense u16. */
+        enc = PLANTAR_ENC_DENSE16;
     }
     const uint32_t total =
         PLANTAR_DATA_HEADER_BYTES + size[enc] + 6u * K + PLANTAR_CRC_BYTES;

@@ -15,15 +15,17 @@ import pytest
 from firmware_bridge.cobs import cobs_decode, cobs_encode, frame_message
 from firmware_bridge.codec import (
     DeviceInfo,
+    Encoding,
     StreamDecoder,
     encode_ack,
     encode_control,
     encode_data_frame,
     encode_info,
+    encode_pressure_payload,
     pack_notifications,
 )
 from firmware_bridge.protocol import AckStatus, Command
-from hardware.firmware_core import ERR_RANGE, ERR_TOO_LARGE, CoreCallError
+from hardware.firmware_core import ERR_RANGE, CoreCallError
 from tests.firmware.random_frames import python_control, random_frames
 
 N_RANDOM_FRAMES = 12_000
@@ -83,10 +85,9 @@ def test_random_frames_byte_identical_and_decodable(core) -> None:
         try:
             got = core.encode_data_frame(**frame.kwargs())
         except CoreCallError as exc:
-            if expected is None:  # 12-bit encoding of a value > 4095: both refuse
-                assert exc.code == ERR_RANGE
-            else:  # explicit sparse u16 beyond v1's largest message: receivers reject it
-                assert exc.code == ERR_TOO_LARGE and len(expected) > 8408
+            # 12-bit encoding of a value > 4095: both refuse (nothing else may fail: a
+            # sparse u16 request that would exceed the largest message is sent dense)
+            assert expected is None and exc.code == ERR_RANGE
             rejected += 1
             continue
         assert expected is not None
@@ -131,11 +132,29 @@ def test_edge_sizes_every_encoding(core, n) -> None:
                 "encoding": encoding,
             }
             expected = encode_data_frame(**kwargs)
-            if len(expected) > 8408:
-                with pytest.raises(CoreCallError):
-                    core.encode_data_frame(**kwargs)
-                continue
+            assert len(expected) <= 8408  # PROTOCOL.md section 9, whatever is asked for
             assert core.encode_data_frame(**kwargs) == expected
+
+
+@pytest.mark.parametrize("n", [64, 4096])
+def test_sparse_u16_larger_than_dense_is_sent_dense(core, n) -> None:
+    """PROTOCOL.md 2.1: a fully loaded frame asked for in sparse u16 goes out dense u16."""
+    p = np.full(n, 4000, np.uint16)
+    assert len(encode_pressure_payload(p, "sparse")[1]) == 2 * n
+    assert encode_pressure_payload(p, "sparse")[0] == Encoding.DENSE16
+    p[::2] = 0  # half loaded: sparse u16 is smaller, and kept
+    assert encode_pressure_payload(p, "sparse")[0] == Encoding.SPARSE16
+    for fill in (p, np.full(n, 4000, np.uint16)):
+        kwargs = {
+            "device_id": 1,
+            "foot": 0,
+            "seq": 1,
+            "t_device_us": 1,
+            "pressure_counts": fill,
+            "shear_centi_kpa": np.zeros((5, 3), np.int16),
+            "encoding": "sparse",
+        }
+        assert core.encode_data_frame(**kwargs) == encode_data_frame(**kwargs)
 
 
 def test_info_ack_control(core) -> None:
