@@ -44,8 +44,11 @@ from store.streams import SessionWriter
 
 log = logging.getLogger("plantar.store.recorder")
 
-#: Default queue bound: 10 s of two 200 Hz insoles.
-DEFAULT_MAX_QUEUED_FRAMES = 4000
+#: Default queue bound, frames: the bridge hands on the first 5 s of a link at once (clock
+#: settling, docs/bridge.md), so both feet at 1 kHz can arrive as 2 x 5,000 frames; plus
+#: 1 s. It is only filled while the writer is stalled (a slow SD card): at most ~50 MB
+#: with 1024 sensels, ~9 MB with plantar-ref's 170.
+DEFAULT_MAX_QUEUED_FRAMES = 12_000
 DEFAULT_FLUSH_INTERVAL_S = 0.5
 _WARN_EVERY_S = 5.0
 
@@ -340,9 +343,10 @@ class Recorder:
     def _fits(self, n: int) -> bool:
         """Room for ``n`` more frames (caller holds the lock).
 
-        An empty queue takes a batch larger than the bound: otherwise one big batch (the
-        5 s the bridge holds while a link's clock settles is 10,000 frames at 2 x 1 kHz)
-        could never be recorded. Memory stays bounded by max(bound, one batch).
+        An empty queue also takes a batch larger than the bound, which could otherwise
+        never be recorded (a caller with a smaller bound, or a faster insole than
+        :data:`DEFAULT_MAX_QUEUED_FRAMES` is sized for). What is queued then stays below
+        max(bound, one batch), besides the batches the writer is writing.
         """
         return self._queued_frames == 0 or self._queued_frames + n <= self.max_queued_frames
 
