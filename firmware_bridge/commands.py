@@ -60,7 +60,7 @@ def summary(bridge: Any) -> dict[str, Any]:
     for foot, stream in bridge.streams.items():
         d = stream.stats.to_dict()
         d["events"] = dict(stream.events.counts)
-        d["gaps_detail"] = [e.to_dict() for e in stream.gap_events[:100]]
+        d["gaps_detail"] = [e.to_dict() for e in stream.gap_events[-100:]]  # the last 100
         d["drift_ppm"] = round(stream.clock.drift_ppm, 2) if stream.clock.ready else None
         feet[foot] = d
     return {"duration_s": round(bridge.elapsed_s, 3), "feet": feet}

@@ -383,7 +383,7 @@ class BleTransport(Transport):
             if not self._dropping:
                 self._dropping = True
                 log.warning(
-                    "%s: reader %d notifications behind, dropping new ones (counted as lost)",
+                    "%s: reader %d notifications behind, dropping new ones (they show as a gap)",
                     self.description,
                     self.max_queued_chunks,
                 )

@@ -381,4 +381,3 @@ def test_sigkill_at_twenty_random_points_loses_nothing_older_than_one_second(
     )
     assert sum(r.session is not None for r in runs) >= KILLS // 2
     assert killed_with_data >= KILLS // 3, "too few kills while frames were being recorded"
-    assert time.monotonic() - started < 120
