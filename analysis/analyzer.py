@@ -2,9 +2,10 @@
 batch function :func:`analyze_recording` over a whole session (the same Analyzer and
 kernels, fed 10 s batches of both feet in time order).
 
-Per batch and foot: one pass of :func:`~analysis.frame_kernels.frame_reduce_kernel` and
-(on the friction-bounded shear, :mod:`analysis.pivot`)
-:func:`~analysis.frame_kernels.free_moment_kernel` into preallocated ring arrays, one call
+Per batch and foot: one pass of the frame reduction (a
+:class:`~analysis.frame_kernels.FrameReducer` prepared once per layout) and of
+:func:`~analysis.frame_kernels.free_moment_kernel` on the friction-bounded shear
+(:class:`~analysis.pivot.FrictionBound`) into preallocated ring arrays, one call
 of :func:`~analysis.events.detect_events_kernel`; per finished step (at toe-off): one
 call of :func:`~analysis.step_metrics.step_metrics_kernel` and the hot-spot search.
 There is no Python loop over frames.
@@ -20,9 +21,9 @@ import numpy as np
 
 from analysis.events import EVENT_HEEL_STRIKE, EventParams, detect_events_kernel, new_event_state
 from analysis.fatigue import per_minute, ramp_change_point
-from analysis.frame_kernels import frame_reduce_kernel, free_moment_kernel
+from analysis.frame_kernels import FrameReducer, free_moment_kernel
 from analysis.hotspots import HotSpotTracker, InterpolationGrid
-from analysis.pivot import FRICTION_MU_MAX, friction_bounded_shear
+from analysis.pivot import FRICTION_MU_MAX, FrictionBound
 from analysis.risk import RISK_REGIONS, RiskAssumptions, dose, risk_summary, step_stress_kpa
 from analysis.step_metrics import (
     K_INTEGRAL_LATE_KPAS,
@@ -30,6 +31,7 @@ from analysis.step_metrics import (
     N_REGION_ROWS,
     N_SCALARS,
     N_SITE_ROWS,
+    PIVOT_MAX_GAP_FRAMES,
     R_FTI_NS,
     R_LATE_PEAK_KPA,
     R_PEAK_KPA,
@@ -37,11 +39,13 @@ from analysis.step_metrics import (
     S_COP_ML_SWEEP_LATE_MM,
     S_COP_ROTATION_LATE_DEG,
     S_COP_VELOCITY_MM_PER_S,
+    S_FRAME_INTERVAL_S,
     S_FREE_MOMENT_AT_PEAK_NMM,
     S_FREE_MOMENT_IMPULSE_LATE_NMMS,
     S_FREE_MOMENT_PEAK_ABS_NMM,
     S_LATE_START_S,
     S_LOADING_RATE_N_PER_S,
+    S_LONGEST_GAP_LATE_S,
     S_LONGEST_GAP_S,
     S_PEAK_FORCE_N,
     S_ROTATIONAL_SHEAR_PEAK_LATE_KPA,
@@ -55,6 +59,9 @@ from firmware_bridge.frames import FootFrames
 from hardware.layout import REGIONS, Layout
 
 PROXY_LABEL = "proxy: CoP and IMU signals, not shear"
+#: ``pivot["invalid"]`` of a step whose late stance or toe-off fell in a run of lost
+#: frames (see :data:`~analysis.step_metrics.PIVOT_MAX_GAP_FRAMES`).
+PIVOT_INVALID_FRAME_LOSS = "frame loss at toe-off"
 #: A step whose peak force is below this share of the foot's recent median is rejected
 #: (a shuffle or weight shift, not a step).
 MIN_STEP_PEAK_FRAC = 0.4
@@ -141,9 +148,11 @@ class _FootState:
         self.last_hs: float | None = None
         self.peaks: deque[float] = deque(maxlen=20)  # recent step peaks, for rejection
         self.rejected = 0
-        self.area = np.ascontiguousarray(layout.sensel_area_mm2, dtype=np.float64)
-        self.xy = np.ascontiguousarray(layout.sensel_xy_mm, dtype=np.float64)
-        self.region = np.ascontiguousarray(layout.sensel_region, dtype=np.int8)
+        # Layout tables built once: live batches are often a few frames.
+        self.reduce_frames = FrameReducer(
+            layout.sensel_area_mm2, layout.sensel_xy_mm, layout.sensel_region, len(REGIONS)
+        )
+        self.bound_shear = FrictionBound(FRICTION_MU_MAX)
         self.shear_xy = np.ascontiguousarray(layout.shear_xy_mm, dtype=np.float64).reshape(-1, 2)
         self.shear_area = np.ascontiguousarray(layout.shear_area_mm2, dtype=np.float64)
         self.tracker = (
@@ -209,11 +218,8 @@ class Analyzer:
         sl = ring.reserve(n, fs.keep)
         ring.t_s[sl] = frames.t_s
         ring.pressure_kpa[sl] = frames.pressure_kpa
-        frame_reduce_kernel(
+        fs.reduce_frames(
             ring.pressure_kpa[sl],
-            fs.area,
-            fs.xy,
-            fs.region,
             ring.force_n[sl],
             ring.cop_xy_mm[sl],
             ring.region_force_n[sl],
@@ -222,7 +228,7 @@ class Analyzer:
         if fs.layout.n_shear:
             # Shear a site's own normal stress cannot hold by friction is noise (pivot.py).
             free_moment_kernel(
-                friction_bounded_shear(frames.shear_kpa, FRICTION_MU_MAX),
+                fs.bound_shear(frames.shear_kpa),
                 fs.shear_xy,
                 fs.shear_area,
                 ring.cop_xy_mm[sl],
@@ -270,6 +276,8 @@ class Analyzer:
             ring.yaw_rate_dps,
             i0,
             i1,
+            hs,
+            to,
             REGIONS.index("heel"),
             float(fs.layout.foot_length_mm),
             fs.scalars,
@@ -292,13 +300,10 @@ class Analyzer:
         stride_time = hs - fs.last_hs if fs.last_hs is not None else np.nan
         fs.last_hs = hs
         reg = fs.region_out
-        # The kernel measures gaps between valid frames; a loss burst at heel strike or
-        # toe-off leaves a gap to the event instead (the event is interpolated across it).
-        valid = np.flatnonzero(np.isfinite(ring.force_n[i0:i1]))
-        longest_gap = s[S_LONGEST_GAP_S]
-        if valid.size:
-            edge_gap = max(t[i0 + valid[0]] - hs, to - t[i0 + valid[-1]])
-            longest_gap = max(longest_gap, edge_gap)
+        # A run of lost frames over late stance or toe-off hides the pivot (its peak may
+        # lie in the run): the step's late-stance values are not reported as if measured.
+        late_gap = s[S_LONGEST_GAP_LATE_S]
+        pivot_ok = bool(late_gap <= PIVOT_MAX_GAP_FRAMES * s[S_FRAME_INTERVAL_S])
         record: dict[str, Any] = {
             "foot": foot,
             "heel_strike_s": round(hs, 6),
@@ -312,19 +317,34 @@ class Analyzer:
             "strike_pattern": strike_pattern(s[S_STRIKE_INDEX_PCT]),
             "cop_velocity_mm_per_s": _r(s[S_COP_VELOCITY_MM_PER_S], 2),
             "late_stance_start_s": _r(s[S_LATE_START_S], 6),
-            "longest_gap_s": _r(longest_gap, 4),
+            "longest_gap_s": _r(s[S_LONGEST_GAP_S], 4),
             "peak_pressure_kpa": {r: _r(reg[R_PEAK_KPA, i], 2) for i, r in enumerate(REGIONS)},
             "pti_kpa_s": {r: _r(reg[R_PTI_KPAS, i], 3) for i, r in enumerate(REGIONS)},
             "fti_n_s": {r: _r(reg[R_FTI_NS, i], 3) for i, r in enumerate(REGIONS)},
         }
-        record["pivot"] = self._pivot(fs, s)
-        record["risk_dose"] = self._risk(fs, s, reg)
+        record["pivot"] = self._pivot(fs, s, pivot_ok)
+        record["risk_dose"] = (
+            self._risk(fs, s, reg) if pivot_ok else dict.fromkeys(RISK_REGIONS, None)
+        )
         if fs.tracker is not None:
             peak_map = np.nanmax(ring.pressure_kpa[i0:i1], axis=0)
             record["hotspots"] = [h.to_dict() for h in fs.tracker.step(peak_map)[:3]]
         return record
 
-    def _pivot(self, fs: _FootState, s: np.ndarray) -> dict[str, Any]:
+    def _pivot(self, fs: _FootState, s: np.ndarray, valid: bool = True) -> dict[str, Any]:
+        """The step's ``"pivot"``; with ``valid`` False (late stance or toe-off in a run of
+        lost frames) every late-stance value is None and ``"invalid"`` gives the reason."""
+        out = self._pivot_values(fs, s)
+        if not valid:
+            for key, v in out.items():
+                if isinstance(v, dict):
+                    out[key] = dict.fromkeys(v, None)
+                elif key not in ("kind", "label"):
+                    out[key] = None
+            out["invalid"] = PIVOT_INVALID_FRAME_LOSS
+        return out
+
+    def _pivot_values(self, fs: _FootState, s: np.ndarray) -> dict[str, Any]:
         if fs.layout.n_shear:
             names = [site.name for site in fs.layout.shear_sites]
             return {
@@ -367,9 +387,14 @@ class Analyzer:
     def _alerts(self, new_steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for step in new_steps:
             value = _pivot_value(step)
-            if ACCLIMATISATION_STEPS <= self.n_steps < ACCLIMATISATION_STEPS + BASELINE_STEPS:
-                self._baseline_pivot.append(value)
-            self._recent_pivot.append(value)
+            # a step without a pivot value (frame loss at toe-off) is left out of both
+            if np.isfinite(value):
+                in_baseline = (
+                    ACCLIMATISATION_STEPS <= self.n_steps < ACCLIMATISATION_STEPS + BASELINE_STEPS
+                )
+                if in_baseline:
+                    self._baseline_pivot.append(value)
+                self._recent_pivot.append(value)
             self.n_steps += 1
         if not new_steps or self.n_steps < ACCLIMATISATION_STEPS + BASELINE_STEPS:
             return []
@@ -404,6 +429,17 @@ def _median(values: list[Any]) -> float:
     return float(np.nanmedian(arr)) if np.isfinite(arr).any() else float("nan")
 
 
+def _fill_missing_doses(doses: list[float | None]) -> np.ndarray:
+    """Per-step doses with the steps that have none (pivot invalid: frame loss at toe-off)
+    given the mean dose of the other steps, so the cumulative dose and the dose per km
+    still count every step and ``per_step`` is the mean over measured steps."""
+    arr = np.array([np.nan if d is None else d for d in doses], dtype=np.float64)
+    ok = np.isfinite(arr)
+    if ok.any():
+        arr[~ok] = arr[ok].mean()
+    return arr
+
+
 def summarize_steps(
     steps: list[dict[str, Any]],
     speed_mps: float | None,
@@ -430,14 +466,13 @@ def summarize_steps(
     distance_km = speed_mps * (t1 - t0) / 1000.0 if speed_mps and t1 > t0 else None
     kinds = {s["pivot"]["kind"] for s in steps}
     kind = "shear" if kinds == {"shear"} else "proxy"
-    risk_out = {
-        region: risk_summary(
-            np.array([s["risk_dose"][region] for s in steps], dtype=np.float64),
-            kind,
-            distance_km,
-        )
-        for region in RISK_REGIONS
-    }
+    risk_out = {}
+    for region in RISK_REGIONS:
+        doses = _fill_missing_doses([s["risk_dose"][region] for s in steps])
+        if np.isfinite(doses).all():
+            risk_out[region] = risk_summary(doses, kind, distance_km)
+        else:  # no step with a measured dose
+            risk_out[region] = {**risk_summary(doses[:0], kind, None), "dose": None}
     t = np.array([s["heel_strike_s"] for s in steps], dtype=np.float64)
     series = {
         "pivot": np.array([_pivot_value(s) for s in steps], dtype=np.float64),
@@ -471,6 +506,7 @@ def summarize_steps(
         "risk": risk_out,
         "risk_label": "relative index, no clinical threshold",
         "pivot_kind": kind,
+        "pivot_invalid_steps": sum(1 for s in steps if s["pivot"].get("invalid")),
         "trends_per_minute": trends,
         "fatigue": fatigue,
         "fatigue_flags": flags,

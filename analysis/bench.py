@@ -3,6 +3,9 @@
 * ``headroom_1024``: streaming frames/s on one core at 1024 sensels (plantar-dense,
   batches of 50 frames = 100 ms at 500 Hz, full Analyzer incl. per-step metrics and hot
   spots) divided by 1000 frames/s (two feet at 500 Hz).
+* ``headroom_ref_shear``: the same on plantar-ref (170 sensels + 5 triaxial shear sites,
+  500 Hz, batches of 50), so that the friction bound, the free moment and the pivot peak,
+  which plantar-dense (no shear sites) skips, are in a live figure; ÷ 1000 frames/s.
 * ``speedup_vs_numpy``: the per-frame pipeline (frame reduction, free moment, event
   detector) with the numba kernels vs the NumPy reference of ``tests/analysis`` on the
   same frames (only available in a source checkout; null otherwise).
@@ -28,7 +31,12 @@ import numpy as np
 
 from analysis.analyzer import Analyzer
 from analysis.events import EventParams, detect_events_kernel, new_event_state
-from analysis.frame_kernels import frame_reduce_batch, frame_reduce_kernel, free_moment_kernel
+from analysis.frame_kernels import (
+    FrameReducer,
+    frame_reduce_batch,
+    frame_reduce_kernel,
+    free_moment_kernel,
+)
 from analysis.warmup import warm_up
 from firmware_bridge.frames import FootFrames
 from hardware.layout import REGIONS, Layout, load_layout
@@ -53,12 +61,13 @@ def _pipeline_numba(fr: FootFrames, layout: Layout, batch: int) -> None:
     sxy, sarea = layout.shear_xy_mm.reshape(-1, 2), layout.shear_area_mm2
     state, params = new_event_state(), EventParams().as_array()
     r = len(REGIONS)
+    reduce = FrameReducer(area, xy, reg, r)  # layout tables built once, as the Analyzer does
     for a in range(0, n, batch):
         p = fr.pressure_kpa[a : a + batch]
         m = len(p)
         force, cop = np.empty(m), np.empty((m, 2))
         rf, rp = np.empty((m, r)), np.empty((m, r))
-        frame_reduce_kernel(p, area, xy, reg, force, cop, rf, rp)
+        reduce(p, force, cop, rf, rp)
         tz, res, rot = np.empty(m), np.empty((m, layout.n_shear)), np.empty(m)
         free_moment_kernel(fr.shear_kpa[a : a + batch], sxy, sarea, cop, tz, res, rot)
         detect_events_kernel(fr.t_s[a : a + batch], force, params, state, np.empty((m + 1, 3)))
@@ -123,6 +132,21 @@ def run_benchmarks(quick: bool = False) -> dict[str, Any]:
     t_stream = _best(stream)
     result["headroom_1024"] = round(len(fr) / t_stream / 1000.0, 2)
     result["streaming_frames_per_s_1024"] = round(len(fr) / t_stream, 0)
+
+    # plantar-dense has no shear sites: the same stream on plantar-ref (170 sensels +
+    # 5 shear sites) puts the friction bound, the free moment and the pivot in the figure.
+    ref_layout = load_layout("plantar-ref")
+    fr_shear = _sim_frames(ref_layout, 4.0 if quick else 20.0, 500.0)
+
+    def stream_shear() -> None:
+        an = Analyzer({"left": ref_layout})
+        for a in range(0, len(fr_shear), batch):
+            an.feed(fr_shear.rows(a, a + batch))
+
+    stream_shear()
+    t_shear = _best(stream_shear)
+    result["headroom_ref_shear"] = round(len(fr_shear) / t_shear / 1000.0, 2)
+    result["streaming_frames_per_s_ref_shear"] = round(len(fr_shear) / t_shear, 0)
 
     t_nb = _best(lambda: _pipeline_numba(fr, dense, batch))
     ref_fr = fr.rows(0, min(len(fr), 2000))

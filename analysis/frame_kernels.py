@@ -56,50 +56,103 @@ def _reduce_scalar(row, area, x, y, reg, rf, rp):
     return total, mx, my
 
 
+#: Largest region count: region indices are stored as int8 (the vectorised path compares
+#: them byte-wise), so a layout may have at most 127 regions.
+MAX_REGIONS = 127
+
+
+@njit(cache=True, nogil=True)
+def _prepare_layout(sensel_area_mm2, sensel_xy_mm, sensel_region, r_count):
+    """Per-layout tables of :func:`_reduce_frames`, O(S).
+
+    Returns ``(w32, w64, reg, x0, y0)``: ``w32`` three (S,) float32 arrays area,
+    area·(x − x0), area·(y − y0) (the vectorised path); ``w64`` (3, S) float64 rows area,
+    x − x0, y − y0 (the scalar path); ``reg`` (S,) int8;
+    ``(x0, y0)`` the area centroid of the sensels (moments about it have short lever arms,
+    so float32 moments are enough). Raises ``ValueError`` if ``r_count`` exceeds
+    :data:`MAX_REGIONS` or a region index is outside ``0 .. r_count-1``.
+    """
+    if r_count > MAX_REGIONS:
+        raise ValueError("more than 127 regions: region indices are stored as int8")
+    s_count = sensel_region.shape[0]
+    reg = np.empty(s_count, dtype=np.int8)
+    w64 = np.empty((3, s_count))
+    for s in range(s_count):
+        r = sensel_region[s]
+        if r < 0 or r >= r_count:
+            raise ValueError("sensel_region out of range for out_region_force_n")
+        reg[s] = r
+        w64[0, s] = sensel_area_mm2[s]
+        w64[1, s] = sensel_xy_mm[s, 0]
+        w64[2, s] = sensel_xy_mm[s, 1]
+    area = w64[0]
+    area_sum = area.sum()
+    x0 = (area * w64[1]).sum() / area_sum if area_sum > 0.0 else 0.0
+    y0 = (area * w64[2]).sum() / area_sum if area_sum > 0.0 else 0.0
+    # Three arrays, not the rows of one (3, S) array: with rows 4 KB apart (1024 sensels)
+    # the vectorised loop measured 5-30 % slower (L1 set conflicts, presumably).
+    w32 = (
+        np.empty(s_count, dtype=np.float32),
+        np.empty(s_count, dtype=np.float32),
+        np.empty(s_count, dtype=np.float32),
+    )
+    for s in range(s_count):
+        w64[1, s] -= x0
+        w64[2, s] -= y0
+        w32[0][s] = area[s]
+        w32[1][s] = area[s] * w64[1, s]
+        w32[2][s] = area[s] * w64[2, s]
+    return w32, w64, reg, x0, y0
+
+
 @njit(cache=True, nogil=True, fastmath=REDUCTION_FASTMATH)
 def _reduce_frames(
     p,
-    vector,
-    area32,
-    wx,
-    wy,
-    area,
-    xc,
-    yc,
+    w32,
+    w64,
     reg,
     x0,
     y0,
-    rf,
-    rp,
     out_force_n,
     out_cop_xy_mm,
     out_region_force_n,
     out_region_peak_kpa,
 ):
-    """The frame loop of :func:`frame_reduce_kernel` (arguments prepared there).
+    """The frame loop of :func:`frame_reduce_kernel` and :class:`FrameReducer`; the layout
+    tables ``w32``, ``w64``, ``reg``, ``(x0, y0)`` come from :func:`_prepare_layout`.
 
-    With ``vector`` (float32 input, at most 7 regions) each frame is one vectorised pass
-    over its sensels that keeps everything in vector registers: 7 region sums, 7 region
-    maxima and the two CoP moments. Per sensel ``v = max(p, 0)`` (``NaN > 0`` is False,
-    so a missing sensel adds nothing and no frame needs a second pass) and per region
-    ``r`` a mask ``m = -(reg == r)``: the region sum adds the bits ``f & m`` of
+    With float32 input and at most 7 regions (the vectorised path) each frame is one
+    vectorised pass over its sensels that keeps everything in vector registers: 7 region
+    sums, 7 region maxima and the two CoP moments. Per sensel ``v = max(p, 0)`` (``NaN > 0``
+    is False, so a missing sensel adds nothing and no frame needs a second pass) and per
+    region ``r`` a mask ``m = -(reg == r)``: the region sum adds the bits ``f & m`` of
     ``f = v·A`` (0.0 outside the region) and the region maximum is the integer maximum of
     ``bits(v) & m`` (non-negative float32 values order like their int32 bit patterns, and
     LLVM vectorises an integer maximum where it does not vectorise a float one without
-    ``nnan``). Written as ``f if reg == r else 0``, LLVM folds the addition into a select
-    of the accumulator, which its loop vectoriser does not accept as a reduction; the
-    integer masks keep it a plain one. Sums are float32 (non-negative terms: relative
-    error ~1e-7); the moments ``Σ v·A·(x − x0)`` are float32 about the layout's area
-    centroid ``(x0, y0)`` (``wx``, ``wy``), which keeps the CoP to ~1e-5 mm.
+    ``nnan``). Written as ``f if reg == r else 0``, LLVM folds the addition into a select of
+    the accumulator, which its loop vectoriser does not accept as a reduction; the integer
+    masks keep it a plain one. Sums are float32 (non-negative terms: relative error ~1e-7);
+    the moments ``Σ v·A·(x − x0)`` are float32 about the layout's area centroid ``(x0, y0)``
+    (``w32[1]``, ``w32[2]``), which keeps the CoP to ~1e-5 mm.
 
     Otherwise each frame goes through :func:`_reduce_scalar` (float64 sums).
 
-    ``rf``, ``rp``: (max(R, 7),) float64 scratch. The whole frame loop is one function on
-    purpose: calling a helper per frame with array arguments costs NRT reference counting
-    and ~40 pushed words per frame, as much as the sensel loop itself at 256 sensels.
+    The whole frame loop is one function on purpose: calling a helper per frame with
+    array arguments costs NRT reference counting and ~40 pushed words per frame, as much
+    as the sensel loop itself at 256 sensels.
     """
     n, s_count = p.shape
     r_count = out_region_force_n.shape[1]
+    if s_count != reg.shape[0]:
+        raise ValueError("pressure_kpa has a different number of sensels than the layout")
+    vector = p.itemsize == 4 and r_count <= DENSE_MAX_REGIONS
+    area32, wx, wy = w32
+    area = w64[0]
+    xc = w64[1]
+    yc = w64[2]
+    r_acc = max(r_count, DENSE_MAX_REGIONS)
+    rf = np.zeros(r_acc)
+    rp = np.zeros(r_acc)
     z = np.float32(0.0)
     for i in range(n):
         if vector:
@@ -198,57 +251,36 @@ def frame_reduce_kernel(
     the sensels (:func:`_reduce_frames`) accumulates the force per region, the region
     maxima and the CoP moments together; a frame is 1 KB at 256 sensels and stays in L1
     while it is worked on. Missing (NaN) sensels are skipped inside that loop.
-    Non-float32 input or a layout with more than seven regions takes the scalar path
-    (:func:`_reduce_scalar`); both agree to float rounding (relative ~1e-7; the CoP to
-    ~1e-5 mm). Per-call setup is O(S).
+    Non-float32 input or a layout with more than seven regions (at most
+    :data:`MAX_REGIONS`) takes the scalar path (:func:`_reduce_scalar`); both agree to
+    float rounding (relative ~1e-7; the CoP to ~1e-5 mm). Each call first builds the
+    layout's tables (O(S), :func:`_prepare_layout`); a caller that reduces many small
+    batches of one layout (the live path) uses :class:`FrameReducer`, which builds them
+    once.
 
     Parameters
     ----------
     pressure_kpa : (n, S) float32 pressure per sensel, C-contiguous (NaN = missing).
     sensel_area_mm2 : (S,) float64 sensel areas.
     sensel_xy_mm : (S, 2) float64 sensel centres.
-    sensel_region : (S,) int8 region index of each sensel (see ``hardware.layout.REGIONS``),
-        each in ``0 .. R-1``.
+    sensel_region : (S,) integer region index of each sensel (see
+        ``hardware.layout.REGIONS``), each in ``0 .. R-1``, ``R <= 127`` (else
+        ``ValueError``).
     out_force_n : (n,) float64, vertical force Σ p·A (N); NaN for a missing frame.
     out_cop_xy_mm : (n, 2) float64, centre of pressure (mm); NaN when unloaded or missing.
     out_region_force_n : (n, R) float64, force per region (N).
     out_region_peak_kpa : (n, R) float64, highest sensel pressure per region (kPa).
     """
-    s_count = pressure_kpa.shape[1]
-    r_count = out_region_force_n.shape[1]
-    reg = np.empty(s_count, dtype=np.int8)
-    area = np.empty(s_count)
-    x = np.empty(s_count)
-    y = np.empty(s_count)
-    for s in range(s_count):
-        r = sensel_region[s]
-        if r < 0 or r >= r_count:
-            raise ValueError("sensel_region out of range for out_region_force_n")
-        reg[s] = r
-        area[s] = sensel_area_mm2[s]
-        x[s] = sensel_xy_mm[s, 0]
-        y[s] = sensel_xy_mm[s, 1]
-    # Moments about the area centroid: short lever arms, so float32 moments are enough.
-    area_sum = area.sum()
-    x0 = (area * x).sum() / area_sum if area_sum > 0.0 else 0.0
-    y0 = (area * y).sum() / area_sum if area_sum > 0.0 else 0.0
-    xc = x - x0
-    yc = y - y0
-    r_acc = max(r_count, DENSE_MAX_REGIONS)
+    w32, w64, reg, x0, y0 = _prepare_layout(
+        sensel_area_mm2, sensel_xy_mm, sensel_region, out_region_force_n.shape[1]
+    )
     _reduce_frames(
         pressure_kpa,
-        pressure_kpa.itemsize == 4 and r_count <= DENSE_MAX_REGIONS,
-        area.astype(np.float32),
-        (area * xc).astype(np.float32),
-        (area * yc).astype(np.float32),
-        area,
-        xc,
-        yc,
+        w32,
+        w64,
         reg,
         x0,
         y0,
-        np.zeros(r_acc),
-        np.zeros(r_acc),
         out_force_n,
         out_cop_xy_mm,
         out_region_force_n,
@@ -309,6 +341,56 @@ def free_moment_kernel(
         out_rotational_shear_kpa[i] = rot / area if area > 0.0 else 0.0
 
 
+class FrameReducer:
+    """:func:`frame_reduce_kernel` for one layout, with the layout's tables built once.
+
+    The live path reduces batches of a few frames (one decoded chunk), where building
+    the tables on every call (an O(S) pass and five small arrays) costs as much as the
+    frames themselves. ``FrameReducer(area, xy, region, n_regions)(pressure, force, cop,
+    region_force, region_peak)`` gives the same outputs as :func:`frame_reduce_kernel`
+    (same arguments and shapes; ``n_regions`` is R). The tables are read-only, so one
+    instance may serve several threads.
+    """
+
+    def __init__(
+        self,
+        sensel_area_mm2: np.ndarray,
+        sensel_xy_mm: np.ndarray,
+        sensel_region: np.ndarray,
+        n_regions: int,
+    ) -> None:
+        self.w32, self.w64, self.reg, self.x0, self.y0 = _prepare_layout(
+            np.ascontiguousarray(sensel_area_mm2, dtype=np.float64),
+            np.ascontiguousarray(sensel_xy_mm, dtype=np.float64),
+            np.ascontiguousarray(sensel_region),
+            int(n_regions),
+        )
+        self.n_regions = int(n_regions)
+
+    def __call__(
+        self,
+        pressure_kpa: np.ndarray,
+        out_force_n: np.ndarray,
+        out_cop_xy_mm: np.ndarray,
+        out_region_force_n: np.ndarray,
+        out_region_peak_kpa: np.ndarray,
+    ) -> None:
+        if out_region_force_n.shape[1] != self.n_regions:
+            raise ValueError("out_region_force_n does not have the reducer's region count")
+        _reduce_frames(
+            pressure_kpa,
+            self.w32,
+            self.w64,
+            self.reg,
+            self.x0,
+            self.y0,
+            out_force_n,
+            out_cop_xy_mm,
+            out_region_force_n,
+            out_region_peak_kpa,
+        )
+
+
 def frame_reduce_batch(
     pressure_kpa: np.ndarray,
     sensel_area_mm2: np.ndarray,
@@ -328,12 +410,11 @@ def frame_reduce_batch(
     safe on aarch64 too (``parallel=True`` is not: see DESIGN.md). Default 1: the live
     path shares the Pi's cores with the recorder and the dashboard.
     """
-    args = (sensel_area_mm2, sensel_xy_mm, sensel_region)
+    reduce = FrameReducer(sensel_area_mm2, sensel_xy_mm, sensel_region, out_region_force_n.shape[1])
     n = len(pressure_kpa)
     if threads <= 1 or n < 2 * threads:
-        frame_reduce_kernel(
+        reduce(
             pressure_kpa,
-            *args,
             out_force_n,
             out_cop_xy_mm,
             out_region_force_n,
@@ -346,9 +427,8 @@ def frame_reduce_batch(
 
     def one(k: int) -> None:
         a, b = edges[k], edges[k + 1]
-        frame_reduce_kernel(
+        reduce(
             pressure_kpa[a:b],
-            *args,
             out_force_n[a:b],
             out_cop_xy_mm[a:b],
             out_region_force_n[a:b],

@@ -38,7 +38,9 @@ S_YAW_RATE_PEAK_LATE_DPS = 10
 S_COP_PATH_MM = 11
 S_ROTATIONAL_SHEAR_PEAK_LATE_KPA = 12
 S_LONGEST_GAP_S = 13
-N_SCALARS = 14
+S_LONGEST_GAP_LATE_S = 14
+S_FRAME_INTERVAL_S = 15
+N_SCALARS = 16
 
 # Rows of ``out_region`` (R regions).
 R_PEAK_KPA = 0
@@ -57,6 +59,11 @@ HEEL_UNLOADED_FRAC = 0.1
 #: A heel whose step peak stays below this share of the step's peak force was never
 #: loaded; late stance then starts at the force peak.
 HEEL_LOADED_FRAC = 0.05
+#: A gap between valid frames (or from the last valid frame to toe-off) in late stance
+#: longer than this many frame intervals hides the pivot: the step's late-stance (pivot)
+#: values are not reported. The same 2.5 intervals mark a gap in the events and the
+#: review's data quality.
+PIVOT_MAX_GAP_FRAMES = 2.5
 
 
 @njit(cache=True, nogil=True)
@@ -72,6 +79,8 @@ def step_metrics_kernel(
     yaw_rate_dps: np.ndarray,
     i0: int,
     i1: int,
+    t_heel_strike_s: float,
+    t_toe_off_s: float,
     heel_region: int,
     foot_length_mm: float,
     out_scalars: np.ndarray,
@@ -86,15 +95,39 @@ def step_metrics_kernel(
     cop_xy_mm : (n, 2); region_force_n, region_peak_kpa : (n, R);
     free_moment_nmm, rotational_shear_kpa : (n,); shear_resultant_kpa : (n, K) (K may be 0);
     yaw_rate_dps : (n,) IMU yaw rate, NaN where there is no gyroscope.
+    t_heel_strike_s, t_toe_off_s : the step's events (interpolated, so they may lie in a
+        run of lost frames); the gaps from heel strike to the first valid frame and from
+        the last valid frame to toe-off count in ``S_LONGEST_GAP_S``.
     heel_region : index of "heel" in the region list; foot_length_mm : for the strike index.
     out_scalars : (N_SCALARS,) see the ``S_*`` indices; out_region : (N_REGION_ROWS, R);
     out_site : (N_SITE_ROWS, K). Integrals use the trapezoid rule over valid frames.
+
+    Gaps (valid frame: finite force): ``S_LONGEST_GAP_S`` is the longest time without a
+    valid frame from heel strike to toe-off (between valid frames, heel strike → first,
+    last → toe-off); ``S_LONGEST_GAP_LATE_S`` the same over late stance (gaps that end at
+    or after its first frame, and last → toe-off); ``S_FRAME_INTERVAL_S`` the median
+    interval between the step's frames (lost frames are absent, so a burst barely moves
+    it). Without any valid frame ``S_LONGEST_GAP_S`` is the contact time; without a
+    loaded one the late-stance values, ``S_LONGEST_GAP_LATE_S`` included, are NaN.
     """
     r_count = region_force_n.shape[1]
     k_count = shear_resultant_kpa.shape[1]
     out_scalars[:] = np.nan
     out_region[:, :] = 0.0
     out_site[:, :] = 0.0
+    if i1 - i0 >= 2:
+        out_scalars[S_FRAME_INTERVAL_S] = np.median(np.diff(t_s[i0:i1]))
+    # Longest gap without a valid frame over stance, with the edges to the events.
+    longest_gap = 0.0
+    t_valid = t_heel_strike_s
+    for i in range(i0, i1):
+        if force_n[i] == force_n[i]:
+            if t_s[i] - t_valid > longest_gap:
+                longest_gap = t_s[i] - t_valid
+            t_valid = t_s[i]
+    if t_toe_off_s - t_valid > longest_gap:
+        longest_gap = t_toe_off_s - t_valid
+    out_scalars[S_LONGEST_GAP_S] = longest_gap
     # Peak force, first valid loaded frame, heel peak.
     peak_f = 0.0
     i_peak = -1
@@ -158,6 +191,17 @@ def step_metrics_kernel(
                 i_late = i
                 break
     out_scalars[S_LATE_START_S] = t_s[i_late]
+    # Longest gap in late stance: gaps ending at or after its first frame, and to toe-off.
+    late_gap = 0.0
+    t_valid = np.nan
+    for i in range(i0, i1):
+        if force_n[i] == force_n[i]:
+            if i >= i_late and t_valid == t_valid and t_s[i] - t_valid > late_gap:
+                late_gap = t_s[i] - t_valid
+            t_valid = t_s[i]
+    if t_toe_off_s - t_valid > late_gap:
+        late_gap = t_toe_off_s - t_valid
+    out_scalars[S_LONGEST_GAP_LATE_S] = late_gap
     # Region peaks, PTI, FTI over stance; late-stance region peaks.
     path = 0.0
     j_last = i0
@@ -190,14 +234,6 @@ def step_metrics_kernel(
         t_last = t_s[i]
         j_last = i
     out_scalars[S_COP_PATH_MM] = path
-    longest_gap = 0.0
-    t_valid = np.nan
-    for i in range(i0, i1):
-        if force_n[i] == force_n[i]:
-            if t_valid == t_valid and t_s[i] - t_valid > longest_gap:
-                longest_gap = t_s[i] - t_valid
-            t_valid = t_s[i]
-    out_scalars[S_LONGEST_GAP_S] = longest_gap
     duration = t_s[i1 - 1] - t_s[i0]
     if duration > 0.0:
         out_scalars[S_COP_VELOCITY_MM_PER_S] = path / duration

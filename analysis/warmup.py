@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 
 from firmware_bridge.frames import FootFrames
-from hardware.layout import load_layout
+from hardware.layout import REGIONS, load_layout
 
 
 def warm_up() -> list[str]:
     """Run the whole pipeline on a short synthetic two-step signal; returns kernel names."""
     from analysis.analyzer import Analyzer
+    from analysis.frame_kernels import frame_reduce_kernel
     from firmware_bridge.codec import warm_up_decoder
 
     warm_up_decoder()
@@ -24,7 +25,19 @@ def warm_up() -> list[str]:
     shear[..., 0] = 0.05 * load[:, None]
     shear[..., 2] = load[:, None]  # loaded sites: the friction bound keeps their shear
     frames = FootFrames("left", 0, np.arange(n), (t * 1e6).astype(np.int64), t, pressure, shear)
-    Analyzer({"left": layout}).feed(frames)
+    Analyzer({"left": layout}).feed(frames)  # the live path (FrameReducer, FrictionBound)
+    # the per-call form the review and the batch tools use
+    k = 10
+    frame_reduce_kernel(
+        pressure[:k],
+        layout.sensel_area_mm2,
+        layout.sensel_xy_mm,
+        layout.sensel_region,
+        np.empty(k),
+        np.empty((k, 2)),
+        np.empty((k, len(REGIONS))),
+        np.empty((k, len(REGIONS))),
+    )
     return [
         "decode_stream_kernel",
         "frame_reduce_kernel",

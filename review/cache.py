@@ -24,7 +24,7 @@ from plantar import __version__, paths
 from review.session import SessionReview, compute_review
 
 #: Bump when the review computation changes (with the package version, this keys the cache).
-REVIEW_REVISION = 2
+REVIEW_REVISION = 3
 ANALYSIS_VERSION = f"{__version__}-r{REVIEW_REVISION}"
 
 

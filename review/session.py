@@ -4,7 +4,12 @@ data quality, computed once per session and cached (:mod:`review.cache`).
 The steps come from :func:`analysis.analyze_recording` (the same kernels as the live
 path); the maps need the frames of each step, so this module goes back to the frames
 with the step windows (heel strike → toe-off, late stance → toe-off) and reduces them
-per step with NumPy (one Python iteration per step, never per frame).
+per step with NumPy (one Python iteration per step, never per frame). Force, CoP and the
+shear quantities per frame come from the analyzer's own kernels
+(:func:`~analysis.frame_kernels.frame_reduce_kernel`, and
+:func:`~analysis.frame_kernels.free_moment_kernel` on the friction-bounded shear of
+:mod:`analysis.pivot`), so a site's late-stance shear peak here is the step record's
+``peak_shear_kpa``; steps whose pivot is invalid (frame loss at toe-off) have none.
 
 Everything returned is split in two: ``data`` (plain JSON: metadata, series, summary,
 quality, map descriptions) and ``arrays`` (NumPy: grids, per-step sensel maps, gait
@@ -21,7 +26,9 @@ from typing import Any
 
 import numpy as np
 
+from analysis.frame_kernels import frame_reduce_kernel, free_moment_kernel
 from analysis.hotspots import FOREFOOT_FROM_FRAC, InterpolationGrid
+from analysis.pivot import FRICTION_MU_MAX, friction_bounded_shear
 from analysis.risk import RISK_LABEL
 from hardware.layout import REGIONS, Layout
 
@@ -39,7 +46,7 @@ MAP_KINDS: dict[str, tuple[str, str]] = {
     "peak_pressure": ("Peak pressure (mean of per-step peaks)", "kPa"),
     "pti": ("Pressure-time integral (mean per step)", "kPa·s"),
     "peak_shear": ("Peak resultant shear in late stance (mean per step)", "kPa"),
-    "pivot": ("Pivot: peak rotational shear in late stance (mean per step)", "kPa"),
+    "pivot": ("Pivot: peak site rotational shear in late stance (mean per step)", "kPa"),
     "hotspot_recurrence": ("Hot-spot recurrence (share of steps hot)", "%"),
     "gait_line": ("CoP gait line (grey: steps, black: mean)", "mm"),
 }
@@ -108,12 +115,64 @@ def _step_windows(t: np.ndarray, steps: list[dict[str, Any]]) -> np.ndarray:
         ls = st.get("late_stance_start_s")
         if ls is None or not (hs <= ls <= to):
             ls = hs + 0.55 * (to - hs)
+        else:  # a frame time rounded to 1 µs in the record: that frame, not the next
+            ls -= 1e-6
         out[k] = (
             np.searchsorted(t, hs, "left"),
             np.searchsorted(t, ls, "left"),
             np.searchsorted(t, to, "right"),
         )
     return out
+
+
+def frame_series(
+    pressure_kpa: np.ndarray, shear_kpa: np.ndarray, layout: Layout
+) -> dict[str, np.ndarray]:
+    """Per-frame force (N, NaN for a missing frame), CoP (mm) and, with shear sites, the
+    resultant and the rotational shear of each site (kPa, (n, K)) of a run of frames, from
+    the analyzer's kernels on the friction-bounded shear (what the step records are made
+    of). Called per step, so memory does not grow with the session.
+
+    A site's rotational shear is :func:`~analysis.frame_kernels.free_moment_kernel`'s
+    rotational shear of that site alone: its shear component perpendicular to the radius
+    from the CoP (counter-clockwise positive; 0 without a CoP).
+    """
+    p = np.ascontiguousarray(pressure_kpa, dtype=np.float32)
+    n, r_count, K = len(p), len(REGIONS), layout.n_shear
+    force = np.empty(n)
+    cop = np.empty((n, 2))
+    frame_reduce_kernel(
+        p,
+        np.ascontiguousarray(layout.sensel_area_mm2, dtype=np.float64),
+        np.ascontiguousarray(layout.sensel_xy_mm, dtype=np.float64),
+        np.ascontiguousarray(layout.sensel_region, dtype=np.int8),
+        force,
+        cop,
+        np.empty((n, r_count)),
+        np.empty((n, r_count)),
+    )
+    resultant = np.zeros((n, K))
+    rotational = np.zeros((n, K))
+    if K:
+        shear = friction_bounded_shear(shear_kpa, FRICTION_MU_MAX)
+        xy = np.ascontiguousarray(layout.shear_xy_mm, dtype=np.float64).reshape(-1, 2)
+        area = np.ascontiguousarray(layout.shear_area_mm2, dtype=np.float64)
+        tz = np.empty(n)
+        rot = np.empty(n)
+        free_moment_kernel(shear, xy, area, cop, tz, resultant, rot)
+        one = np.empty((n, 1))
+        for k in range(K):  # one site at a time: the kernel's rotational shear of site k
+            free_moment_kernel(
+                np.ascontiguousarray(shear[:, k : k + 1]),
+                xy[k : k + 1],
+                area[k : k + 1],
+                cop,
+                tz,
+                one,
+                rot,
+            )
+            rotational[:, k] = rot
+    return {"force": force, "cop": cop, "resultant": resultant, "rotational": rotational}
 
 
 def foot_arrays(frames: Any, layout: Layout, steps: list[dict[str, Any]]) -> dict[str, np.ndarray]:
@@ -127,8 +186,6 @@ def foot_arrays(frames: Any, layout: Layout, steps: list[dict[str, Any]]) -> dic
     shear_peak = np.full((n_steps, K), np.nan, dtype=np.float32)
     rot_peak = np.full((n_steps, K), np.nan, dtype=np.float32)
     gait = np.full((n_steps, GAIT_LINE_POINTS, 2), np.nan, dtype=np.float32)
-    area = np.asarray(layout.sensel_area_mm2, dtype=np.float64)
-    xy = np.asarray(layout.sensel_xy_mm, dtype=np.float64)
     late_cop: list[np.ndarray] = []
     phase = np.linspace(0.0, 1.0, GAIT_LINE_POINTS)
     with warnings.catch_warnings():
@@ -140,11 +197,9 @@ def foot_arrays(frames: Any, layout: Layout, steps: list[dict[str, Any]]) -> dic
             ts = t[i0:i1]
             peak[k] = np.nanmax(ps, axis=0)
             pti[k] = np.trapezoid(np.nan_to_num(ps), ts, axis=0)
-            pa = np.nan_to_num(ps) * area
-            force = pa.sum(axis=1)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                cop = (pa @ xy) / force[:, None]
-            cop[force <= 0] = np.nan
+            fr = frame_series(p[i0:i1], frames.shear_kpa[i0:i1], layout)
+            force = np.nan_to_num(fr["force"])
+            cop = fr["cop"]
             # the gait line follows the loaded part of stance (CoP of a nearly unloaded
             # insole is noise)
             ok = np.isfinite(cop[:, 0]) & (force >= 0.1 * np.max(force, initial=0.0))
@@ -154,15 +209,12 @@ def foot_arrays(frames: Any, layout: Layout, steps: list[dict[str, Any]]) -> dic
                 gait[k, :, 1] = np.interp(phase, u, cop[ok, 1])
             j0 = max(il - i0, 0)
             late_cop.append(cop[j0:][np.isfinite(cop[j0:, 0])])
-            if K and i1 - il >= 1:
-                sh = np.asarray(frames.shear_kpa[il:i1], dtype=np.float64)
-                res = np.hypot(sh[..., 0], sh[..., 1])
-                shear_peak[k] = np.nanmax(res, axis=0)
-                r = layout.shear_xy_mm[None, :, :] - cop[j0:, None, :]
-                rn = np.hypot(r[..., 0], r[..., 1])
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    rot = (r[..., 0] * sh[..., 1] - r[..., 1] * sh[..., 0]) / rn
-                rot_peak[k] = np.nanmax(np.abs(rot), axis=0)
+            # late stance: valid frames only, as in the step record; none when the step's
+            # pivot is invalid (frame loss at toe-off)
+            late = j0 + np.flatnonzero(np.isfinite(fr["force"][j0:]))
+            if K and late.size and not (steps[k].get("pivot") or {}).get("invalid"):
+                shear_peak[k] = fr["resultant"][late].max(axis=0)
+                rot_peak[k] = np.abs(fr["rotational"][late]).max(axis=0)
     lc = np.concatenate(late_cop) if late_cop else np.zeros((0, 2))
     return {
         "peak": peak,
@@ -432,6 +484,7 @@ def compute_review(directory: Path, progress: Any = None) -> SessionReview:
         arrays[pfx + "step_peak_kpa"] = fa["peak"]
         arrays[pfx + "step_pti_kpa_s"] = fa["pti"]
         arrays[pfx + "gait_line_mm"] = fa["gait"]
+        arrays[pfx + "step_peak_shear_kpa"] = fa["shear_peak"]
         arrays[pfx + "windows"] = fa["windows"]
         arrays[pfx + "map/peak_pressure"] = to_grid(grid, interpolate_many(w, mean_peak)[0])
         arrays[pfx + "map/pti"] = to_grid(grid, interpolate_many(w, mean_pti)[0])

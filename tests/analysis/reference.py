@@ -171,11 +171,14 @@ def friction_bound_ref(shear_kpa, mu_max):
 
 def free_moment_peak_ref(t_s, force_n, tz_nmm, i0, i_late, i1, window_s, min_fit=4):
     """Largest |value| over late stance of the least-squares quadratic (np.polyfit) through
-    the valid stance frames within h frames and (h + 0.5)·dt of each late frame."""
+    the valid stance frames within h frames and (h + 0.5)·dt of each late frame; the mean
+    of those frames where they are fewer than ``min_fit`` or fewer than ceil(h / 2) lie on
+    either side of the frame."""
     t = np.asarray(t_s, dtype=np.float64)
     valid = np.isfinite(np.asarray(force_n, dtype=np.float64))
     dt = (t[i1 - 1] - t[i0]) / (i1 - i0 - 1)
     h = max(int(0.5 * window_s / dt + 0.5), 1)
+    min_side = -(-h // 2)
     fits = []
     for i in range(i_late, i1):
         if not valid[i]:
@@ -183,7 +186,8 @@ def free_moment_peak_ref(t_s, force_n, tz_nmm, i0, i_late, i1, window_s, min_fit
         j = np.arange(max(i - h, i0), min(i + h + 1, i1))
         j = j[valid[j] & (np.abs(t[j] - t[i]) <= (h + 0.5) * dt)]
         y = np.asarray(tz_nmm, dtype=np.float64)[j]
-        if len(j) >= min_fit:
+        sides = min(np.sum(j < i), np.sum(j > i))
+        if len(j) >= min_fit and sides >= min_side:
             fits.append(np.polyval(np.polyfit(t[j] - t[i], y, 2), 0.0))
         else:
             fits.append(y.mean())

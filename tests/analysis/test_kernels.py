@@ -7,7 +7,12 @@ import pytest
 from scipy import ndimage
 
 from analysis.events import detect_events
-from analysis.frame_kernels import frame_reduce_batch, frame_reduce_kernel, free_moment_kernel
+from analysis.frame_kernels import (
+    FrameReducer,
+    frame_reduce_batch,
+    frame_reduce_kernel,
+    free_moment_kernel,
+)
 from analysis.hotspots import InterpolationGrid, label_kernel
 from hardware.layout import REGIONS, available_layouts, load_layout
 from tests.analysis.reference import (
@@ -108,6 +113,49 @@ def test_frame_reduce_batch_threads_match_single(sim60):
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("layout_id", ["plantar-ref", "plantar-dense"])
+def test_frame_reducer_matches_kernel_on_small_batches(layout_id):
+    """The live path's prepared reducer gives the kernel's outputs bit for bit, batch by
+    batch (1, 3 and 10 frames, float32 and float64)."""
+    layout = load_layout(layout_id)
+    args = (layout.sensel_area_mm2, layout.sensel_xy_mm, layout.sensel_region)
+    reduce = FrameReducer(*args, len(REGIONS))
+    rng = np.random.default_rng(5)
+    for n in (1, 3, 10):
+        p = rng.gamma(0.6, 60.0, size=(n, layout.n_sensels)).astype(np.float32)
+        p[0, ::5] = np.nan
+        for x in (p, p.astype(np.float64)):
+            outs = [
+                (np.empty(n), np.empty((n, 2)), np.empty((n, 7)), np.empty((n, 7))) for _ in "ab"
+            ]
+            frame_reduce_kernel(x, *args, *outs[0])
+            reduce(x, *outs[1])
+            for a, b in zip(*outs, strict=True):
+                np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="region count"):
+        reduce(p, np.empty(10), np.empty((10, 2)), np.empty((10, 6)), np.empty((10, 6)))
+
+
+def test_frame_reduce_rejects_region_counts_int8_cannot_hold():
+    """Region indices are int8 on both paths: more than 127 regions is an error, not a
+    silent wrap-around; 127 regions (the scalar path) still work."""
+    layout = load_layout("plantar-ref")
+    s = layout.n_sensels
+    p = np.full((2, s), 10.0, dtype=np.float32)
+    for r_count, ok in ((127, True), (128, False), (300, False)):
+        region = np.arange(s) % r_count
+        out = np.empty(2), np.empty((2, 2)), np.empty((2, r_count)), np.empty((2, r_count))
+        if ok:
+            frame_reduce_kernel(p, layout.sensel_area_mm2, layout.sensel_xy_mm, region, *out)
+            want = np.bincount(region, layout.sensel_area_mm2, r_count) * 10.0 * 1e-3
+            np.testing.assert_allclose(out[2][0], want, rtol=1e-9)
+            continue
+        with pytest.raises(ValueError, match="127 regions"):
+            frame_reduce_kernel(p, layout.sensel_area_mm2, layout.sensel_xy_mm, region, *out)
+        with pytest.raises(ValueError, match="127 regions"):
+            FrameReducer(layout.sensel_area_mm2, layout.sensel_xy_mm, region, r_count)
+
+
 def test_free_moment_matches_reference_and_simulator(sim60):
     fr, layout = sim60.feet["right"], sim60.layouts["right"]
     _, cop, _, _ = _reduce(fr.pressure_kpa, layout)
@@ -155,3 +203,39 @@ def test_labelling_matches_scipy():
     # same partition (labels may be numbered differently)
     pairs = set(zip(labels[mask].tolist(), ref[mask].tolist(), strict=True))
     assert len(pairs) == n
+
+
+def test_free_moment_peak_ignores_one_sided_fits_at_toe_off():
+    """A noise spike on the last frame before toe-off: a quadratic fitted to the 4 frames
+    before it and read at its end (weight 0.95 on the spike) would make it the step's
+    peak (190 here); the window's mean is used there instead (analysis/pivot.py)."""
+    from analysis.pivot import FREE_MOMENT_SMOOTH_S, free_moment_peak
+    from tests.analysis.reference import free_moment_peak_ref
+
+    t = np.arange(60) * 0.005
+    tz = 100.0 * np.exp(-0.5 * ((t - 0.15) / 0.02) ** 2)
+    tz[-1] = 200.0
+    got = free_moment_peak(t, np.ones(60), tz, 0, 10, 60, FREE_MOMENT_SMOOTH_S)
+    assert got[0] == pytest.approx(100.0, rel=0.01)
+    want = free_moment_peak_ref(t, np.ones(60), tz, 0, 10, 60, FREE_MOMENT_SMOOTH_S)
+    np.testing.assert_allclose(got, want, rtol=1e-9)
+
+
+def test_friction_bound_buffer_matches_copy_across_batch_sizes():
+    """The live path bounds shear into a kept buffer; each batch's result equals the
+    allocating :func:`friction_bounded_shear`, and the buffer stops growing."""
+    from analysis.pivot import FRICTION_MU_MAX, FrictionBound, friction_bounded_shear
+
+    bound = FrictionBound(FRICTION_MU_MAX)
+    rng = np.random.default_rng(9)
+    for n in (3, 1, 50, 10, 50):
+        shear = rng.normal(0.0, 5.0, (n, 5, 3)).astype(np.float32)
+        shear[::2, :, 2] = np.abs(shear[::2, :, 2]) * 20
+        got = bound(shear)
+        assert got.shape == shear.shape and got.dtype == np.float32
+        np.testing.assert_array_equal(got, friction_bounded_shear(shear, FRICTION_MU_MAX))
+    buf = bound._buf
+    bound(shear[:7])
+    assert bound._buf is buf
+    got64 = bound(shear.astype(np.float64))  # another dtype gets its own buffer
+    assert got64.dtype == np.float64
