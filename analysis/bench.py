@@ -115,6 +115,18 @@ def _best_interleaved(fns: list[Any], repeat: int = 3) -> list[float]:
     return best
 
 
+def _streaming_frames_per_s(layout: Any, frames: Any, batch: int) -> float:
+    """Frames/s of the streaming Analyzer fed ``batch``-frame batches (warm, best of 3)."""
+
+    def stream() -> None:
+        an = Analyzer({"left": layout})
+        for a in range(0, len(frames), batch):
+            an.feed(frames.rows(a, a + batch))
+
+    stream()
+    return len(frames) / _best(stream)
+
+
 def run_benchmarks(quick: bool = False) -> dict[str, Any]:
     """Run all benchmarks; returns the JSON object of ``plantar bench --json``."""
     warm_up()
@@ -122,31 +134,17 @@ def run_benchmarks(quick: bool = False) -> dict[str, Any]:
     dense = load_layout("plantar-dense")
     fr = _sim_frames(dense, 4.0 if quick else 20.0, 500.0)
     batch = 50
-
-    def stream() -> None:
-        an = Analyzer({"left": dense})
-        for a in range(0, len(fr), batch):
-            an.feed(fr.rows(a, a + batch))
-
-    stream()
-    t_stream = _best(stream)
-    result["headroom_1024"] = round(len(fr) / t_stream / 1000.0, 2)
-    result["streaming_frames_per_s_1024"] = round(len(fr) / t_stream, 0)
+    fps = _streaming_frames_per_s(dense, fr, batch)
+    result["headroom_1024"] = round(fps / 1000.0, 2)
+    result["streaming_frames_per_s_1024"] = round(fps, 0)
 
     # plantar-dense has no shear sites: the same stream on plantar-ref (170 sensels +
     # 5 shear sites) puts the friction bound, the free moment and the pivot in the figure.
     ref_layout = load_layout("plantar-ref")
     fr_shear = _sim_frames(ref_layout, 4.0 if quick else 20.0, 500.0)
-
-    def stream_shear() -> None:
-        an = Analyzer({"left": ref_layout})
-        for a in range(0, len(fr_shear), batch):
-            an.feed(fr_shear.rows(a, a + batch))
-
-    stream_shear()
-    t_shear = _best(stream_shear)
-    result["headroom_ref_shear"] = round(len(fr_shear) / t_shear / 1000.0, 2)
-    result["streaming_frames_per_s_ref_shear"] = round(len(fr_shear) / t_shear, 0)
+    fps = _streaming_frames_per_s(ref_layout, fr_shear, batch)
+    result["headroom_ref_shear"] = round(fps / 1000.0, 2)
+    result["streaming_frames_per_s_ref_shear"] = round(fps, 0)
 
     t_nb = _best(lambda: _pipeline_numba(fr, dense, batch))
     ref_fr = fr.rows(0, min(len(fr), 2000))
