@@ -31,6 +31,7 @@ sys.path.insert(0, str(REPO))
 from firmware_bridge.bridge import Bridge  # noqa: E402
 from firmware_bridge.frames import FootFrames  # noqa: E402
 from firmware_bridge.insole_stream import CLOCK_SETTLE_S  # noqa: E402
+from tests.firmware_bridge.serial_device_process import spawn  # noqa: E402
 
 
 class Count:
@@ -46,30 +47,12 @@ class Count:
 
 
 def start_device(link: Path, foot: str, rate: float, seconds: float) -> subprocess.Popen:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.firmware_bridge.serial_device_process",
-            str(link),
-            "--foot",
-            foot,
-            "--rate",
-            str(rate),
-            "--layout",
-            "plantar-dense",
-            "--pregenerate",
-            str(seconds),
-            "--block-ms",
-            "2",
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
+    return spawn(
+        link,
+        *("--foot", foot, "--rate", str(rate), "--layout", "plantar-dense"),
+        *("--pregenerate", str(seconds), "--block-ms", "2"),
+        wait_ready=False,
     )
-    return proc
 
 
 def wait_ready(proc: subprocess.Popen) -> None:

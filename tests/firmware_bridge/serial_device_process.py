@@ -26,11 +26,13 @@ import contextlib
 import json
 import os
 import select
+import subprocess
 import sys
 import termios
 import threading
 import time
 import tty
+from pathlib import Path
 
 import numpy as np
 
@@ -40,6 +42,29 @@ from hardware.sim.imperfections import Imperfections
 from hardware.sim.insole import make_pair
 
 _TX_LIMIT = 1 << 18
+_REPO = Path(__file__).resolve().parents[2]
+
+
+def spawn(link: Path | str, *args: str, wait_ready: bool = True) -> subprocess.Popen[str]:
+    """Start this module as a device process at ``link`` (stdin/stdout piped, text).
+
+    With ``wait_ready`` it returns once the device printed ``ready`` (the pty exists).
+    """
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.firmware_bridge.serial_device_process", str(link), *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(_REPO)},
+        cwd=_REPO,
+    )
+    if wait_ready:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if not line.startswith("ready"):
+            proc.kill()
+            raise RuntimeError(f"device process did not start: {line!r}")
+    return proc
 
 
 class PtyInsole:

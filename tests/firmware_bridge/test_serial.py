@@ -23,6 +23,7 @@ from firmware_bridge.insole_stream import InsoleStream
 from firmware_bridge.transport import LinkLost, Transport, open_transport
 from firmware_bridge.transports.serial import UDEV_RULE, _open_error
 from plantar.errors import DeviceError
+from tests.firmware_bridge.serial_device_process import spawn
 from tests.firmware_bridge.test_transport_contract import (
     RECONNECT_BAR_S,
     TransportContractTests,
@@ -39,24 +40,8 @@ class DeviceProcess:
     """The simulated insole process; ``send()`` writes a command line to its stdin."""
 
     def __init__(self, link: Path, *extra: str) -> None:
-        env = {**os.environ, "PYTHONPATH": str(REPO)}
         self.link = link
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tests.firmware_bridge.serial_device_process",
-                str(link),
-                *extra,
-            ],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            env=env,
-            cwd=REPO,
-        )
-        line = self.proc.stdout.readline()
-        assert line.startswith("ready"), f"device process did not start: {line!r}"
+        self.proc = spawn(link, *extra)
 
     def send(self, command: str) -> None:
         self.proc.stdin.write(command + "\n")

@@ -33,6 +33,7 @@ from typing import Any
 import pytest
 
 from tests.chromium import CHROMIUM, CHROMIUM_ARGS
+from tests.firmware_bridge.serial_device_process import spawn
 
 pytest.importorskip("serial")
 pytestmark = pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs pseudo-terminals")
@@ -137,26 +138,7 @@ class Device:
     """A simulated insole that appears at ``link`` when started (switched on)."""
 
     def __init__(self, link: Path, foot: str, seed: int) -> None:
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tests.firmware_bridge.serial_device_process",
-                str(link),
-                "--foot",
-                foot,
-                "--seed",
-                str(seed),
-            ],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            env={**os.environ, "PYTHONPATH": str(REPO)},
-            cwd=REPO,
-        )
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        assert line.startswith("ready"), f"device process did not start: {line!r}"
+        self.proc = spawn(link, "--foot", foot, "--seed", str(seed))
 
     def stop(self) -> None:
         if self.proc.poll() is None:
