@@ -14,13 +14,13 @@ from analysis.frame_kernels import (
     free_moment_kernel,
 )
 from analysis.hotspots import InterpolationGrid, label_kernel
-from hardware.layout import REGIONS, available_layouts, load_layout
-from tests.analysis.reference import (
+from analysis.reference import (
     detect_events_ref,
     frame_reduce_ref,
     free_moment_ref,
     interpolate_ref,
 )
+from hardware.layout import REGIONS, available_layouts, load_layout
 
 
 def _reduce(pressure, layout):
@@ -210,7 +210,7 @@ def test_free_moment_peak_ignores_one_sided_fits_at_toe_off():
     before it and read at its end (weight 0.95 on the spike) would make it the step's
     peak (190 here); the window's mean is used there instead (analysis/pivot.py)."""
     from analysis.pivot import FREE_MOMENT_SMOOTH_S, free_moment_peak
-    from tests.analysis.reference import free_moment_peak_ref
+    from analysis.reference import free_moment_peak_ref
 
     t = np.arange(60) * 0.005
     tz = 100.0 * np.exp(-0.5 * ((t - 0.15) / 0.02) ** 2)

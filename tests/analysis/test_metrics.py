@@ -8,7 +8,7 @@ import itertools
 import numpy as np
 import pytest
 
-from analysis import step_metrics
+from analysis import reference, step_metrics
 from analysis.analyzer import (
     ACCLIMATISATION_STEPS,
     BASELINE_STEPS,
@@ -31,7 +31,6 @@ from firmware_bridge.frames import FootFrames
 from hardware.layout import REGIONS
 from hardware.sim import ground_truth
 from hardware.sim.imperfections import Imperfections
-from tests.analysis import reference
 from tests.analysis.conftest import match_truth, sim_run
 
 FATIGUE_ONSET_S = 150.0
