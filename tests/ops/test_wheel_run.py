@@ -1,11 +1,14 @@
 """The installed product: build the wheel, install it into a fresh venv, run the service.
 
-The venv is created with ``--system-site-packages`` so that numba, pyarrow, FastAPI ...
-come from this machine instead of being downloaded again, and the wheel is installed with
-``--no-deps``; :func:`test_runtime_imports_are_declared` makes up for that by checking that
-every distribution the service imports is a declared (direct or transitive) dependency.
-Building the wheel uses pip's build isolation (it fetches setuptools), so it needs the
-package index, which CI reaches.
+The venv cannot see the base interpreter's packages (no system site-packages): it holds
+plantar's declared runtime dependencies, linked in from the project's own ``.venv``
+(:mod:`tests.ops.isolated_venv`), and the wheel, installed with ``--no-deps --no-index``.
+``pip check`` confirms the closure is complete, and
+:func:`test_runtime_imports_are_declared` checks that every distribution the service
+imports is a declared (direct or transitive) dependency, so an import that only works
+because some package happens to be on this machine fails here. Building the wheel uses
+pip's build isolation (it fetches setuptools), so it needs the package index, which CI
+reaches.
 
 Then, with two ``sim://`` insoles (``data/sim.toml``):
 
@@ -26,10 +29,11 @@ import socket
 import subprocess
 import sys
 import time
-import venv
 from pathlib import Path
 
 import pytest
+
+from tests.ops import isolated_venv
 
 REPO = Path(__file__).resolve().parents[2]
 SIM_TOML = Path(__file__).resolve().parent / "data" / "sim.toml"
@@ -66,8 +70,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     assert proc.returncode == 0, proc.stderr[-3000:]
     (wheel,) = dist.glob("plantar-*.whl")
     env_dir = root / "venv"
-    venv.EnvBuilder(system_site_packages=True, with_pip=False, symlinks=True).create(env_dir)
-    python = env_dir / "bin" / "python"
+    python = isolated_venv.create(env_dir)
     proc = subprocess.run(
         [
             sys.executable,
@@ -86,6 +89,13 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
+    check = subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(python), "check"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "PLANTAR_"))}
     work = root / "work"
     work.mkdir()
@@ -135,6 +145,22 @@ def test_installed_plantar_comes_from_the_wheel(installed: dict) -> None:  # typ
     assert static.is_file(), "dashboard/static is not in the wheel: add it to package-data"
 
 
+def test_venv_cannot_see_undeclared_packages(installed: dict) -> None:  # type: ignore[type-arg]
+    """The test tools (pytest, hypothesis, scipy) sit in the project's .venv and often in the
+    base interpreter, and plantar does not declare them: the wheel's venv must not see them."""
+    probe = "import importlib.util as u, sys; print([m for m in sys.argv[1:] if u.find_spec(m)])"
+    proc = subprocess.run(
+        [str(installed["python"]), "-c", probe, "pytest", "hypothesis", "scipy", "numba"],
+        capture_output=True,
+        text=True,
+        env=installed["env"],
+        cwd=installed["work"],
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "['numba']"
+
+
 def test_runtime_imports_are_declared(installed: dict) -> None:  # type: ignore[type-arg]
     """Every third-party distribution our code imports is a declared dependency of plantar.
 
@@ -181,6 +207,10 @@ while todo:
     except md.PackageNotFoundError:
         pass
 undeclared = sorted({norm(d) for n in names for d in owners.get(n, [])} - declared)
+# An import whose package is not in this venv at all is undeclared too (the venv holds
+# only what pyproject declares).
+import importlib.util
+undeclared += sorted(n for n in names if n not in owners and importlib.util.find_spec(n) is None)
 assert "review" in ours or "plantar" in ours, ours
 print(json.dumps(undeclared))
 """

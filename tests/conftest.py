@@ -1,0 +1,83 @@
+"""Suite-wide guard: no test reaches a package through the base interpreter.
+
+A fresh machine's base ``python3`` has only what the OS image ships, so a test that
+imports numba, pyarrow ... from the base interpreter's site-packages (or from a venv that
+sees them) passes here and fails there. The suite therefore:
+
+* refuses to start outside a virtual environment, or in one with system site-packages;
+* puts this venv's ``bin/`` first on ``PATH``, so a test that spawns ``python3`` or
+  ``plantar`` gets the venv's;
+* at the end, fails the run if any imported module was loaded from the base
+  interpreter's or the user's site-packages.
+"""
+
+from __future__ import annotations
+
+import os
+import site
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+
+def _base_site_dirs() -> list[Path]:
+    dirs = set()
+    for key in ("purelib", "platlib"):
+        path = sysconfig.get_path(
+            key, vars={"base": sys.base_prefix, "platbase": sys.base_exec_prefix}
+        )
+        dirs.add(Path(path).resolve())
+    if site.USER_SITE:
+        dirs.add(Path(site.USER_SITE).resolve())
+    return sorted(dirs)
+
+
+def _venv_sees_system_site() -> bool:
+    cfg = Path(sys.prefix) / "pyvenv.cfg"
+    if not cfg.is_file():
+        return False
+    for line in cfg.read_text().splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() == "include-system-site-packages":
+            return value.strip().lower() == "true"
+    return False
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if sys.prefix == sys.base_prefix:
+        raise pytest.UsageError(
+            "the tests run from the project's virtual environment: use ./scripts/test"
+        )
+    if _venv_sees_system_site():
+        raise pytest.UsageError(
+            f"{sys.prefix} was created with system site-packages: recreate it without "
+            "(rm -rf .venv && ./scripts/test)"
+        )
+    venv_bin = str(Path(sys.executable).parent)
+    os.environ["PATH"] = os.pathsep.join([venv_bin, os.environ.get("PATH", "")])
+
+
+def modules_from_base_interpreter() -> list[str]:
+    """Names of loaded modules whose file lies in the base interpreter's site-packages."""
+    base = _base_site_dirs()
+    found = []
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None)
+        if not file:
+            continue
+        path = Path(file).resolve()
+        if any(path.is_relative_to(d) for d in base):
+            found.append(name)
+    return sorted(found)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    leaked = modules_from_base_interpreter()
+    if leaked:
+        tr = session.config.pluginmanager.get_plugin("terminalreporter")
+        msg = f"modules loaded from the base interpreter's site-packages: {leaked[:20]}"
+        if tr is not None:
+            tr.write_line(f"plantar: error: {msg}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
