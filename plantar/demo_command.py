@@ -97,6 +97,12 @@ def run(args: argparse.Namespace) -> int:
     from hardware.layout import load_layout
 
     load_layout(args.layout, eu_size=args.eu_size)
+    # Compile the kernels before the simulated runner starts: with a cold numba cache (a
+    # fresh install) compiling takes tens of seconds, and the runner's first seconds (the
+    # pivot baseline) would pass while nothing listens.
+    from analysis.warmup import warm_up
+
+    warm_up()
     sim, paths = _start_simulated_insoles(args)
     runtime = None
     try:

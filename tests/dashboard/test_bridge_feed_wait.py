@@ -90,7 +90,7 @@ def test_waits_for_the_missing_insole_without_reopening_the_other(
     try:
         feed.start()  # returns at once
         assert feed.waiting and pipeline.waiting == [True]
-        _until(lambda: opens["right"] >= 6, 10, "six attempts at the right insole")
+        _until(lambda: opens["right"] >= 6, 60, "six attempts at the right insole")
         assert list(feed.waiting_for) == ["right"] and "not found" in feed.waiting_for["right"]
         assert opens["left"] == 1  # opened once, then left alone while right is off
         assert pipeline.links["left"][-1]["state"] == "ready"
@@ -100,13 +100,13 @@ def test_waits_for_the_missing_insole_without_reopening_the_other(
         assert not connected.is_set() and pipeline.frames == {"left": 0, "right": 0}
 
         devices.append(DeviceProcess(right, "--foot", "right", "--seed", "2"))
-        assert connected.wait(10)
+        assert connected.wait(60)
         assert opens["left"] == 2  # once more, in the attempt that connected both
         assert not feed.waiting and feed.waiting_for == {} and pipeline.waiting == [True, False]
-        _until(lambda: min(pipeline.frames.values()) > 100, 15, "frames of both feet")
+        _until(lambda: min(pipeline.frames.values()) > 100, 60, "frames of both feet")
         _until(
             lambda: all(pipeline.links[f][-1]["state"] == "streaming" for f in ("left", "right")),
-            5,
+            30,
             "both links streaming",
         )
         assert pipeline.links["right"][-1]["detail"] is None
@@ -123,13 +123,13 @@ def test_stop_while_waiting_ends_promptly(tmp_path: Path) -> None:
         pipeline,
         Hub(),
         wait=True,
-        retry_s=5.0,
+        retry_s=60.0,
     )
     feed.start()
-    _until(lambda: set(feed.waiting_for) == {"left", "right"}, 5, "both insoles waited for")
+    _until(lambda: set(feed.waiting_for) == {"left", "right"}, 60, "both insoles waited for")
     t0 = time.monotonic()
-    feed.stop()  # in the middle of a 5 s pause between attempts
-    assert time.monotonic() - t0 < 2.0
+    feed.stop()  # in the middle of a 60 s pause between attempts
+    assert time.monotonic() - t0 < 20.0  # far less than the pause, even on a busy machine
     assert feed._thread is None
 
 
@@ -153,7 +153,7 @@ def test_a_config_error_while_connecting_is_fatal_not_waited_out(tmp_path: Path)
     )
     try:
         feed.start()
-        assert done.wait(10)
+        assert done.wait(60)
         assert isinstance(fatal[0], ConfigError) and "byte capture" in str(fatal[0])
     finally:
         feed.stop()

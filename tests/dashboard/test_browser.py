@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -24,7 +25,12 @@ from tests.dashboard.conftest import ARTIFACTS
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
-DEMO_S = 24
+#: The demo runs until the test has seen what it needs and at least MIN_RUN_S have passed,
+#: then gets SIGTERM (which finalises like Ctrl-C); DEMO_S only bounds a demo left behind.
+MIN_RUN_S = 24
+DEMO_S = 600
+#: Generous deadlines: the suite must pass with both cores busy.
+START_TIMEOUT_S = 180
 # Pivot baseline from 1 to 7 s, fatigue from 8 s, x4 pivot by 12 s, alert after 5 steps.
 DEMO_ARGS = [
     "--fatigue-onset-s",
@@ -65,7 +71,7 @@ PROBE = """() => {
 }"""
 
 
-def _start_demo(home: Path) -> tuple[subprocess.Popen, str]:
+def _start_demo(home: Path) -> tuple[subprocess.Popen, str, float]:
     env = dict(os.environ, PLANTAR_HOME=str(home), PYTHONPATH=str(REPO))
     proc = subprocess.Popen(
         [
@@ -87,11 +93,11 @@ def _start_demo(home: Path) -> tuple[subprocess.Popen, str]:
         text=True,
     )
     assert proc.stderr is not None
-    t_end = time.monotonic() + 30
+    t_end = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < t_end:
         line = proc.stderr.readline()
         if "Plantar demo:" in line:
-            return proc, line.split("Plantar demo:", 1)[1].strip()
+            return proc, line.split("Plantar demo:", 1)[1].strip(), time.monotonic()
         if not line and proc.poll() is not None:
             break
     proc.kill()
@@ -103,7 +109,7 @@ def test_live_page_in_headless_chromium(tmp_path: Path) -> None:
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} missing: apt-get install chromium")
     ARTIFACTS.mkdir(exist_ok=True)
-    proc, url = _start_demo(tmp_path / "home")
+    proc, url, t_started = _start_demo(tmp_path / "home")
     try:
         with sync_api.sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -111,26 +117,38 @@ def test_live_page_in_headless_chromium(tmp_path: Path) -> None:
             errors: list[str] = []
             page.on("pageerror", lambda e: errors.append(str(e)))
             page.goto(url)
-            page.wait_for_function("window.plantar && window.plantar.messages > 5", timeout=20000)
+            page.wait_for_function("window.plantar && window.plantar.messages > 5", timeout=120000)
 
-            # sample the canvases over ~3 strides
-            samples = []
-            for _ in range(120):
+            # sample the canvases until stance, swing and left-stance-with-right-swing have
+            # been drawn over at least ~3 strides (waits for what it needs, not for a time)
+            def split_of(samples: list[dict]) -> list[dict]:
+                return [s for s in samples if s["left"]["force"] > 800 and s["right"]["force"] < 5]
+
+            samples: list[dict] = []
+            t_end = time.monotonic() + 120
+            while time.monotonic() < t_end:
                 samples.append(page.evaluate(PROBE))
                 page.wait_for_timeout(25)
+                if (
+                    len(samples) >= 120
+                    and split_of(samples)
+                    and any(s["left"]["force"] < 5 for s in samples)
+                    and samples[-1]["messages"] - samples[0]["messages"] > 30
+                ):
+                    break
             left_stance = [s["left"]["hot"] for s in samples if s["left"]["force"] > 800]
             left_swing = [s["left"]["hot"] for s in samples if s["left"]["force"] < 5]
             assert left_stance and left_swing, "no stance or no swing seen in 3 s"
             assert min(left_stance) > 200  # a loaded foot shows pressure colours
             assert max(left_swing) < 0.1 * min(left_stance)
             # left in stance while right swings: the two maps differ
-            split = [s for s in samples if s["left"]["force"] > 800 and s["right"]["force"] < 5]
+            split = split_of(samples)
             assert split, "never saw left stance with right swing"
             assert all(s["left"]["hot"] > 5 * (s["right"]["hot"] + 10) for s in split)
             assert samples[-1]["messages"] - samples[0]["messages"] > 30  # live updates
 
             # the pivot alert (fatigue drift in the simulator) shows as a banner
-            page.wait_for_selector("#alert:not([hidden])", timeout=25000)
+            page.wait_for_selector("#alert:not([hidden])", timeout=120000)
             text = page.inner_text("#alert")
             assert "PIVOT" in text
             assert page.evaluate("window.plantar.alertActive")
@@ -141,7 +159,11 @@ def test_live_page_in_headless_chromium(tmp_path: Path) -> None:
             page.screenshot(path=str(ARTIFACTS / "live-page-alert.png"))
             assert not errors, errors
             browser.close()
-        out, err = proc.communicate(timeout=60)
+        run_s = time.monotonic() - t_started
+        if run_s < MIN_RUN_S:
+            time.sleep(MIN_RUN_S - run_s)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=180)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -151,7 +173,7 @@ def test_live_page_in_headless_chromium(tmp_path: Path) -> None:
     summary = json.loads(lines[0])
     assert summary["session_id"]
     assert summary["steps"]["left"] > 15 and summary["steps"]["right"] > 15
-    assert summary["frames_recorded"] > 2 * 200 * (DEMO_S - 8)
+    assert summary["frames_recorded"] > 2 * 200 * (MIN_RUN_S - 8)
     assert summary["frames_lost"] < 0.02 * summary["frames_recorded"]
     assert sum(summary["frames_dropped_recorder"].values()) == 0
     assert "pivot_above_baseline" in summary["alerts"]
