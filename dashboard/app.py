@@ -33,7 +33,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
 from dashboard.hub import LiveHub
-from dashboard.security import TokenMiddleware
+from dashboard.security import OriginGuard, TokenMiddleware
 from plantar import __version__
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -94,6 +94,7 @@ def create_app(
     *,
     token: str | None = None,
     sessions_root: Path | None = None,
+    allowed_hosts: tuple[str, ...] = (),
 ) -> FastAPI:
     """Build the dashboard application.
 
@@ -103,6 +104,8 @@ def create_app(
     control : the live pipeline; None when no insoles are connected (review only).
     token : access token; when set every route requires it (LAN mode).
     sessions_root : sessions directory (default :func:`plantar.paths.sessions_dir`).
+    allowed_hosts : host names the dashboard answers to besides IP addresses, localhost
+        and this machine's name (:class:`~dashboard.security.OriginGuard`).
     """
 
     def root() -> Path:
@@ -305,7 +308,8 @@ def create_app(
         finally:
             hub.remove_event_client(client)
 
-    if token:
+    app.add_middleware(OriginGuard, extra_hosts=tuple(allowed_hosts))
+    if token:  # added last, so it runs first: without the token nothing else is answered
         app.add_middleware(TokenMiddleware, token=token)
     return app
 

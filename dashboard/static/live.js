@@ -473,10 +473,12 @@
 
   // ---------------------------------------------------------------- controls
   async function api(method, path, body) {
+    const write = method !== "GET";
     const res = await fetch(withToken(path), {
       method,
-      headers: body ? { "content-type": "application/json" } : {},
-      body: body ? JSON.stringify(body) : undefined,
+      // write routes take JSON only (the server refuses anything an HTML form could send)
+      headers: write ? { "content-type": "application/json" } : {},
+      body: write ? JSON.stringify(body || {}) : undefined,
       credentials: "same-origin",
     });
     const data = await res.json().catch(() => ({}));

@@ -46,3 +46,43 @@ def sessions_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
     root = tmp_path / "home" / "sessions"
     root.mkdir(parents=True)
     yield root
+
+
+class FakeControl:
+    """Session control that accepts everything and counts the calls that reached it (the
+    real one records to disk)."""
+
+    def __init__(self) -> None:
+        self.meta: dict = {}
+        self.recording = False
+        self.calls: list[str] = []
+
+    def start_recording(self, meta: dict) -> dict:
+        from dashboard.app import ControlError
+
+        self.calls.append("start")
+        if self.recording:
+            raise ControlError("already recording")
+        self.meta.update(meta)
+        self.recording = True
+        return {"state": "recording"}
+
+    def stop_recording(self) -> dict:
+        from dashboard.app import ControlError
+
+        self.calls.append("stop")
+        if not self.recording:
+            raise ControlError("not recording")
+        self.recording = False
+        return {"state": "stopped"}
+
+    def update_meta(self, meta: dict) -> dict:
+        self.calls.append("update")
+        self.meta.update(meta)
+        return {"meta": self.meta}
+
+    def session_info(self) -> dict:
+        return {
+            "meta": self.meta,
+            "recording": {"state": "recording" if self.recording else "idle"},
+        }

@@ -12,41 +12,7 @@ from schemathesis.checks import not_a_server_error
 from dashboard.app import create_app
 from dashboard.hub import LiveHub
 from hardware.layout import load_layout
-
-
-class _FakeControl:
-    """Session control that accepts everything (the real one records to disk)."""
-
-    def __init__(self) -> None:
-        self.meta: dict = {}
-        self.recording = False
-
-    def start_recording(self, meta: dict) -> dict:
-        from dashboard.app import ControlError
-
-        if self.recording:
-            raise ControlError("already recording")
-        self.meta.update(meta)
-        self.recording = True
-        return {"state": "recording"}
-
-    def stop_recording(self) -> dict:
-        from dashboard.app import ControlError
-
-        if not self.recording:
-            raise ControlError("not recording")
-        self.recording = False
-        return {"state": "stopped"}
-
-    def update_meta(self, meta: dict) -> dict:
-        self.meta.update(meta)
-        return {"meta": self.meta}
-
-    def session_info(self) -> dict:
-        return {
-            "meta": self.meta,
-            "recording": {"state": "recording" if self.recording else "idle"},
-        }
+from tests.dashboard.conftest import FakeControl
 
 
 def _build_app():
@@ -58,7 +24,10 @@ def _build_app():
     (sess / "session.json").write_text(json.dumps({"id": sess.name, "status": "finalised"}))
     (sess / "left.parquet").write_bytes(b"x")
     layouts = {f: load_layout("plantar-ref", foot=f) for f in ("left", "right")}
-    return create_app(LiveHub(layouts), _FakeControl(), sessions_root=root)
+    # the ASGI test client calls itself "testserver": a host name the guard must be told of
+    return create_app(
+        LiveHub(layouts), FakeControl(), sessions_root=root, allowed_hosts=("testserver",)
+    )
 
 
 schema = schemathesis.openapi.from_asgi("/openapi.json", _build_app())

@@ -32,7 +32,10 @@ def session_tree(tmp_path: Path) -> Path:
 
 
 def _app(layouts, root: Path, token: str | None):
-    return create_app(LiveHub(layouts), None, token=token, sessions_root=root)
+    # the ASGI test client calls itself "testserver": a host name the guard must be told of
+    return create_app(
+        LiveHub(layouts), None, token=token, sessions_root=root, allowed_hosts=("testserver",)
+    )
 
 
 def test_loopback_needs_no_token_and_lan_generates_one() -> None:
@@ -100,7 +103,7 @@ def test_loopback_mode_is_open(layouts, session_tree) -> None:
         geo = client.get("/api/layout").json()
         assert set(geo["feet"]) == {"left", "right"} and geo["kpa_max"] > 0
         # no live insoles: recording control is refused cleanly
-        assert client.post("/api/recording/start").status_code == 409
+        assert client.post("/api/recording/start", json={}).status_code == 409
 
 
 TRAVERSALS = [
@@ -142,3 +145,67 @@ def test_session_files_are_served(layouts, session_tree) -> None:
         assert r.status_code == 200 and r.content == b"PAR1 not really"
         assert client.get("/api/sessions/20260101-120000-abcd").json()["status"] == "finalised"
         assert client.get("/api/sessions/20260101-999999-ffff").status_code == 404
+
+
+FOREIGN = {"host": "evil.example:8000"}
+
+
+@pytest.mark.parametrize("token", [None, TOKEN])
+def test_a_foreign_host_name_is_refused_everywhere(layouts, session_tree, token) -> None:
+    """DNS rebinding: a page on evil.example whose name now points here sends that Host."""
+    auth = {"Authorization": f"Bearer {TOKEN}"} if token else {}
+    with TestClient(_app(layouts, session_tree, token)) as client:
+        for route in ROUTES:
+            r = client.get(route, headers={**FOREIGN, **auth})
+            assert r.status_code == (401 if token and not auth else 403), route
+        for method, route in (("POST", "/api/recording/start"), ("PUT", "/api/session")):
+            r = client.request(method, route, json={}, headers={**FOREIGN, **auth})
+            assert r.status_code == 403
+        for ws_route in ("/ws/live", "/ws/events"):
+            with (
+                pytest.raises(WebSocketDisconnect) as info,
+                client.websocket_connect(ws_route, headers={**FOREIGN, **auth}),
+            ):
+                pass
+            assert info.value.code == 1008
+        # the machine's own names and IP literals are fine
+        for host in ("localhost:8000", "127.0.0.1:8000", "[::1]:8000", "192.168.1.20:8000"):
+            assert client.get("/api/health", headers={"host": host, **auth}).status_code == 200
+
+
+def _control_app(layouts, root: Path):
+    from tests.dashboard.conftest import FakeControl
+
+    control = FakeControl()
+    app = create_app(LiveHub(layouts), control, sessions_root=root, allowed_hosts=("testserver",))
+    return app, control
+
+
+def test_writes_need_json_and_this_origin(layouts, session_tree) -> None:
+    app, control = _control_app(layouts, session_tree)
+    own = {"origin": "http://testserver"}
+    with TestClient(app) as client:
+        # an empty cross-site form POST (what any web page can send)
+        form = {"content-type": "application/x-www-form-urlencoded"}
+        for headers in (form, {**form, **own}, {}, {"content-type": "text/plain"}):
+            assert client.post("/api/recording/stop", headers=headers).status_code == 415
+        # another origin, or an opaque one, even with JSON
+        for origin in ("http://evil.example", "http://testserver:9999", "null"):
+            r = client.post("/api/recording/start", json={}, headers={"origin": origin})
+            assert r.status_code == 403, origin
+            with (
+                pytest.raises(WebSocketDisconnect) as info,
+                client.websocket_connect("/ws/events", headers={"origin": origin}),
+            ):
+                pass
+            assert info.value.code == 1008
+        r = client.post("/api/recording/start", json={}, headers={"sec-fetch-site": "cross-site"})
+        assert r.status_code == 403
+        assert control.calls == []
+        # the page itself (same origin), and tools that send no Origin, get through
+        assert client.post("/api/recording/start", json={}, headers=own).status_code == 200
+        assert client.put("/api/session", json={"shoe": "a"}, headers=own).status_code == 200
+        assert client.post("/api/recording/stop", json={}).status_code == 200
+        with client.websocket_connect("/ws/events", headers=own) as ws:
+            assert ws.receive_json()["type"] == "snapshot"
+        assert control.calls == ["start", "update", "stop"]

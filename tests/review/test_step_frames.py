@@ -16,7 +16,9 @@ from review.cache import get_review
 @pytest.fixture(scope="module")
 def client(experiment: dict):
     layouts = {f: load_layout("plantar-ref", foot=f) for f in ("left", "right")}
-    app = create_app(LiveHub(layouts), None, sessions_root=experiment["root"])
+    app = create_app(
+        LiveHub(layouts), None, sessions_root=experiment["root"], allowed_hosts=("testserver",)
+    )
     with TestClient(app) as c:
         yield c
 
