@@ -14,9 +14,12 @@ people (the URL, progress) goes to stderr.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+import os
 import subprocess
 import sys
+import tempfile
 from typing import Any
 
 #: Demo pivot gauge: 10 s to settle, baseline from 10 to 50 s of the run.
@@ -156,17 +159,44 @@ def _start_simulated_insoles(args: argparse.Namespace) -> tuple[subprocess.Popen
     ]  # fmt: skip
     if args.eu_size is not None:
         command += ["--size", f"{args.eu_size:g}"]
-    sim = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # stderr to a file, not a pipe nobody reads while it runs (a full pipe would stall it);
+    # the file lives as long as the simulator
+    err_file = tempfile.TemporaryFile()  # noqa: SIM115
+    sim = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=err_file,
+        text=True,
+        # called before the runtime starts its threads, so preexec_fn is safe here
+        preexec_fn=functools.partial(_die_with_parent, os.getpid()),
+    )
     assert sim.stdout is not None
     line = sim.stdout.readline()
     try:
         return sim, json.loads(line)["devices"]
     except (ValueError, KeyError):
         sim.kill()
-        err = (sim.stderr.read() if sim.stderr else "").strip().splitlines()
+        sim.wait()
+        err_file.seek(0)
+        err = err_file.read().decode(errors="replace").strip().splitlines()
         raise DeviceError(
             f"the simulated insoles did not start ({err[-1] if err else 'no output'})"
         ) from None
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """In the child, before exec: ask Linux to SIGKILL it when its parent dies, so a
+    SIGKILLed ``plantar demo`` leaves no simulator behind (``PR_SET_PDEATHSIG``)."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal as _signal
+
+    pr_set_pdeathsig = 1
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(pr_set_pdeathsig, int(_signal.SIGKILL), 0, 0, 0)
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(1)
 
 
 def demo_summary(runtime: Any) -> dict[str, Any]:
