@@ -259,8 +259,9 @@ def _start(installed: dict, log: Path) -> subprocess.Popen:  # type: ignore[type
     )
 
 
-def _wait_recording(proc: subprocess.Popen, log: Path, timeout_s: float = 40) -> str:  # type: ignore[type-arg]
-    """Wait until frames are on disk; return the session id."""
+def _wait_recording(proc: subprocess.Popen, log: Path, timeout_s: float = 300) -> str:  # type: ignore[type-arg]
+    """Wait until frames are on disk; return the session id. (The wheel's venv starts with
+    a cold numba cache: compiling takes a while on a busy machine.)"""
     t_end = time.monotonic() + timeout_s
     while time.monotonic() < t_end:
         assert proc.poll() is None, log.read_text()[-2000:]
