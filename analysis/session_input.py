@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from firmware_bridge.frames import FootFrames
+from base.errors import ConfigError
+from base.frames import FootFrames
 from hardware.layout import Layout, load_layout
-from plantar.errors import ConfigError
 
 
 @dataclass
@@ -69,7 +69,7 @@ def load_session_dir(directory: Path) -> AnalysisInput:
 
     Raises
     ------
-    plantar.errors.ConfigError
+    base.errors.ConfigError
         No finalised frame files (the session still needs recovery), or unknown layout.
     """
     import pyarrow.parquet as pq

@@ -28,8 +28,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from base.frames import FootFrames  # noqa: E402
 from firmware_bridge.bridge import Bridge  # noqa: E402
-from firmware_bridge.frames import FootFrames  # noqa: E402
 from firmware_bridge.insole_stream import CLOCK_SETTLE_S  # noqa: E402
 from tests.firmware_bridge.serial_device_process import spawn  # noqa: E402
 

@@ -34,7 +34,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
-from firmware_bridge.frames import FOOT_NAMES, FootFrames
+from base.frames import FOOT_NAMES, FootFrames
 from firmware_bridge.insole_stream import InsoleStats, InsoleStream, SessionClock, StreamEvent
 from firmware_bridge.transport import LinkState, StreamEnded, open_transport
 

@@ -20,8 +20,8 @@ the host arrival time. Decoding, sequence accounting and clock alignment are the
 
 A dropped link raises :class:`LinkLost` from :meth:`Transport.read`; the bridge calls
 :meth:`Transport.reconnect` with backoff and records the gap. Errors the user must fix
-(port absent, busy, permission, adapter missing) are :class:`plantar.errors.DeviceError`
-with a one-line message; a malformed URL is :class:`plantar.errors.ConfigError`.
+(port absent, busy, permission, adapter missing) are :class:`base.errors.DeviceError`
+with a one-line message; a malformed URL is :class:`base.errors.ConfigError`.
 """
 
 from __future__ import annotations
@@ -36,8 +36,9 @@ from dataclasses import dataclass
 from typing import ClassVar, TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from firmware_bridge.codec import DeviceInfo, StreamDecoder, warm_up_decoder
-from plantar.errors import ConfigError
+from base.errors import ConfigError
+from base.wire.messages import DeviceInfo
+from firmware_bridge.stream_decoder import StreamDecoder, warm_up_decoder
 
 __all__ = [
     "TRANSPORTS",
@@ -61,7 +62,7 @@ class Chunk:
     ----------
     data : bytes
         Stream bytes (serial bytes, or BLE notification payloads after
-        :class:`~firmware_bridge.codec.NotificationReassembler`); any length.
+        :class:`~base.wire.ble_packing.NotificationReassembler`); any length.
     t_host_ns : int
         ``time.monotonic_ns()`` when the chunk arrived (for replay: the recorded
         arrival time shifted onto this run's monotonic clock).
@@ -129,7 +130,7 @@ class Transport(abc.ABC):
 
     @abc.abstractmethod
     async def send_control(self, message: bytes) -> None:
-        """Send one unframed CONTROL message (:func:`firmware_bridge.codec.encode_control`)."""
+        """Send one unframed CONTROL message (:func:`base.wire.messages.encode_control`)."""
 
     @abc.abstractmethod
     async def reconnect(self) -> DeviceInfo:

@@ -1,7 +1,7 @@
 """``plantar.toml``: which insoles, whose feet, where recordings go, the dashboard, alerts.
 
 Read with the standard library's :mod:`tomllib`, validated key by key; every error is a
-:class:`~plantar.errors.ConfigError` of one line that names the file and the key, e.g.
+:class:`~base.errors.ConfigError` of one line that names the file and the key, e.g.
 ``/etc/plantar/plantar.toml: dashboard.port: must be an integer from 1 to 65535, got
 "eighty"``.
 
@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from plantar.errors import ConfigError
+from base.errors import ConfigError
 
 ENV_CONFIG = "PLANTAR_CONFIG"
 ENV_PREFIX = "PLANTAR_"
@@ -132,7 +132,7 @@ class Config:
 
     def sessions_dir(self, create: bool = False) -> Path:
         """Directory of recorded sessions under the configured storage directory."""
-        from plantar import paths
+        from base import paths
 
         if self.storage.dir is not None:
             path = self.storage.dir / "sessions"
@@ -142,8 +142,8 @@ class Config:
         return paths.sessions_dir(create)
 
     def apply_storage_env(self) -> None:
-        """Point :mod:`plantar.paths` at ``storage.dir`` (sets ``$PLANTAR_HOME``)."""
-        from plantar import paths
+        """Point :mod:`base.paths` at ``storage.dir`` (sets ``$PLANTAR_HOME``)."""
+        from base import paths
 
         if self.storage.dir is not None:
             os.environ[paths.ENV_HOME] = str(self.storage.dir)

@@ -263,10 +263,10 @@ def insole_urls(cfg: Any) -> dict[str, str]:
 
 def runtime_options(cfg: Any) -> Any:
     """The :class:`dashboard.runtime.RuntimeOptions` for a configuration."""
+    from base.errors import ConfigError
     from dashboard.pivot import PivotSettings
     from dashboard.runtime import RuntimeOptions
     from plantar.config import DEFAULT_LAYOUT
-    from plantar.errors import ConfigError
 
     layouts = {f: (i.layout or DEFAULT_LAYOUT, i.size_eu) for f, i in cfg.insoles.items()}
     if len(set(layouts.values())) > 1:
@@ -384,9 +384,9 @@ def _status_loop(runtime: Any, stop: threading.Event, interval_s: float) -> None
 
 def run(args: argparse.Namespace) -> int:
     """Run the service until SIGTERM, Ctrl-C or ``--duration``; 0 on a clean stop."""
+    from base.errors import ConfigError, PlantarError
     from plantar import __version__
     from plantar.config import load_config
-    from plantar.errors import ConfigError, PlantarError
 
     if args.duration is not None and args.duration <= 0:
         raise ConfigError(f"--duration must be > 0 s (got {args.duration:g})")

@@ -37,7 +37,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from plantar import paths
+from base import paths
 from store.catalog import row_from_session_json
 from store.errors import StoreError, describe_os_error
 from store.session import (

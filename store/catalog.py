@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from plantar import paths
+from base import paths
 from store.errors import StoreError
 from store.migrations import migrate
 from store.session import list_session_dirs, read_session_json, utc_now_iso

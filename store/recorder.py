@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from firmware_bridge.frames import FOOT_NAMES, FootFrames
-from plantar import paths
+from base import paths
+from base.frames import FOOT_NAMES, FootFrames
 from store import schema as sch
 from store.errors import RecordingError, describe_os_error
 from store.session import (
@@ -84,7 +84,7 @@ class Recorder:
         Athlete, shoe, sock, layouts per foot and so on; stored in ``session.json``, the
         catalog and every stream's schema metadata.
     root : Path, optional
-        Sessions directory (default :func:`plantar.paths.sessions_dir`).
+        Sessions directory (default :func:`base.paths.sessions_dir`).
     session_id : str, optional
         Defaults to a new sortable id (:func:`store.session.new_session_id`).
     max_queued_frames : int

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from plantar import paths
+from base import paths
 
 SESSION_FILE = "session.json"
 LOCK_FILE = ".lock"
@@ -83,7 +83,7 @@ class SessionMeta:
 
 
 def session_dir(session_id: str, root: Path | None = None) -> Path:
-    """Directory of ``session_id`` under ``root`` (default :func:`plantar.paths.sessions_dir`)."""
+    """Directory of ``session_id`` under ``root`` (default :func:`base.paths.sessions_dir`)."""
     return (root or paths.sessions_dir()) / session_id
 
 

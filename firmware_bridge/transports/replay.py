@@ -40,15 +40,11 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from firmware_bridge.codec import (
-    FOOT_LEFT,
-    FOOT_RIGHT,
-    DeviceInfo,
-    encode_data_frame,
-    encode_info,
-    frame_message,
-)
-from firmware_bridge.protocol import PROTOCOL_VERSION
+from base.errors import ConfigError, DeviceError
+from base.wire.cobs import frame_message
+from base.wire.messages import DeviceInfo, encode_info
+from base.wire.payload import encode_data_frame
+from base.wire.protocol import FOOT_LEFT, FOOT_RIGHT, PROTOCOL_VERSION
 from firmware_bridge.transport import (
     Chunk,
     LinkLost,
@@ -57,7 +53,6 @@ from firmware_bridge.transport import (
     register_transport,
     wait_for_info,
 )
-from plantar.errors import ConfigError, DeviceError
 
 MAGIC = b"PLBYTES1"
 SUFFIX = ".plantar-bytes"
@@ -307,7 +302,7 @@ class SessionReplayTransport(ReplayTransport):
     # ------------------------------------------------------------------- opening
 
     def _find_directory(self) -> Path:
-        from plantar import paths
+        from base import paths
         from store.session import SESSION_FILE
 
         candidates = [self.target]

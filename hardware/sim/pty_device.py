@@ -25,17 +25,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 
-from firmware_bridge.codec import (
+from base.errors import ConfigError, DeviceError
+from base.wire.cobs import FrameSplitter, frame_message
+from base.wire.messages import (
     Ack,
     ControlCommand,
-    StreamDecoder,
+    ProtocolError,
+    decode_message,
     encode_ack,
     encode_info,
-    frame_message,
 )
-from firmware_bridge.protocol import AckStatus, Command
+from base.wire.protocol import AckStatus, Command
 from hardware.sim.insole import SimulatedInsole
-from plantar.errors import ConfigError, DeviceError
 
 #: Default interval between writes (s): ~2-4 frames per write at 200 Hz.
 DEFAULT_BLOCK_S = 0.015
@@ -71,8 +72,7 @@ class _PtyEndpoint:
         self.stats = PtyStats(path=os.ttyname(self.slave_fd))
         self._pending = bytearray()
         self._tx_limit = tx_buffer_bytes
-        layout = insole.layout
-        self._control = StreamDecoder(layout.n_sensels, max(layout.n_shear, 0))
+        self._control = FrameSplitter()
 
     def close(self) -> None:
         for fd in (self.master_fd, self.slave_fd):
@@ -118,8 +118,11 @@ class _PtyEndpoint:
                 return
             if not data:
                 return
-            self._control.feed(data)
-            for message in self._control.pop_messages():
+            for raw in self._control.feed(data):
+                try:
+                    message = decode_message(raw)
+                except ProtocolError:  # a corrupted control: the host times out and retries
+                    continue
                 if isinstance(message, ControlCommand):
                     self.stats.controls_received += 1
                     self._handle(message, t_true_s)

@@ -36,8 +36,9 @@ from pathlib import Path
 
 import numpy as np
 
-from firmware_bridge.codec import ControlCommand, StreamDecoder, encode_ack, frame_message
-from firmware_bridge.protocol import AckStatus, Command
+from base.wire.cobs import FrameSplitter, frame_message
+from base.wire.messages import ControlCommand, ProtocolError, decode_message, encode_ack
+from base.wire.protocol import AckStatus, Command
 from hardware.sim.imperfections import Imperfections
 from hardware.sim.insole import make_pair
 
@@ -86,7 +87,7 @@ class PtyInsole:
         self.stats = {"bytes_written": 0, "bytes_dropped_full": 0, "garbage": 0, "dropped": 0}
         self.pending = bytearray()
         self.drop_left = self.drop_total = 0
-        self.control = StreamDecoder(1, 0)
+        self.control = FrameSplitter()
         self._open_pty()
 
     def _open_pty(self) -> None:
@@ -123,8 +124,11 @@ class PtyInsole:
                 return
             if not data:
                 return
-            self.control.feed(data)
-            for msg in self.control.pop_messages():
+            for raw in self.control.feed(data):
+                try:
+                    msg = decode_message(raw)
+                except ProtocolError:
+                    continue
                 if isinstance(msg, ControlCommand):
                     if msg.command == Command.REQUEST_INFO and self.pregenerated is None:
                         self.insole.request_info()

@@ -33,6 +33,16 @@ from bleak.exc import (
     BleakDBusError,
 )
 
+from base.errors import ConfigError, DeviceError
+from base.wire.ble_packing import NotificationReassembler
+from base.wire.messages import Ack, DeviceInfo, decode_message, encode_control
+from base.wire.protocol import (
+    GATT_CONTROL_UUID,
+    GATT_DATA_UUID,
+    GATT_INFO_UUID,
+    GATT_SERVICE_UUID,
+    Command,
+)
 from firmware_bridge.ble import commands
 from firmware_bridge.ble.bumble_backend import (
     BumbleClientBackend,
@@ -41,26 +51,10 @@ from firmware_bridge.ble.bumble_backend import (
 from firmware_bridge.ble.peripheral import SimulatedBlePeripheral, advertising_data
 from firmware_bridge.ble.scan import SCAN_CACHE, adapter_error
 from firmware_bridge.ble.virtual_radio import VirtualRadio, use_radio
-from firmware_bridge.codec import (
-    Ack,
-    DeviceInfo,
-    NotificationReassembler,
-    StreamDecoder,
-    decode_message,
-    encode_control,
-    unwrap_seq,
-)
-from firmware_bridge.protocol import (
-    GATT_CONTROL_UUID,
-    GATT_DATA_UUID,
-    GATT_INFO_UUID,
-    GATT_SERVICE_UUID,
-    Command,
-)
+from firmware_bridge.stream_decoder import StreamDecoder, unwrap_seq
 from firmware_bridge.transport import Chunk, LinkLost, open_transport
 from firmware_bridge.transports.ble import BleTransport
 from hardware.sim import Imperfections, make_pair
-from plantar.errors import ConfigError, DeviceError
 
 RATE_HZ = 200
 NO_LOSS = Imperfections(loss_probability=0.0, burst_probability=0.0)

@@ -8,9 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from base.frames import FootFrames
+from base.wire.cobs import frame_message
+from base.wire.messages import DeviceInfo
+from base.wire.payload import encode_data_frame
+from base.wire.protocol import FOOT_LEFT
 from firmware_bridge.bridge import Bridge, LatestFramesQueue, RecorderConsumer
-from firmware_bridge.codec import FOOT_LEFT, DeviceInfo, encode_data_frame, frame_message
-from firmware_bridge.frames import FootFrames
 from firmware_bridge.insole_stream import InsoleStream, StreamEvent
 from firmware_bridge.transport import Chunk, Transport
 

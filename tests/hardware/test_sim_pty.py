@@ -9,17 +9,10 @@ import time
 import numpy as np
 import pytest
 
-from firmware_bridge.codec import (
-    FOOT_LEFT,
-    FOOT_RIGHT,
-    Ack,
-    DeviceInfo,
-    StreamDecoder,
-    encode_control,
-    frame_message,
-    unwrap_seq,
-)
-from firmware_bridge.protocol import AckStatus, Command
+from base.wire.cobs import frame_message
+from base.wire.messages import Ack, DeviceInfo, encode_control
+from base.wire.protocol import FOOT_LEFT, FOOT_RIGHT, AckStatus, Command
+from firmware_bridge.stream_decoder import StreamDecoder, unwrap_seq
 from hardware.sim.imperfections import Imperfections
 from hardware.sim.insole import make_pair
 from hardware.sim.pty_device import PtyDeviceServer, serve_on_pty

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from base.errors import ConfigError
 from plantar.cli import main
 from plantar.config import (
     Config,
@@ -16,7 +17,6 @@ from plantar.config import (
     load_config,
     parse_toml,
 )
-from plantar.errors import ConfigError
 
 DATA = Path(__file__).resolve().parent / "data"
 

@@ -53,7 +53,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from plantar import paths
+from base import paths
 from store.catalog import Catalog
 from store.recovery import recover_interrupted
 from store.session import list_session_dirs, read_session_json
