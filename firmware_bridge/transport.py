@@ -47,6 +47,7 @@ __all__ = [
     "LinkState",
     "StreamEnded",
     "Transport",
+    "check_url",
     "open_transport",
     "parse_url",
     "register_transport",
@@ -230,6 +231,21 @@ def open_transport(url: str) -> Transport:
     """
     scheme, params = parse_url(url)
     return transport_class(scheme)(url, params)
+
+
+def check_url(url: str) -> str:
+    """Check ``url`` by its transport's own rules, touching no device; return the scheme.
+
+    Each transport's constructor checks its URL (parameters, path, address) and does no
+    I/O, so the configuration asks the transports rather than keeping rules of its own.
+
+    Raises
+    ------
+    ConfigError
+        Malformed URL, unknown scheme, or bad parameters (one line).
+    """
+    transport = open_transport(url)
+    return transport.scheme
 
 
 async def wait_for_info(

@@ -38,9 +38,6 @@ ENV_PREFIX = "PLANTAR_"
 SYSTEM_CONFIG = Path("/etc/plantar/plantar.toml")
 FEET = ("left", "right")
 DEFAULT_LAYOUT = "plantar-ref"
-#: Transport URL schemes (see :mod:`firmware_bridge.transport`); kept here so that reading
-#: the configuration does not import the bridge.
-SCHEMES = ("ble", "serial", "sim", "replay")
 _MAC_RE = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
 
 
@@ -446,22 +443,13 @@ class _Validator:
                     f"{raw!r} is neither a transport URL nor an insole name; use e.g. "
                     "ble://name/Plantar-L, ble://AA:BB:CC:DD:EE:FF, serial:///dev/ttyACM0, sim://",
                 )
-        scheme, rest = text.split("://", 1)
-        if scheme.lower() not in SCHEMES:
-            raise self.fail(
-                key, f"unknown transport {scheme!r} in {raw!r}; use one of {', '.join(SCHEMES)}"
-            )
-        body = rest.split("?", 1)[0]
-        if scheme == "serial" and not body.startswith("/"):
-            raise self.fail(key, f"{raw!r}: serial URLs name a device path: serial:///dev/ttyACM0")
-        if scheme == "replay" and not body.startswith("/"):
-            raise self.fail(key, f"{raw!r}: replay URLs name an absolute file: replay:///path")
-        if scheme == "ble" and not (
-            _MAC_RE.fullmatch(body) or (body.startswith("name/") and len(body) > 5)
-        ):
-            raise self.fail(
-                key, f"{raw!r}: use ble://AA:BB:CC:DD:EE:FF or ble://name/<advertised name>"
-            )
+        from firmware_bridge.transport import check_url
+
+        try:
+            scheme = check_url(text)
+        except ConfigError as err:
+            raise self.fail(key, str(err)) from None
+        rest = text.split("://", 1)[1]
         if scheme == "sim":
             other = "right" if foot == "left" else "left"
             if f"foot={other}" in rest:

@@ -85,9 +85,10 @@ class SerialTransport(Transport):
             )
         netloc, path = params.get("netloc", ""), params.get("path", "")
         self.device = netloc + path if netloc else path
-        if not self.device or self.device == "/":
+        if not self.device or self.device == "/" or not self.device.startswith("/"):
+            what = "no port" if self.device in ("", "/") else "no absolute device path"
             raise ConfigError(
-                f"transport URL {url!r} names no port: use serial:///dev/ttyACM0 "
+                f"transport URL {url!r} names {what}: use serial:///dev/ttyACM0 "
                 "(three slashes before an absolute path)"
             )
         try:
