@@ -92,15 +92,6 @@ class StreamEvent:
     duration_s: float = 0.0
     detail: str = ""
 
-    def to_recorder(self, recorder: Any) -> bool:
-        """Hand the event to a :class:`store.recorder.Recorder` (never blocks)."""
-        value = float(self.lost_frames) if self.kind in ("gap", "duplicate") else self.duration_s
-        return bool(
-            recorder.write_event(
-                self.kind, self.t_s, foot=self.foot, value=value, seq=self.seq, detail=self.detail
-            )
-        )
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "kind": self.kind,

@@ -267,7 +267,6 @@ _PROTOTYPES: dict[str, tuple[object, list[object]]] = {
         ctypes.c_int32,
         [ctypes.c_void_p, ctypes.c_uint16, ctypes.c_uint8, _NOTIFY, ctypes.c_void_p],
     ),
-    "plantar_packer_set_mtu": (ctypes.c_int32, [ctypes.c_void_p, ctypes.c_uint16]),
     "plantar_packer_push": (None, [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]),
     "plantar_packer_flush": (None, [ctypes.c_void_p]),
     "plantar_host_dev_size": (ctypes.c_size_t, []),
@@ -528,12 +527,6 @@ class Packer:
     def flush(self) -> None:
         """Send the partly filled notification."""
         self.core.lib.plantar_packer_flush(self._buf)
-
-    def set_mtu(self, att_mtu: int) -> None:
-        """Change the MTU (flushes first)."""
-        rc = self.core.lib.plantar_packer_set_mtu(self._buf, att_mtu)
-        if rc != 0:
-            raise CoreCallError(rc, f"packer_set_mtu({att_mtu})")
 
 
 class CoreDevice:

@@ -129,14 +129,6 @@ class Catalog:
         row, tags = row_from_session_json(directory)
         self.upsert(row, tags)
 
-    def add_tags(self, session_id: str, tags: list[str]) -> None:
-        """Add tags to a session."""
-        with self._connect() as conn:
-            conn.executemany(
-                "INSERT OR IGNORE INTO tags (session_id, tag) VALUES (?, ?)",
-                [(session_id, t) for t in tags],
-            )
-
     def sync_from_disk(self, root: Path | None = None) -> int:
         """Index every session directory under ``root``; return how many."""
         dirs = list_session_dirs(root)
