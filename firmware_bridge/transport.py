@@ -30,6 +30,7 @@ import abc
 import asyncio
 import enum
 import importlib
+import importlib.metadata
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ __all__ = [
     "StreamEnded",
     "Transport",
     "check_url",
+    "load_transport_modules",
     "open_transport",
     "parse_url",
     "register_transport",
@@ -166,6 +168,12 @@ LAZY_TRANSPORTS: dict[str, str] = {
     "ble": "firmware_bridge.transports.ble",
 }
 
+#: Entry-point group through which packages above the bridge add or extend a scheme
+#: (``store`` extends ``replay`` to stored sessions; see ``pyproject.toml``). The value of
+#: an entry point is a module that registers its classes when imported.
+ENTRY_POINT_GROUP = "plantar.transports"
+_LOADED: set[str] = set()
+
 T = TypeVar("T", bound=type[Transport])
 
 
@@ -210,14 +218,25 @@ def parse_url(url: str) -> tuple[str, dict[str, str]]:
     return scheme, params
 
 
-def transport_class(scheme: str) -> type[Transport]:
-    """The registered class for ``scheme``, importing its module on first use."""
-    if scheme not in TRANSPORTS and scheme in LAZY_TRANSPORTS:
+def load_transport_modules(scheme: str) -> None:
+    """Import the modules of ``scheme`` once: the bridge's own, then its entry points."""
+    if scheme in _LOADED:
+        return
+    if scheme in LAZY_TRANSPORTS:
         importlib.import_module(LAZY_TRANSPORTS[scheme])
+    for entry in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP, name=scheme):
+        importlib.import_module(entry.value)
+    _LOADED.add(scheme)
+
+
+def transport_class(scheme: str) -> type[Transport]:
+    """The registered class for ``scheme``, importing its modules on first use."""
+    load_transport_modules(scheme)
     try:
         return TRANSPORTS[scheme]
     except KeyError:
-        known = ", ".join(sorted(set(TRANSPORTS) | set(LAZY_TRANSPORTS)))
+        plugins = {e.name for e in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
+        known = ", ".join(sorted(set(TRANSPORTS) | set(LAZY_TRANSPORTS) | plugins))
         raise ConfigError(f"unknown transport scheme {scheme!r}: use one of {known}") from None
 
 
