@@ -1,3 +1,4 @@
+# Long module: InsoleStream is one state machine (decode, sequence, clock, reconnect).
 """One insole: transport → decoder → sequence accounting → clock → calibrated FootFrames.
 
 :class:`InsoleStream` is the per-foot half of the bridge. For every chunk a transport

@@ -1,3 +1,4 @@
+# Long module: one ctypes binding of the C core: build, signatures, and a wrapper per C object.
 """The C firmware core (``hardware/firmware/``) built on the host and driven from Python.
 
 The core is the reference firmware of the wire protocol (``hardware/PROTOCOL.md``);

@@ -1,3 +1,4 @@
+# Long module: every key of plantar.toml with its type, range and message, in one validator.
 """``plantar.toml``: which insoles, whose feet, where recordings go, the dashboard, alerts.
 
 Read with the standard library's :mod:`tomllib`, validated key by key; every error is a

@@ -1,3 +1,4 @@
+# Long module: one short function per check, sharing the Check record and the report.
 """``plantar doctor``: is this machine ready to record? One line per check, each with a fix.
 
 Checks: Python and OS architecture (64-bit required: numba has aarch64 wheels and none

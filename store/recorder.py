@@ -1,3 +1,4 @@
+# Long module: the Recorder's queue, writer thread and finalising share one lock and one state.
 """The recorder: appends frames and events of a live session to disk, off the caller's thread.
 
 The bridge calls :meth:`Recorder.write_frames` and :meth:`Recorder.write_event`; both
