@@ -55,7 +55,7 @@ from analysis.step_metrics import (
     strike_pattern,
     symmetry_index_pct,
 )
-from firmware_bridge.frames import FootFrames
+from base.frames import FootFrames
 from hardware.layout import REGIONS, Layout
 
 PROXY_LABEL = "proxy: CoP and IMU signals, not shear"

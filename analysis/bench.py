@@ -39,7 +39,7 @@ from analysis.frame_kernels import (
 )
 from analysis.reference import detect_events_ref, frame_reduce_ref, free_moment_ref
 from analysis.warmup import warm_up
-from firmware_bridge.frames import FootFrames
+from base.frames import FootFrames
 from hardware.layout import REGIONS, Layout, load_layout
 
 

@@ -56,9 +56,9 @@ def _clean(obj: Any) -> Any:
 def run_analyze(args: argparse.Namespace) -> int:
     """Analyse one session and print steps and summary."""
     from analysis.analyzer import analyze_recording
-    from analysis.session_input import load_input
+    from store.session_reader import load_recording
 
-    data = load_input(args.session)
+    data = load_recording(args.session)
     speed = args.speed_kmh / 3.6 if args.speed_kmh else data.speed_mps
     result = analyze_recording(
         data.feet, data.layouts, yaw_rate_dps=data.yaw_rate_dps, speed_mps=speed

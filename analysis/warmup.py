@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from firmware_bridge.frames import FootFrames
+from base.frames import FootFrames
 from hardware.layout import REGIONS, load_layout
 
 
@@ -12,7 +12,7 @@ def warm_up() -> list[str]:
     """Run the whole pipeline on a short synthetic two-step signal; returns kernel names."""
     from analysis.analyzer import Analyzer
     from analysis.frame_kernels import frame_reduce_kernel
-    from firmware_bridge.codec import warm_up_decoder
+    from firmware_bridge.stream_decoder import warm_up_decoder
 
     warm_up_decoder()
 

@@ -1,7 +1,7 @@
 """Bridge throughput on the serial/pty path: two feet, 500 Hz, 1024 sensels.
 
 Two simulated insoles (layout ``plantar-dense``, 1024 sensels) run in their own
-processes (``tests/firmware_bridge/serial_device_process.py``), each writing its
+processes (:mod:`hardware.sim.pty_process`), each writing its
 pre-encoded protocol bytes to a pseudo-terminal at real-time pace. This process runs the
 real bridge (``serial://`` transports with reader threads → StreamDecoder → sequence
 accounting → clock model → calibration to kPa → a consumer) and measures, after the
@@ -28,10 +28,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from base.frames import FootFrames  # noqa: E402
 from firmware_bridge.bridge import Bridge  # noqa: E402
-from firmware_bridge.frames import FootFrames  # noqa: E402
 from firmware_bridge.insole_stream import CLOCK_SETTLE_S  # noqa: E402
-from tests.firmware_bridge.serial_device_process import spawn  # noqa: E402
+from hardware.sim.pty_process import spawn  # noqa: E402
 
 
 class Count:

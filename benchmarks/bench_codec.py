@@ -14,14 +14,11 @@ from collections.abc import Callable
 
 import numpy as np
 
-from firmware_bridge.codec import (
-    StreamDecoder,
-    encode_data_frame,
-    encode_pressure_payload,
-    frame_message,
-    pack_notifications,
-)
-from firmware_bridge.protocol import ENCODING_NAMES
+from base.wire.ble_packing import pack_notifications
+from base.wire.cobs import frame_message
+from base.wire.payload import encode_data_frame, encode_pressure_payload
+from base.wire.protocol import ENCODING_NAMES
+from firmware_bridge.stream_decoder import StreamDecoder
 
 N_SHEAR = 5
 ADC_MAX_COUNTS = 4095  # 12-bit ADC

@@ -32,9 +32,9 @@ from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
+from base.version import __version__
 from dashboard.hub import LiveHub
 from dashboard.security import OriginGuard, TokenMiddleware
-from plantar import __version__
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$"
@@ -103,7 +103,7 @@ def create_app(
     hub : the live hub (its display loop runs on the server's event loop).
     control : the live pipeline; None when no insoles are connected (review only).
     token : access token; when set every route requires it (LAN mode).
-    sessions_root : sessions directory (default :func:`plantar.paths.sessions_dir`).
+    sessions_root : sessions directory (default :func:`base.paths.sessions_dir`).
     allowed_hosts : host names the dashboard answers to besides IP addresses, localhost
         and this machine's name (:class:`~dashboard.security.OriginGuard`).
     """
@@ -111,7 +111,7 @@ def create_app(
     def root() -> Path:
         if sessions_root is not None:
             return sessions_root
-        from plantar import paths
+        from base import paths
 
         return paths.sessions_dir()
 

@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from plantar.errors import DeviceError, PlantarError
+from base.errors import DeviceError, PlantarError
 
 log = logging.getLogger("plantar.dashboard.bridge")
 

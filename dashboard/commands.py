@@ -78,8 +78,8 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``plantar serve``."""
+    from base.errors import ConfigError
     from dashboard.runtime import LiveRuntime, RuntimeOptions
-    from plantar.errors import ConfigError
 
     if bool(args.left) != bool(args.right):
         raise ConfigError("give both --left URL and --right URL, or neither (review only)")

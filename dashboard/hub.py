@@ -34,9 +34,9 @@ import numpy as np
 
 from analysis.hotspots import FOREFOOT_FROM_FRAC, InterpolationGrid, find_hotspots
 from analysis.step_metrics import symmetry_index_pct
+from base.frames import FOOT_NAMES, FootFrames
 from dashboard.pivot import PivotMonitor, PivotSettings
 from dashboard.wire import FootView, encode_display
-from firmware_bridge.frames import FOOT_NAMES, FootFrames
 from hardware.layout import Layout
 
 #: Fixed top of the colour scale (kPa): forefoot peaks in shod running reach ~260 kPa.

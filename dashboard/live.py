@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from base.frames import FootFrames
 from dashboard.app import ControlError
 from dashboard.hub import LiveHub
-from firmware_bridge.frames import FootFrames
 from hardware.layout import Layout
 
 log = logging.getLogger("plantar.dashboard.live")

@@ -31,13 +31,13 @@ _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
 
 
 def make_review_router(sessions_root: Path | None = None) -> APIRouter:
-    """The router; ``sessions_root`` defaults to :func:`plantar.paths.sessions_dir`."""
+    """The router; ``sessions_root`` defaults to :func:`base.paths.sessions_dir`."""
     router = APIRouter()
 
     def root() -> Path:
         if sessions_root is not None:
             return sessions_root
-        from plantar import paths
+        from base import paths
 
         return paths.sessions_dir()
 
@@ -50,7 +50,7 @@ def make_review_router(sessions_root: Path | None = None) -> APIRouter:
         return d
 
     def review_of(session_id: str) -> Any:
-        from plantar.errors import PlantarError
+        from base.errors import PlantarError
         from review.cache import get_review
 
         try:
@@ -219,7 +219,7 @@ def make_review_router(sessions_root: Path | None = None) -> APIRouter:
         min_steps: int = Query(60, ge=2, le=100_000),
     ) -> dict[str, Any]:
         """Comparison of all condition pairs (same defaults and seed as the CLI)."""
-        from plantar.errors import PlantarError
+        from base.errors import PlantarError
         from review.compare import CompareOptions, compare, difference_maps, public
         from review.render import svg_boxplots
 

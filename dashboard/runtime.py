@@ -38,7 +38,7 @@ class RuntimeOptions:
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> RuntimeOptions:
         """From the parsed options of :func:`dashboard.commands.add_server_options`."""
-        from plantar.errors import ConfigError
+        from base.errors import ConfigError
 
         try:
             pivot = PivotSettings(
@@ -114,10 +114,10 @@ class LiveRuntime:
         """Connect the insoles (left, then right) and optionally start recording.
 
         ``wait=False``: return once both stream; an insole that does not answer raises
-        :class:`~plantar.errors.DeviceError`. ``wait=True`` (the service): return at once;
+        :class:`~base.errors.DeviceError`. ``wait=True`` (the service): return at once;
         the bridge thread retries every ``retry_s`` seconds until both insoles answer (the
         page shows them as waiting) and the recording, if ``record``, starts only then.
-        A malformed URL raises :class:`~plantar.errors.ConfigError` either way.
+        A malformed URL raises :class:`~base.errors.ConfigError` either way.
         """
         if self.urls and self.pipeline is not None:
             from dashboard.bridge_feed import RETRY_S, BridgeFeed

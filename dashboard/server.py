@@ -11,8 +11,8 @@ import socket
 import threading
 from typing import Any
 
+from base.errors import ConfigError, DeviceError
 from dashboard.security import is_loopback, new_token
-from plantar.errors import ConfigError, DeviceError
 
 SEND_BUFFER_BYTES = 128 * 1024
 

@@ -3,8 +3,7 @@
 ::
 
     bridge = Bridge("serial:///dev/plantar-left", "serial:///dev/plantar-right")
-    bridge.add_consumer(RecorderConsumer(recorder))     # store.recorder.Recorder
-    bridge.add_consumer(my_analysis)                    # anything with on_frames/on_event
+    bridge.add_consumer(my_consumer)                    # anything with on_frames/on_event
     await bridge.connect()                              # left, then right, one at a time
     await bridge.run(duration_s=7200)                   # both feet concurrently
 
@@ -17,9 +16,8 @@
   in the event loop right after a chunk is decoded and must return at once: put the
   batch on your own bounded queue and work in your own thread/task. The recorder does
   exactly that (``Recorder.write_frames`` only appends to its bounded queue and returns
-  False, counting the loss, when it is full); :class:`RecorderConsumer` adapts it. For
-  display, :class:`LatestFramesQueue` keeps only the newest batch per foot. A consumer
-  that raises is logged and counted (:attr:`Bridge.consumer_errors`), never retried.
+  False, counting the loss, when it is full). A consumer that raises is logged and
+  counted (:attr:`Bridge.consumer_errors`), never retried.
 * **Link trouble is data.** Gaps, duplicates dropped, link drops and reconnects are
   :class:`~firmware_bridge.insole_stream.StreamEvent` objects handed to every consumer;
   one foot reconnecting does not stop the other.
@@ -34,11 +32,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
-from firmware_bridge.frames import FOOT_NAMES, FootFrames
+from base.frames import FOOT_NAMES, FootFrames
 from firmware_bridge.insole_stream import InsoleStats, InsoleStream, SessionClock, StreamEvent
 from firmware_bridge.transport import LinkState, StreamEnded, open_transport
 
-__all__ = ["Bridge", "Consumer", "LatestFramesQueue", "RecorderConsumer"]
+__all__ = ["Bridge", "Consumer"]
 
 log = logging.getLogger("plantar.bridge")
 
@@ -49,47 +47,6 @@ class Consumer(Protocol):
     def on_frames(self, frames: FootFrames) -> object: ...
 
     def on_event(self, event: StreamEvent) -> object: ...
-
-
-class RecorderConsumer:
-    """Adapts a :class:`store.recorder.Recorder` (its write_* calls never block)."""
-
-    def __init__(self, recorder: Any) -> None:
-        self.recorder = recorder
-
-    def on_frames(self, frames: FootFrames) -> object:
-        return self.recorder.write_frames(frames)
-
-    def on_event(self, event: StreamEvent) -> object:
-        return event.to_recorder(self.recorder)
-
-
-class LatestFramesQueue:
-    """For display: per foot only the newest batch is kept; older ones are replaced.
-
-    ``await get()`` returns the next (foot, frames) that has not been read yet.
-    """
-
-    def __init__(self) -> None:
-        self.latest: dict[str, FootFrames] = {}
-        self.replaced = 0
-        self._ready = asyncio.Event()
-
-    def on_frames(self, frames: FootFrames) -> None:
-        if frames.foot in self.latest:
-            self.replaced += 1
-        self.latest[frames.foot] = frames
-        self._ready.set()
-
-    def on_event(self, event: StreamEvent) -> None:
-        return None
-
-    async def get(self) -> tuple[str, FootFrames]:
-        while not self.latest:
-            self._ready.clear()
-            await self._ready.wait()
-        foot = next(iter(self.latest))
-        return foot, self.latest.pop(foot)
 
 
 class Bridge:

@@ -123,11 +123,6 @@ class DeviceClockModel:
         """Estimated rate of the host clock against the device clock, in ppm (host − device)."""
         return self._drift * 1e3
 
-    @property
-    def offset_ns(self) -> float:
-        """Estimated ``host_ns − 1000·device_us`` (incl. minimum latency) at the latest bin."""
-        return float(self._offset_ns)
-
     def observe(self, t_device_us: np.ndarray, t_host_ns: np.ndarray) -> None:
         """Add observations: per chunk, the last frame's device time and the arrival time.
 

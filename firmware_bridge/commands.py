@@ -104,7 +104,7 @@ async def _stream(args: argparse.Namespace) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     """Stream until --duration, Ctrl-C, or the end of both streams; print the summary."""
     if args.duration is not None and args.duration <= 0:
-        from plantar.errors import ConfigError
+        from base.errors import ConfigError
 
         raise ConfigError(f"--duration {args.duration}: must be > 0 seconds")
     result = asyncio.run(_stream(args))

@@ -1,9 +1,10 @@
+# Long module: InsoleStream is one state machine (decode, sequence, clock, reconnect).
 """One insole: transport → decoder → sequence accounting → clock → calibrated FootFrames.
 
 :class:`InsoleStream` is the per-foot half of the bridge. For every chunk a transport
 delivers it
 
-1. decodes all complete frames at once (:class:`~firmware_bridge.codec.StreamDecoder`,
+1. decodes all complete frames at once (:class:`~firmware_bridge.stream_decoder.StreamDecoder`,
    a numba kernel; garbage is counted and skipped, never raised),
 2. unwraps the 32-bit sequence numbers and drops any frame whose number is not above
    every number handed on before (duplicates, late frames): what leaves is strictly
@@ -39,11 +40,13 @@ from typing import Any
 
 import numpy as np
 
+from base.errors import ConfigError, DeviceError
+from base.frames import FOOT_NAMES, FootFrames
+from base.wire.messages import DeviceInfo
+from base.wire.protocol import FOOT_LEFT
 from firmware_bridge.clock import DeviceClockModel
-from firmware_bridge.codec import FOOT_LEFT, DeviceInfo, StreamDecoder, unwrap_seq
-from firmware_bridge.frames import FOOT_NAMES, FootFrames
+from firmware_bridge.stream_decoder import StreamDecoder, unwrap_seq
 from firmware_bridge.transport import Chunk, LinkLost, LinkState, StreamEnded, Transport
-from plantar.errors import ConfigError, DeviceError
 
 __all__ = [
     "CLOCK_SETTLE_S",
@@ -89,15 +92,6 @@ class StreamEvent:
     lost_frames: int = 0
     duration_s: float = 0.0
     detail: str = ""
-
-    def to_recorder(self, recorder: Any) -> bool:
-        """Hand the event to a :class:`store.recorder.Recorder` (never blocks)."""
-        value = float(self.lost_frames) if self.kind in ("gap", "duplicate") else self.duration_s
-        return bool(
-            recorder.write_event(
-                self.kind, self.t_s, foot=self.foot, value=value, seq=self.seq, detail=self.detail
-            )
-        )
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -20,8 +20,8 @@ the host arrival time. Decoding, sequence accounting and clock alignment are the
 
 A dropped link raises :class:`LinkLost` from :meth:`Transport.read`; the bridge calls
 :meth:`Transport.reconnect` with backoff and records the gap. Errors the user must fix
-(port absent, busy, permission, adapter missing) are :class:`plantar.errors.DeviceError`
-with a one-line message; a malformed URL is :class:`plantar.errors.ConfigError`.
+(port absent, busy, permission, adapter missing) are :class:`base.errors.DeviceError`
+with a one-line message; a malformed URL is :class:`base.errors.ConfigError`.
 """
 
 from __future__ import annotations
@@ -30,14 +30,16 @@ import abc
 import asyncio
 import enum
 import importlib
+import importlib.metadata
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import ClassVar, TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from firmware_bridge.codec import DeviceInfo, StreamDecoder, warm_up_decoder
-from plantar.errors import ConfigError
+from base.errors import ConfigError
+from base.wire.messages import DeviceInfo
+from firmware_bridge.stream_decoder import StreamDecoder, warm_up_decoder
 
 __all__ = [
     "TRANSPORTS",
@@ -46,6 +48,8 @@ __all__ = [
     "LinkState",
     "StreamEnded",
     "Transport",
+    "check_url",
+    "load_transport_modules",
     "open_transport",
     "parse_url",
     "register_transport",
@@ -61,7 +65,7 @@ class Chunk:
     ----------
     data : bytes
         Stream bytes (serial bytes, or BLE notification payloads after
-        :class:`~firmware_bridge.codec.NotificationReassembler`); any length.
+        :class:`~base.wire.ble_packing.NotificationReassembler`); any length.
     t_host_ns : int
         ``time.monotonic_ns()`` when the chunk arrived (for replay: the recorded
         arrival time shifted onto this run's monotonic clock).
@@ -129,7 +133,7 @@ class Transport(abc.ABC):
 
     @abc.abstractmethod
     async def send_control(self, message: bytes) -> None:
-        """Send one unframed CONTROL message (:func:`firmware_bridge.codec.encode_control`)."""
+        """Send one unframed CONTROL message (:func:`base.wire.messages.encode_control`)."""
 
     @abc.abstractmethod
     async def reconnect(self) -> DeviceInfo:
@@ -163,6 +167,12 @@ LAZY_TRANSPORTS: dict[str, str] = {
     "replay": "firmware_bridge.transports.replay",
     "ble": "firmware_bridge.transports.ble",
 }
+
+#: Entry-point group through which packages above the bridge add or extend a scheme
+#: (``store`` extends ``replay`` to stored sessions; see ``pyproject.toml``). The value of
+#: an entry point is a module that registers its classes when imported.
+ENTRY_POINT_GROUP = "plantar.transports"
+_LOADED: set[str] = set()
 
 T = TypeVar("T", bound=type[Transport])
 
@@ -208,14 +218,25 @@ def parse_url(url: str) -> tuple[str, dict[str, str]]:
     return scheme, params
 
 
-def transport_class(scheme: str) -> type[Transport]:
-    """The registered class for ``scheme``, importing its module on first use."""
-    if scheme not in TRANSPORTS and scheme in LAZY_TRANSPORTS:
+def load_transport_modules(scheme: str) -> None:
+    """Import the modules of ``scheme`` once: the bridge's own, then its entry points."""
+    if scheme in _LOADED:
+        return
+    if scheme in LAZY_TRANSPORTS:
         importlib.import_module(LAZY_TRANSPORTS[scheme])
+    for entry in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP, name=scheme):
+        importlib.import_module(entry.value)
+    _LOADED.add(scheme)
+
+
+def transport_class(scheme: str) -> type[Transport]:
+    """The registered class for ``scheme``, importing its modules on first use."""
+    load_transport_modules(scheme)
     try:
         return TRANSPORTS[scheme]
     except KeyError:
-        known = ", ".join(sorted(set(TRANSPORTS) | set(LAZY_TRANSPORTS)))
+        plugins = {e.name for e in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
+        known = ", ".join(sorted(set(TRANSPORTS) | set(LAZY_TRANSPORTS) | plugins))
         raise ConfigError(f"unknown transport scheme {scheme!r}: use one of {known}") from None
 
 
@@ -229,6 +250,21 @@ def open_transport(url: str) -> Transport:
     """
     scheme, params = parse_url(url)
     return transport_class(scheme)(url, params)
+
+
+def check_url(url: str) -> str:
+    """Check ``url`` by its transport's own rules, touching no device; return the scheme.
+
+    Each transport's constructor checks its URL (parameters, path, address) and does no
+    I/O, so the configuration asks the transports rather than keeping rules of its own.
+
+    Raises
+    ------
+    ConfigError
+        Malformed URL, unknown scheme, or bad parameters (one line).
+    """
+    transport = open_transport(url)
+    return transport.scheme
 
 
 async def wait_for_info(

@@ -112,7 +112,7 @@ def load_calibration(name_or_path: str | Path, n_sensels: int) -> Calibration:
 
     Raises
     ------
-    plantar.errors.ConfigError
+    base.errors.ConfigError
         Unknown id or an invalid file (one line naming the file and the field).
     """
     if n_sensels < 1:

@@ -1,7 +1,7 @@
 """Reading and writing Plantar's JSON data files (layouts, calibrations).
 
 :class:`FieldReader` reads typed fields and turns every problem into a one-line
-:class:`~plantar.errors.ConfigError` that names the file and the field;
+:class:`~base.errors.ConfigError` that names the file and the field;
 :func:`format_data_json` writes long numeric columns compactly.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from plantar.errors import ConfigError
+from base.errors import ConfigError
 
 
 def readonly_array(values: Any, dtype: Any, shape_tail: tuple[int, ...] = ()) -> np.ndarray:

@@ -1,8 +1,9 @@
+# Long module: one ctypes binding of the C core: build, signatures, and a wrapper per C object.
 """The C firmware core (``hardware/firmware/``) built on the host and driven from Python.
 
 The core is the reference firmware of the wire protocol (``hardware/PROTOCOL.md``);
 this module compiles it with the host's C compiler (``$CC``, default ``gcc``) into a
-shared library cached under ``plantar.paths.cache_dir()/firmware`` (a temporary
+shared library cached under ``base.paths.cache_dir()/firmware`` (a temporary
 directory if that is not writable) and wraps it with :mod:`ctypes`. Uses: checking the
 C bytes against the Python codec (``tests/firmware``), counting instructions
 (``scripts/firmware_cycles.py``) and ``plantar sim --firmware-core``, where the
@@ -29,8 +30,9 @@ from pathlib import Path
 
 import numpy as np
 
-from firmware_bridge.codec import DeviceInfo
-from firmware_bridge.protocol import (
+from base.errors import PlantarError
+from base.wire.messages import DeviceInfo
+from base.wire.protocol import (
     ENCODING_NAMES,
     FOOT_LEFT,
     FOOT_RIGHT,
@@ -41,7 +43,6 @@ from firmware_bridge.protocol import (
     Encoding,
 )
 from hardware.sim.insole import _INFO_PERIOD_US, SampleBlock, SimulatedInsole
-from plantar.errors import PlantarError
 
 __all__ = [
     "FIRMWARE_DIR",
@@ -118,7 +119,7 @@ def _compiler() -> str:
 
 
 def _build_dir() -> Path:
-    from plantar.paths import cache_dir
+    from base.paths import cache_dir
 
     try:
         path = cache_dir() / "firmware"
@@ -267,7 +268,6 @@ _PROTOTYPES: dict[str, tuple[object, list[object]]] = {
         ctypes.c_int32,
         [ctypes.c_void_p, ctypes.c_uint16, ctypes.c_uint8, _NOTIFY, ctypes.c_void_p],
     ),
-    "plantar_packer_set_mtu": (ctypes.c_int32, [ctypes.c_void_p, ctypes.c_uint16]),
     "plantar_packer_push": (None, [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]),
     "plantar_packer_flush": (None, [ctypes.c_void_p]),
     "plantar_host_dev_size": (ctypes.c_size_t, []),
@@ -340,7 +340,7 @@ def _encoding_arg(encoding: str | Encoding | int) -> int:
 
 
 class FirmwareCore:
-    """ctypes wrapper of the C core; every encoder mirrors :mod:`firmware_bridge.codec`."""
+    """ctypes wrapper of the C core; every encoder mirrors :mod:`base.wire`."""
 
     def __init__(self, library: Path | None = None) -> None:
         path = build_library() if library is None else library
@@ -397,7 +397,7 @@ class FirmwareCore:
         encoding: str | Encoding = "auto",
     ) -> bytes:
         """One DATA message (unframed, with CRC), as
-        :func:`firmware_bridge.codec.encode_data_frame` but encoded by the C core."""
+        :func:`base.wire.payload.encode_data_frame` but encoded by the C core."""
         counts = np.asarray(pressure_counts)
         if counts.ndim != 1 or not 1 <= counts.shape[0] <= MAX_SENSELS:
             raise ValueError(f"pressure_counts must have shape (n,), 1 <= n <= {MAX_SENSELS}")
@@ -489,7 +489,7 @@ class FirmwareCore:
         self, frames: bytes | Iterable[bytes], att_mtu: int, *, start_counter: int = 0
     ) -> list[bytes]:
         """Notification payloads of framed bytes (a stream or framed messages pushed one
-        by one), as :func:`firmware_bridge.codec.pack_notifications`."""
+        by one), as :func:`base.wire.ble_packing.pack_notifications`."""
         packer = Packer(self, att_mtu, start_counter)
         if isinstance(frames, bytes | bytearray | memoryview):
             packer.push(bytes(frames))
@@ -528,12 +528,6 @@ class Packer:
     def flush(self) -> None:
         """Send the partly filled notification."""
         self.core.lib.plantar_packer_flush(self._buf)
-
-    def set_mtu(self, att_mtu: int) -> None:
-        """Change the MTU (flushes first)."""
-        rc = self.core.lib.plantar_packer_set_mtu(self._buf, att_mtu)
-        if rc != 0:
-            raise CoreCallError(rc, f"packer_set_mtu({att_mtu})")
 
 
 class CoreDevice:

@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from base.errors import ConfigError
 from hardware.datafile import FieldReader, readonly_array, resolve_data_file
-from plantar.errors import ConfigError
 
 LAYOUT_FORMAT = "plantar-layout/1"
 REGIONS: tuple[str, ...] = (
@@ -250,7 +250,7 @@ def load_layout(
 
     Raises
     ------
-    plantar.errors.ConfigError
+    base.errors.ConfigError
         Unknown id, unreadable or invalid file (one line naming the file and the field).
     """
     if foot not in FEET:

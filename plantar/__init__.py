@@ -1,8 +1,5 @@
-"""Plantar: a Raspberry Pi logger for plantar pressure and shear insoles."""
+"""Plantar: a Raspberry Pi logger for plantar pressure and shear insoles (the CLI, on top)."""
 
-from importlib.metadata import PackageNotFoundError, version
+from base.version import __version__
 
-try:
-    __version__ = version("plantar")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.0.0+unknown"
+__all__ = ["__version__"]

@@ -1,7 +1,7 @@
 """The ``plantar`` command line.
 
 Each subcommand lives in a small module with ``register(subparsers)`` listed in
-:data:`COMMAND_MODULES`. Errors the user can act on are :class:`~plantar.errors.PlantarError`
+:data:`COMMAND_MODULES`. Errors the user can act on are :class:`~base.errors.PlantarError`
 and end in one line on stderr and a non-zero exit code, never in a traceback.
 """
 
@@ -12,8 +12,8 @@ import importlib
 import sys
 from collections.abc import Callable, Sequence
 
+from base.errors import PlantarError
 from plantar import __version__
-from plantar.errors import PlantarError
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -28,6 +28,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "firmware_bridge.ble.commands",
     "store.commands",
     "analysis.commands",
+    "analysis.archive_command",
     "dashboard.commands",
     "plantar.demo_command",
     "review.commands",

@@ -1,7 +1,8 @@
+# Long module: every key of plantar.toml with its type, range and message, in one validator.
 """``plantar.toml``: which insoles, whose feet, where recordings go, the dashboard, alerts.
 
 Read with the standard library's :mod:`tomllib`, validated key by key; every error is a
-:class:`~plantar.errors.ConfigError` of one line that names the file and the key, e.g.
+:class:`~base.errors.ConfigError` of one line that names the file and the key, e.g.
 ``/etc/plantar/plantar.toml: dashboard.port: must be an integer from 1 to 65535, got
 "eighty"``.
 
@@ -31,16 +32,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from plantar.errors import ConfigError
+from base.errors import ConfigError
 
 ENV_CONFIG = "PLANTAR_CONFIG"
 ENV_PREFIX = "PLANTAR_"
 SYSTEM_CONFIG = Path("/etc/plantar/plantar.toml")
 FEET = ("left", "right")
 DEFAULT_LAYOUT = "plantar-ref"
-#: Transport URL schemes (see :mod:`firmware_bridge.transport`); kept here so that reading
-#: the configuration does not import the bridge.
-SCHEMES = ("ble", "serial", "sim", "replay")
 _MAC_RE = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
 
 
@@ -132,7 +130,7 @@ class Config:
 
     def sessions_dir(self, create: bool = False) -> Path:
         """Directory of recorded sessions under the configured storage directory."""
-        from plantar import paths
+        from base import paths
 
         if self.storage.dir is not None:
             path = self.storage.dir / "sessions"
@@ -142,8 +140,8 @@ class Config:
         return paths.sessions_dir(create)
 
     def apply_storage_env(self) -> None:
-        """Point :mod:`plantar.paths` at ``storage.dir`` (sets ``$PLANTAR_HOME``)."""
-        from plantar import paths
+        """Point :mod:`base.paths` at ``storage.dir`` (sets ``$PLANTAR_HOME``)."""
+        from base import paths
 
         if self.storage.dir is not None:
             os.environ[paths.ENV_HOME] = str(self.storage.dir)
@@ -446,22 +444,13 @@ class _Validator:
                     f"{raw!r} is neither a transport URL nor an insole name; use e.g. "
                     "ble://name/Plantar-L, ble://AA:BB:CC:DD:EE:FF, serial:///dev/ttyACM0, sim://",
                 )
-        scheme, rest = text.split("://", 1)
-        if scheme.lower() not in SCHEMES:
-            raise self.fail(
-                key, f"unknown transport {scheme!r} in {raw!r}; use one of {', '.join(SCHEMES)}"
-            )
-        body = rest.split("?", 1)[0]
-        if scheme == "serial" and not body.startswith("/"):
-            raise self.fail(key, f"{raw!r}: serial URLs name a device path: serial:///dev/ttyACM0")
-        if scheme == "replay" and not body.startswith("/"):
-            raise self.fail(key, f"{raw!r}: replay URLs name an absolute file: replay:///path")
-        if scheme == "ble" and not (
-            _MAC_RE.fullmatch(body) or (body.startswith("name/") and len(body) > 5)
-        ):
-            raise self.fail(
-                key, f"{raw!r}: use ble://AA:BB:CC:DD:EE:FF or ble://name/<advertised name>"
-            )
+        from firmware_bridge.transport import check_url
+
+        try:
+            scheme = check_url(text)
+        except ConfigError as err:
+            raise self.fail(key, str(err)) from None
+        rest = text.split("://", 1)[1]
         if scheme == "sim":
             other = "right" if foot == "left" else "left"
             if f"foot={other}" in rest:

@@ -71,8 +71,8 @@ def default_init_path() -> Path:
 
 def write_default(path: Path, *, insoles: str = "ble", force: bool = False) -> Path:
     """Write the commented default to ``path`` (0600: it holds the token); returns it."""
+    from base.errors import ConfigError
     from plantar.config import default_toml
-    from plantar.errors import ConfigError
 
     path = path.expanduser()
     if path.exists() and not force:

@@ -81,9 +81,9 @@ def _say(text: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``plantar demo``."""
+    from base.errors import ConfigError
     from dashboard.runtime import LiveRuntime, RuntimeOptions
     from hardware.sim import GaitParams
-    from plantar.errors import ConfigError
 
     if args.duration is not None and args.duration <= 0:
         raise ConfigError("--duration must be a positive number of seconds")
@@ -147,7 +147,7 @@ def _start_simulated_insoles(args: argparse.Namespace) -> tuple[subprocess.Popen
     analysis and dashboard, and its pacing (hence its transmit buffer) would depend on
     them; a separate process keeps device and host apart, as on a treadmill.
     """
-    from plantar.errors import DeviceError
+    from base.errors import DeviceError
 
     command = [
         sys.executable, "-m", "plantar.cli", "sim", "--json",

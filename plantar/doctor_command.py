@@ -1,3 +1,4 @@
+# Long module: one short function per check, sharing the Check record and the report.
 """``plantar doctor``: is this machine ready to record? One line per check, each with a fix.
 
 Checks: Python and OS architecture (64-bit required: numba has aarch64 wheels and none
@@ -153,8 +154,8 @@ def check_numba() -> Check:
 
 def check_config(path: Path | None) -> tuple[Check, Any]:
     """The configuration loads and names insoles."""
+    from base.errors import ConfigError
     from plantar.config import Config, load_config
-    from plantar.errors import ConfigError
 
     try:
         cfg = load_config(path)
@@ -447,7 +448,7 @@ async def _probe(url: str, timeout_s: float) -> Any:
 
 def check_insoles(cfg: Any, *, probe: bool, timeout_s: float, active: bool) -> list[Check]:
     """Open each insole through its transport and read its INFO."""
-    from plantar.errors import PlantarError
+    from base.errors import PlantarError
 
     if cfg is None or not cfg.insoles:
         return [Check("insoles", SKIP, "no insoles configured")]

@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from plantar.errors import ConfigError, PlantarError
+from base.errors import ConfigError, PlantarError
 
 
 def register(sub: Any) -> None:

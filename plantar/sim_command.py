@@ -115,9 +115,9 @@ def register(sub: Any) -> None:
 
 
 def _build_insoles(args: argparse.Namespace) -> list[Any]:
+    from base.errors import ConfigError
     from hardware.layout import load_layout
     from hardware.sim import GaitParams, Imperfections, SimulatedInsole, make_pair
-    from plantar.errors import ConfigError
 
     if args.rate <= 0:
         raise ConfigError(f"--rate must be > 0 Hz (got {args.rate:g})")

@@ -1,4 +1,4 @@
-"""Per-session cache of review results under :func:`plantar.paths.cache_dir`.
+"""Per-session cache of review results under :func:`base.paths.cache_dir`.
 
 ``<cache>/review/<session id>/<ANALYSIS_VERSION>/`` holds ``review.json.gz`` (the JSON
 part) and ``arrays.npz`` (the NumPy part). A cached entry is used only when its
@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from plantar import __version__, paths
+from base import paths
+from base.version import __version__
 from review.session import SessionReview, compute_review
 
 #: Bump when the review computation changes (with the package version, this keys the cache).

@@ -160,7 +160,7 @@ def run_report(args: argparse.Namespace) -> int:
     try:
         out.write_text(html, encoding="utf-8")
     except OSError as err:
-        from plantar.errors import PlantarError
+        from base.errors import PlantarError
 
         raise PlantarError(f"cannot write {out}: {err.strerror}; choose another -o path") from err
     print(f"wrote {out} ({len(html) / 1e6:.1f} MB): session {review.session_id}")

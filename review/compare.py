@@ -370,7 +370,7 @@ def compare(
     opts = opts or CompareOptions()
     for k in opts.by:
         if k not in BY_KEYS:
-            from plantar.errors import ConfigError
+            from base.errors import ConfigError
 
             raise ConfigError(f"cannot group by {k!r}; use some of: {', '.join(BY_KEYS)}")
     rows = rows if rows is not None else list_rows(root, opts.athlete)

@@ -74,12 +74,12 @@ def _r(x: Any, nd: int = 4) -> float | None:
 
 
 def load_session(directory: Path) -> tuple[dict[str, Any], Any]:
-    """``session.json`` and the :class:`analysis.session_input.AnalysisInput` of a
+    """``session.json`` and the :class:`store.session_reader.SessionRecording` of a
     finalised session directory."""
-    from analysis.session_input import load_session_dir
     from store.session import read_session_json
+    from store.session_reader import read_session
 
-    return read_session_json(directory), load_session_dir(directory)
+    return read_session_json(directory), read_session(directory)
 
 
 def dense_weights(grid: InterpolationGrid, n_sensels: int) -> np.ndarray:

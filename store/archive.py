@@ -30,6 +30,7 @@ import os
 import shutil
 import socket
 import string
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from plantar import paths
+from base import paths
 from store.catalog import row_from_session_json
 from store.errors import StoreError, describe_os_error
 from store.session import (
@@ -220,7 +221,7 @@ def _num(value: Any) -> float | None:
 
 
 def steps_table(steps: list[dict[str, Any]]) -> pa.Table:
-    """Per-step table (foot, timing, pivot value and kind) from ``analyze_recording``."""
+    """Per-step table (foot, timing, pivot value and kind) from the caller's step rows."""
     rows = []
     for st in steps:
         piv = st.get("pivot") or {}
@@ -245,43 +246,20 @@ def steps_table(steps: list[dict[str, Any]]) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=STEPS_SCHEMA)
 
 
-def analyze_session_dir(directory: Path, info: dict[str, Any]) -> list[dict[str, Any]]:
-    """Run :func:`analysis.analyze_recording` on a finalised session directory."""
-    from analysis import analyze_recording
-    from hardware.layout import load_layout
-    from store.schema import batch_to_frames
-
-    meta = info.get("meta") or {}
-    feet, layouts, yaw = {}, {}, {}
-    for foot, fl in (meta.get("feet") or {}).items():
-        path = directory / f"{foot}{PARQUET_SUFFIX}"
-        if not path.exists():
-            continue
-        layout_id = (fl or {}).get("layout_id") or ""
-        if not layout_id:
-            raise StoreError(f"feet.{foot}.layout_id is empty")
-        feet[foot] = batch_to_frames(pq.read_table(path), foot)
-        layouts[foot] = load_layout(layout_id, foot=foot, eu_size=(fl or {}).get("eu_size"))
-        imu = directory / f"imu-{foot}{PARQUET_SUFFIX}"
-        if imu.exists():
-            table = pq.read_table(imu)
-            if "gyro_z_dps" in table.column_names and table.num_rows == len(feet[foot]):
-                yaw[foot] = table.column("gyro_z_dps").to_numpy(zero_copy_only=False)
-    if not feet:
-        return []
-    kmh = meta.get("treadmill_speed_kmh")
-    out = analyze_recording(
-        feet, layouts, yaw_rate_dps=yaw, speed_mps=kmh / 3.6 if kmh else None, hotspots=False
-    )
-    steps: list[dict[str, Any]] = out["steps"]
-    return steps
-
-
 # -- archiving -------------------------------------------------------------------------
 
 
+#: The caller's step analysis: a finalised session directory -> its step rows (dicts with
+#: foot, timing, peak force, strike index and a ``pivot`` record; see :func:`steps_table`).
+StepsOf = Callable[[Path], list[dict[str, Any]]]
+
+
 def _write_session(
-    directory: Path, info: dict[str, Any], target: Path, checksums: dict[str, str], steps: bool
+    directory: Path,
+    info: dict[str, Any],
+    target: Path,
+    checksums: dict[str, str],
+    steps_of: StepsOf | None,
 ) -> str | None:
     """Write one session into ``target`` (a fresh directory); return a steps error or None."""
     target.mkdir(parents=True)
@@ -289,9 +267,9 @@ def _write_session(
         shutil.copy2(src, target / src.name)
     pq.write_table(sessions_table(directory, info), target / SESSIONS_TABLE)
     error = None
-    if steps:
+    if steps_of is not None:
         try:
-            step_rows = analyze_session_dir(directory, info)
+            step_rows = steps_of(directory)
         except Exception as err:  # one bad layout must not stop the archive
             error = f"{type(err).__name__}: {err}"
             step_rows = []
@@ -302,7 +280,7 @@ def _write_session(
         "archived_at": utc_now_iso(),
         "source_host": socket.gethostname(),
         "source_path": str(directory),
-        "with_steps": steps,
+        "with_steps": steps_of is not None,
         "steps_error": error,
         "checksums": checksums,
     }
@@ -319,10 +297,13 @@ def archive_sessions(
     *,
     athlete: str | None = None,
     root: Path | None = None,
-    steps: bool = True,
+    steps_of: StepsOf | None = None,
 ) -> ArchiveReport:
     """Archive every finalised session under ``root`` (default: the sessions directory)
     into the partitioned dataset ``dest``; only ``athlete``'s when given.
+
+    ``steps_of`` is the caller's step analysis (the store computes no metric): each
+    session's rows go into ``steps.parquet``; None writes no steps table.
 
     Raises
     ------
@@ -357,7 +338,7 @@ def archive_sessions(
                 manifest is not None
                 and manifest.get("archive_format") == ARCHIVE_FORMAT
                 and manifest.get("checksums") == checksums
-                and bool(manifest.get("with_steps")) == steps
+                and bool(manifest.get("with_steps")) == (steps_of is not None)
                 and len(existing) == 1
             ):
                 report.skipped.append(session_id)
@@ -365,7 +346,7 @@ def archive_sessions(
             tmp = dest / f".tmp-{session_id}-{os.getpid()}"
             if tmp.exists():
                 shutil.rmtree(tmp)
-            error = _write_session(directory, info, tmp, checksums, steps)
+            error = _write_session(directory, info, tmp, checksums, steps_of)
             if error:
                 report.steps_errors[session_id] = error
             old = []

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from plantar import paths
+from base import paths
 from store.errors import StoreError
 from store.migrations import migrate
 from store.session import list_session_dirs, read_session_json, utc_now_iso
@@ -128,14 +128,6 @@ class Catalog:
         """Index the session in ``directory`` from its ``session.json``."""
         row, tags = row_from_session_json(directory)
         self.upsert(row, tags)
-
-    def add_tags(self, session_id: str, tags: list[str]) -> None:
-        """Add tags to a session."""
-        with self._connect() as conn:
-            conn.executemany(
-                "INSERT OR IGNORE INTO tags (session_id, tag) VALUES (?, ?)",
-                [(session_id, t) for t in tags],
-            )
 
     def sync_from_disk(self, root: Path | None = None) -> int:
         """Index every session directory under ``root``; return how many."""

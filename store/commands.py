@@ -1,4 +1,5 @@
-"""``plantar import``, ``plantar export``, ``plantar sessions`` and ``plantar archive``."""
+"""``plantar import``, ``plantar export`` and ``plantar sessions`` (``plantar archive``:
+:mod:`analysis.archive_command`, which adds the per-step analysis)."""
 
 from __future__ import annotations
 
@@ -51,24 +52,6 @@ def register(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     p.set_defaults(handler=run_sessions)
 
-    p = sub.add_parser(
-        "archive",
-        help="archive finalised sessions as a partitioned Parquet dataset",
-        description=(
-            "Copy every finalised session into DIR/athlete=<a>/date=<YYYY-MM-DD>/session=<id>/ "
-            "(frames, events, a sessions.parquet row of catalog metadata and a steps.parquet "
-            "of per-step pivot), for DuckDB, Spark or Dask. Sessions already archived with "
-            "the same content are skipped; the store is never modified."
-        ),
-    )
-    p.add_argument("--to", required=True, metavar="DIR", help="archive directory")
-    p.add_argument("--athlete", help="only this athlete's sessions")
-    p.add_argument(
-        "--no-steps", action="store_true", help="skip the per-step analysis (steps.parquet)"
-    )
-    p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
-    p.set_defaults(handler=run_archive)
-
 
 def _meta_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--athlete", default="", help="athlete name or code")
@@ -80,7 +63,8 @@ def _meta_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--treadmill-incline-pct", type=float, help="treadmill incline, %%")
 
 
-def _recover_and_report() -> None:
+def recover_and_report() -> None:
+    """Recover interrupted sessions, one stderr line each (before reading the store)."""
     from store.recovery import recover_interrupted
 
     for report in recover_interrupted():
@@ -99,7 +83,7 @@ def run_import(args: argparse.Namespace) -> int:
         raise ImportFormatError(
             f"unknown import format {args.format!r}; use one of: {', '.join(IMPORT_FORMATS)}"
         )
-    _recover_and_report()
+    recover_and_report()
     meta = SessionMeta(
         athlete=args.athlete,
         shoe=args.shoe,
@@ -139,7 +123,7 @@ def run_sessions(args: argparse.Namespace) -> int:
     """List the catalog."""
     from store.catalog import Catalog
 
-    _recover_and_report()
+    recover_and_report()
     catalog = Catalog()
     catalog.sync_from_disk()
     rows = catalog.list_sessions(athlete=args.athlete, shoe=args.shoe, sock=args.sock)
@@ -156,30 +140,4 @@ def run_sessions(args: argparse.Namespace) -> int:
             f"{r['shoe'][:14]:<14} {r['sock'][:10]:<10} {r['duration_s']:>8.1f}s "
             f"{r['frames_left'] + r['frames_right']:>8} {r['gap_frames']:>5}"
         )
-    return 0
-
-
-def run_archive(args: argparse.Namespace) -> int:
-    """Archive finalised sessions into a partitioned Parquet dataset."""
-    from pathlib import Path
-
-    from store.archive import archive_sessions
-
-    _recover_and_report()
-    report = archive_sessions(Path(args.to), athlete=args.athlete, steps=not args.no_steps)
-    if args.json:
-        print(json.dumps(report.to_json()))
-        return 0
-    for session_id, error in report.steps_errors.items():
-        print(f"plantar: session {session_id}: no steps.parquet rows ({error})", file=sys.stderr)
-    if report.not_finalised:
-        print(
-            f"plantar: {len(report.not_finalised)} session(s) still recording, not archived: "
-            + ", ".join(report.not_finalised[:5]),
-            file=sys.stderr,
-        )
-    print(
-        f"archived {len(report.archived)} session(s) to {report.destination} "
-        f"({len(report.skipped)} already there, unchanged)"
-    )
     return 0

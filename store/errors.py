@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import errno
 
-from plantar.errors import PlantarError
+from base.errors import PlantarError
 
 #: ``errno`` values that mean "no space left" (a full disk, a quota, a file-size limit).
 NO_SPACE_ERRNOS: frozenset[int] = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})

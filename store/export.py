@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from plantar import paths
+from base import paths
 from store import schema as sch
 from store.errors import SessionNotFoundError, StoreError, describe_os_error
 from store.session import (

@@ -1,3 +1,4 @@
+# Long module: the Recorder's queue, writer thread and finalising share one lock and one state.
 """The recorder: appends frames and events of a live session to disk, off the caller's thread.
 
 The bridge calls :meth:`Recorder.write_frames` and :meth:`Recorder.write_event`; both
@@ -27,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from firmware_bridge.frames import FOOT_NAMES, FootFrames
-from plantar import paths
+from base import paths
+from base.frames import FOOT_NAMES, FootFrames
 from store import schema as sch
 from store.errors import RecordingError, describe_os_error
 from store.session import (
@@ -84,7 +85,7 @@ class Recorder:
         Athlete, shoe, sock, layouts per foot and so on; stored in ``session.json``, the
         catalog and every stream's schema metadata.
     root : Path, optional
-        Sessions directory (default :func:`plantar.paths.sessions_dir`).
+        Sessions directory (default :func:`base.paths.sessions_dir`).
     session_id : str, optional
         Defaults to a new sortable id (:func:`store.session.new_session_id`).
     max_queued_frames : int

@@ -24,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from firmware_bridge.frames import FootFrames
+from base.frames import FootFrames
 
 FORMAT_VERSION = "1"
 

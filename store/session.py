@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from plantar import paths
+from base import paths
 
 SESSION_FILE = "session.json"
 LOCK_FILE = ".lock"
@@ -73,17 +73,9 @@ class SessionMeta:
         """Plain-JSON form."""
         return asdict(self)
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SessionMeta:
-        """Inverse of :meth:`to_dict`; unknown keys are ignored."""
-        known = {f for f in cls.__dataclass_fields__}
-        kwargs = {k: v for k, v in data.items() if k in known}
-        kwargs["feet"] = {k: FootLayout(**v) for k, v in (data.get("feet") or {}).items()}
-        return cls(**kwargs)
-
 
 def session_dir(session_id: str, root: Path | None = None) -> Path:
-    """Directory of ``session_id`` under ``root`` (default :func:`plantar.paths.sessions_dir`)."""
+    """Directory of ``session_id`` under ``root`` (default :func:`base.paths.sessions_dir`)."""
     return (root or paths.sessions_dir()) / session_id
 
 

@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
-from firmware_bridge.frames import FootFrames
+from base.frames import FootFrames
 from store import schema as sch
 from store.session import STREAM_SUFFIX, FootLayout
 

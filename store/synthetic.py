@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from firmware_bridge.frames import FootFrames
+from base.frames import FootFrames
 
 STRIDE_S = 0.75
 

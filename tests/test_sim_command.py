@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from firmware_bridge.codec import StreamDecoder
+from firmware_bridge.stream_decoder import StreamDecoder
 from hardware.layout import load_layout
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="pseudo-terminals: Linux")

@@ -46,7 +46,7 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Scan and print the insoles found; 0 if any, 1 if none."""
-    from plantar.errors import ConfigError
+    from base.errors import ConfigError
 
     if not args.timeout > 0:
         raise ConfigError(f"plantar scan: --timeout {args.timeout} must be positive")

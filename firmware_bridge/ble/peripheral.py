@@ -26,18 +26,18 @@ from bumble.core import UUID, AdvertisingData
 from bumble.device import Connection, Device
 from bumble.gatt import Characteristic, CharacteristicValue, Service
 
-from firmware_bridge.ble.virtual_radio import VirtualRadio
-from firmware_bridge.codec import (
+from base.errors import ConfigError
+from base.wire.ble_packing import pack_notifications
+from base.wire.cobs import frame_message
+from base.wire.messages import (
     ControlCommand,
     DeviceInfo,
     ProtocolError,
     decode_message,
     encode_ack,
     encode_info,
-    frame_message,
-    pack_notifications,
 )
-from firmware_bridge.protocol import (
+from base.wire.protocol import (
     GATT_CONTROL_UUID,
     GATT_DATA_UUID,
     GATT_INFO_UUID,
@@ -45,8 +45,8 @@ from firmware_bridge.protocol import (
     AckStatus,
     Command,
 )
+from firmware_bridge.ble.virtual_radio import VirtualRadio
 from hardware.sim import SimulatedInsole
-from plantar.errors import ConfigError
 
 __all__ = ["PeripheralStats", "SimulatedBlePeripheral", "advertising_data"]
 

@@ -22,15 +22,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from firmware_bridge.protocol import GATT_INFO_UUID, GATT_SERVICE_UUID
-from plantar.errors import DeviceError
+from base.errors import DeviceError
+from base.wire.protocol import GATT_INFO_UUID, GATT_SERVICE_UUID
 
 if TYPE_CHECKING:
     from bleak.backends.device import BLEDevice
     from bleak.backends.scanner import AdvertisementData
 
+    from base.wire.messages import DeviceInfo
     from firmware_bridge.ble.virtual_radio import VirtualRadio
-    from firmware_bridge.codec import DeviceInfo
 
 __all__ = [
     "FoundInsole",
@@ -324,7 +324,7 @@ async def read_info(radio: Radio, device: BLEDevice, timeout_s: float) -> Device
     """Connect to ``device``, read and decode its INFO characteristic, disconnect."""
     from bleak import BleakClient
 
-    from firmware_bridge.codec import DeviceInfo, decode_message
+    from base.wire.messages import DeviceInfo, decode_message
 
     async with BleakClient(device, timeout=timeout_s, **radio.client_kwargs) as client:
         value = await client.read_gatt_char(GATT_INFO_UUID)

@@ -31,7 +31,7 @@ from bumble.host import Host
 from bumble.link import LocalLink
 from bumble.transport.common import AsyncPipeSink
 
-from plantar.errors import DeviceError
+from base.errors import DeviceError
 
 __all__ = ["VirtualRadio", "active_radio", "use_radio"]
 

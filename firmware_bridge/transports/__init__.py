@@ -1,18 +1,18 @@
 """Transport implementations, one module per URL scheme.
 
-Importing this package registers ``serial``, ``sim`` and ``replay`` and, if its module
+Importing this package registers ``serial``, ``sim`` and ``replay`` (with the entry
+points that extend them, e.g. the store's replay of stored sessions) and, if its module
 imports (it needs bleak), ``ble``. :func:`firmware_bridge.transport.open_transport` also
-imports a scheme's module on first use, so code that only opens URLs needs no import.
+imports a scheme's modules on first use, so code that only opens URLs needs no import.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib
 
-from firmware_bridge.transport import LAZY_TRANSPORTS
+from firmware_bridge.transport import LAZY_TRANSPORTS, load_transport_modules
 
-for _module in LAZY_TRANSPORTS.values():
+for _scheme in LAZY_TRANSPORTS:
     # ble (and anything optional) must not break the others when its dependency is missing
     with contextlib.suppress(ImportError):
-        importlib.import_module(_module)
+        load_transport_modules(_scheme)

@@ -19,7 +19,7 @@ scanned ``BLEDevice`` to ``BleakClient``, connect with bleak-retry-connector's
 ``establish_connection`` (transient BlueZ failures), check the Plantar service and the
 INFO characteristic against the expected layout, subscribe to DATA notifications and
 turn them into :class:`~firmware_bridge.transport.Chunk` objects through
-:class:`~firmware_bridge.codec.NotificationReassembler` (a notification-counter gap sets
+:class:`~base.wire.ble_packing.NotificationReassembler` (a notification-counter gap sets
 ``Chunk.gap``). A disconnect makes :meth:`read` raise ``LinkLost``; :meth:`reconnect`
 opens a new client for the same scanned device. Callbacks of a client that has been
 replaced (late notifications, late disconnect events) are ignored and counted.
@@ -34,6 +34,16 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from base.errors import ConfigError, DeviceError
+from base.wire.ble_packing import NotificationReassembler
+from base.wire.messages import DeviceInfo, ProtocolError, decode_message
+from base.wire.protocol import (
+    GATT_CONTROL_UUID,
+    GATT_DATA_UUID,
+    GATT_INFO_UUID,
+    GATT_SERVICE_UUID,
+    PROTOCOL_VERSION,
+)
 from firmware_bridge.ble.scan import (
     Radio,
     Target,
@@ -42,21 +52,7 @@ from firmware_bridge.ble.scan import (
     find_insole,
     select_radio,
 )
-from firmware_bridge.codec import (
-    DeviceInfo,
-    NotificationReassembler,
-    ProtocolError,
-    decode_message,
-)
-from firmware_bridge.protocol import (
-    GATT_CONTROL_UUID,
-    GATT_DATA_UUID,
-    GATT_INFO_UUID,
-    GATT_SERVICE_UUID,
-    PROTOCOL_VERSION,
-)
 from firmware_bridge.transport import Chunk, LinkLost, LinkState, Transport, register_transport
-from plantar.errors import ConfigError, DeviceError
 
 if TYPE_CHECKING:
     from bleak import BleakClient

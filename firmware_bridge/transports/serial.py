@@ -26,8 +26,10 @@ import errno
 import threading
 import time
 
-from firmware_bridge.codec import DeviceInfo, encode_control, frame_message
-from firmware_bridge.protocol import Command
+from base.errors import ConfigError, DeviceError
+from base.wire.cobs import frame_message
+from base.wire.messages import DeviceInfo, encode_control
+from base.wire.protocol import Command
 from firmware_bridge.transport import (
     Chunk,
     LinkLost,
@@ -35,7 +37,6 @@ from firmware_bridge.transport import (
     register_transport,
     wait_for_info,
 )
-from plantar.errors import ConfigError, DeviceError
 
 #: The udev rule file the Raspberry Pi image ships (permissions, ModemManager off).
 UDEV_RULE = "/etc/udev/rules.d/60-plantar.rules"
@@ -84,9 +85,10 @@ class SerialTransport(Transport):
             )
         netloc, path = params.get("netloc", ""), params.get("path", "")
         self.device = netloc + path if netloc else path
-        if not self.device or self.device == "/":
+        if not self.device or self.device == "/" or not self.device.startswith("/"):
+            what = "no port" if self.device in ("", "/") else "no absolute device path"
             raise ConfigError(
-                f"transport URL {url!r} names no port: use serial:///dev/ttyACM0 "
+                f"transport URL {url!r} names {what}: use serial:///dev/ttyACM0 "
                 "(three slashes before an absolute path)"
             )
         try:

@@ -4,7 +4,7 @@
 
 The :class:`~hardware.sim.insole.SimulatedInsole` encodes its samples into protocol
 bytes (``encode_data_frame`` → COBS → 0x00) at real-time pace (``speed`` times faster),
-and the bridge decodes them with :class:`~firmware_bridge.codec.StreamDecoder` like any
+and the bridge decodes them with :class:`~firmware_bridge.stream_decoder.StreamDecoder` like any
 serial or BLE byte stream: ``plantar demo`` exercises the same code as a real insole.
 
 Query parameters (all optional): ``foot`` left|right, ``layout`` (layout id), ``rate``
@@ -23,18 +23,18 @@ import contextlib
 import dataclasses
 import time
 
-from firmware_bridge.codec import (
+from base.errors import ConfigError
+from base.wire.cobs import frame_message
+from base.wire.messages import (
     ControlCommand,
     DeviceInfo,
     ProtocolError,
     decode_message,
     encode_ack,
     encode_info,
-    frame_message,
 )
-from firmware_bridge.protocol import AckStatus, Command
+from base.wire.protocol import AckStatus, Command
 from firmware_bridge.transport import Chunk, LinkLost, Transport, register_transport
-from plantar.errors import ConfigError
 
 _PARAMS = ("foot", "layout", "rate", "seed", "pivot", "loss", "speed", "block_ms", "device_id")
 

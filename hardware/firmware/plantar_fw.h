@@ -224,7 +224,7 @@ int32_t plantar_packer_set_mtu(plantar_packer *p, uint16_t att_mtu);
 /* Add framed stream bytes (one or more whole frames, each ending in 0x00). Whole frames
  * are packed while they fit; a frame that does not fit starts the next notification; a
  * frame longer than a notification fills it and continues (same as the Python
- * firmware_bridge.codec.pack_notifications). Full notifications are sent at once. */
+ * base.wire.ble_packing.pack_notifications). Full notifications are sent at once. */
 void plantar_packer_push(plantar_packer *p, const uint8_t *framed, size_t n);
 /* Send the partly filled notification, if any (call once per connection event or
  * every few samples). */

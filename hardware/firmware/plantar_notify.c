@@ -1,7 +1,7 @@
 /*
  * Plantar firmware core: packs the framed byte stream (COBS + 0x00) into BLE DATA
  * notifications, each a u8 counter and at most ATT_MTU - 4 stream bytes
- * (PROTOCOL.md section 5). Byte-identical to firmware_bridge.codec.pack_notifications
+ * (PROTOCOL.md section 5). Byte-identical to base.wire.ble_packing.pack_notifications
  * when every frame is pushed and flushed at the end.
  */
 #include "plantar_fw.h"

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from plantar.errors import ConfigError
+from base.errors import ConfigError
 
 if TYPE_CHECKING:
     from hardware.layout import Layout

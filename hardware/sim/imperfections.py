@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from plantar.errors import ConfigError
+from base.errors import ConfigError
 
 
 @dataclass(frozen=True)

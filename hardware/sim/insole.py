@@ -19,15 +19,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from firmware_bridge.codec import (
-    FOOT_LEFT,
-    FOOT_RIGHT,
-    DeviceInfo,
-    encode_data_frame,
-    encode_info,
-    frame_message,
-)
-from firmware_bridge.protocol import PROTOCOL_VERSION
+from base.errors import ConfigError
+from base.wire.cobs import frame_message
+from base.wire.messages import DeviceInfo, encode_info
+from base.wire.payload import encode_data_frame
+from base.wire.protocol import FOOT_LEFT, FOOT_RIGHT, PROTOCOL_VERSION
 from hardware.sim.gait_model import (
     BLOB_NAMES,
     GaitParams,
@@ -39,7 +35,6 @@ from hardware.sim.gait_model import (
 from hardware.sim.ground_truth import GroundTruthRecorder, StepTruth
 from hardware.sim.imperfections import DeviceClock, Imperfections, PacketLoss
 from hardware.sim.steps import StepTimeline
-from plantar.errors import ConfigError
 
 if TYPE_CHECKING:
     from hardware.calibration import Calibration

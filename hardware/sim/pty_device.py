@@ -1,11 +1,19 @@
 """Serve simulated insoles on pseudo-terminals, as if they were USB serial devices.
 
 Each insole gets its own pty; its slave path (e.g. ``/dev/pts/7``) can be opened by any
-serial reader (pyserial, ``serial://`` transport, ``cat``). The server writes the insole's
+serial reader (pyserial, ``serial://`` transport, ``cat``), and a symlink ``link`` can
+point at it as a udev rule makes ``/dev/plantar-left``. The server writes the insole's
 framed protocol bytes at real-time pace in small blocks, answers CONTROL messages (START,
 STOP, SET_RATE, REQUEST_INFO) with ACKs, and behaves like firmware whose USB host stalls:
 when nobody reads and the pty buffer is full, new frames are dropped and counted, never
 queued without bound.
+
+Faults on demand (:meth:`PtyDeviceServer.inject`): ``garbage N`` (N random bytes into
+the stream), ``drop N`` (N bytes cut from the middle of the next writes: a torn frame and
+lost frames), ``unplug S`` (close the pty and remove the link, as on a USB unplug; S
+seconds later a new pty appears at the same link). ``plantar sim`` and ``plantar demo``
+serve it; :mod:`hardware.sim.pty_process` runs it in its own process with the faults read
+from stdin (the serial tests and ``benchmarks/bench_bridge.py``).
 
 Example::
 
@@ -17,25 +25,31 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
+import select
 import termios
 import threading
 import time
 import tty
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 
-from firmware_bridge.codec import (
+import numpy as np
+
+from base.errors import ConfigError, DeviceError
+from base.wire.cobs import FrameSplitter, frame_message
+from base.wire.messages import (
     Ack,
     ControlCommand,
-    StreamDecoder,
+    ProtocolError,
+    decode_message,
     encode_ack,
     encode_info,
-    frame_message,
 )
-from firmware_bridge.protocol import AckStatus, Command
+from base.wire.protocol import AckStatus, Command
 from hardware.sim.insole import SimulatedInsole
-from plantar.errors import ConfigError, DeviceError
 
 #: Default interval between writes (s): ~2-4 frames per write at 200 Hz.
 DEFAULT_BLOCK_S = 0.015
@@ -45,6 +59,8 @@ DEFAULT_BLOCK_S = 0.015
 #: about 2 s at 2 x 200 Hz: a host process that pauses briefly loses nothing, as with a
 #: real insole.
 DEFAULT_TX_BUFFER_BYTES = 65536
+#: The faults :meth:`PtyDeviceServer.inject` knows, with the meaning of their number.
+FAULTS = {"garbage": "bytes", "drop": "bytes", "unplug": "seconds"}
 _READ_CHUNK = 4096
 
 
@@ -57,27 +73,87 @@ class PtyStats:
     bytes_dropped: int = 0
     messages_dropped: int = 0  # framed messages (DATA or INFO) dropped on a stalled host
     controls_received: int = 0
+    garbage_bytes: int = 0  # injected by the ``garbage`` fault
+    cut_bytes: int = 0  # removed by the ``drop`` fault
+    unplugs: int = 0
     streaming: bool = True
 
 
 class _PtyEndpoint:
-    """One insole on one pty: pacing, control handling and the bounded transmit buffer."""
+    """One insole on one pty: pacing, controls, faults and the bounded transmit buffer.
 
-    def __init__(self, insole: SimulatedInsole, tx_buffer_bytes: int) -> None:
+    ``pregenerate_s`` > 0 encodes that many seconds of samples up front and hands the bytes
+    out at their average rate (a benchmark's device that costs almost no CPU); controls
+    are then ACKed but change nothing.
+    """
+
+    def __init__(
+        self,
+        insole: SimulatedInsole,
+        tx_buffer_bytes: int,
+        link: Path | None = None,
+        pregenerate_s: float = 0.0,
+        seed: int = 0,
+    ) -> None:
         self.insole = insole
+        self.link = link
+        self.stats = PtyStats(path="")
+        self._pending = bytearray()
+        self._tx_limit = tx_buffer_bytes
+        self._control = FrameSplitter()
+        self._rng = np.random.default_rng(seed + 99)
+        self._cut_left = self._cut_total = 0
+        self._replug_at: float | None = None
+        self._t0_true_s: float | None = None
+        self._pregenerated = b""
+        self._pre_pos = 0
+        self._pre_bytes_per_s = 0.0
+        if pregenerate_s > 0:
+            self._pregenerated = insole.encoded(int(pregenerate_s * insole.sampling_rate_hz))
+            self._pre_bytes_per_s = len(self._pregenerated) / pregenerate_s
+        self.master_fd = self.slave_fd = -1
+        self._open_pty()
+
+    @property
+    def plugged(self) -> bool:
+        return self._replug_at is None
+
+    def _open_pty(self) -> None:
         self.master_fd, self.slave_fd = os.openpty()
         tty.setraw(self.slave_fd, termios.TCSANOW)
         os.set_blocking(self.master_fd, False)
-        self.stats = PtyStats(path=os.ttyname(self.slave_fd))
-        self._pending = bytearray()
-        self._tx_limit = tx_buffer_bytes
-        layout = insole.layout
-        self._control = StreamDecoder(layout.n_sensels, max(layout.n_shear, 0))
+        self.stats.path = os.ttyname(self.slave_fd)
+        if self.link is not None:
+            tmp = self.link.with_name(f"{self.link.name}.tmp{os.getpid()}")
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+            tmp.symlink_to(self.stats.path)
+            tmp.replace(self.link)  # atomic re-point
 
     def close(self) -> None:
+        if self.link is not None:
+            with contextlib.suppress(FileNotFoundError):
+                self.link.unlink()
         for fd in (self.master_fd, self.slave_fd):
             with contextlib.suppress(OSError):
                 os.close(fd)
+        self.master_fd = self.slave_fd = -1
+
+    def inject(self, fault: str, value: float, now: float) -> None:
+        """Apply one fault of :data:`FAULTS` (``now``: monotonic time, s)."""
+        if fault == "garbage":
+            junk = self._rng.integers(0, 256, int(value), dtype=np.uint8).tobytes()
+            self._pending += junk
+            self.stats.garbage_bytes += len(junk)
+        elif fault == "drop":
+            self._cut_left = self._cut_total = int(value)
+        elif fault == "unplug" and self.plugged:
+            self.close()
+            self._pending.clear()
+            self._replug_at = now + max(float(value), 0.0)
+            self.stats.unplugs += 1
+        elif fault not in FAULTS:
+            raise ConfigError(f"simulated device: unknown fault {fault!r}; use {list(FAULTS)}")
 
     def _queue(self, data: bytes) -> None:
         if len(self._pending) + len(data) > self._tx_limit:
@@ -89,7 +165,9 @@ class _PtyEndpoint:
     def _handle(self, command: ControlCommand, t_true_s: float) -> None:
         insole = self.insole
         status = AckStatus.OK
-        if command.command == Command.START:
+        if self._pregenerated:
+            pass  # a pre-encoded stream cannot change: ACK and go on
+        elif command.command == Command.START:
             if not self.stats.streaming:
                 insole.skip_to(t_true_s)
                 self.stats.streaming = True
@@ -112,34 +190,78 @@ class _PtyEndpoint:
         while True:
             try:
                 data = os.read(self.master_fd, _READ_CHUNK)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError:  # EIO: no slave open (cannot happen while we hold it)
+            except OSError:  # EAGAIN: nothing to read; EIO: no slave open
                 return
             if not data:
                 return
-            self._control.feed(data)
-            for message in self._control.pop_messages():
+            for raw in self._control.feed(data):
+                try:
+                    message = decode_message(raw)
+                except ProtocolError:  # a corrupted control: the host times out and retries
+                    continue
                 if isinstance(message, ControlCommand):
                     self.stats.controls_received += 1
                     self._handle(message, t_true_s)
                 elif isinstance(message, Ack):  # a host echoing ACKs: ignore
                     continue
 
-    def step(self, t_true_s: float) -> None:
-        """Answer controls, produce the samples due by ``t_true_s`` and write what fits."""
+    def _produce(self, t_true_s: float) -> bytes:
+        if self._t0_true_s is None:
+            self._t0_true_s = t_true_s
+        if self._pregenerated:
+            end = int((t_true_s - self._t0_true_s) * self._pre_bytes_per_s)
+            data = self._pregenerated[self._pre_pos : end]
+            self._pre_pos = max(self._pre_pos, min(end, len(self._pregenerated)))
+            return data
+        if not self.stats.streaming:
+            return b""
+        n = self.insole.samples_due(t_true_s)
+        return self.insole.encoded(n) if n else b""
+
+    def _cut(self, data: bytes) -> bytes:
+        """The ``drop`` fault: remove bytes from the middle of the first write, then on."""
+        start = len(data) // 2 if self._cut_left == self._cut_total else 0
+        cut = min(self._cut_left, len(data) - start)
+        self._cut_left -= cut
+        self.stats.cut_bytes += cut
+        return data[:start] + data[start + cut :]
+
+    def step(self, t_true_s: float, now: float) -> bool:
+        """Answer controls, produce the samples due by ``t_true_s`` and queue them.
+
+        Returns True when the device came back from an unplug at this step.
+        """
+        replugged = False
+        if self._replug_at is not None:
+            if now < self._replug_at:
+                self._produce(t_true_s)  # the device kept sampling while away: frames gone
+                return False
+            self._replug_at = None
+            self._open_pty()
+            replugged = True
         self._read_controls(t_true_s)
-        if self.stats.streaming:
-            n = self.insole.samples_due(t_true_s)
-            if n:
-                self._queue(self.insole.encoded(n))
-        if self._pending:
-            try:
-                written = os.write(self.master_fd, self._pending)
-            except (BlockingIOError, InterruptedError):
-                written = 0
-            del self._pending[:written]
-            self.stats.bytes_written += written
+        data = self._produce(t_true_s)
+        if self._cut_left and data:
+            data = self._cut(data)
+        if data:
+            self._queue(data)
+        return replugged
+
+    def write(self) -> int:
+        """Write what the pty takes now; the number of bytes written."""
+        if not self._pending or not self.plugged:
+            return 0
+        try:
+            written = os.write(self.master_fd, self._pending)
+        except OSError:  # EAGAIN: pty full; EIO: nobody has the slave open
+            return 0
+        del self._pending[:written]
+        self.stats.bytes_written += written
+        return written
+
+    @property
+    def wants_to_write(self) -> bool:
+        return bool(self._pending) and self.plugged
 
 
 class PtyDeviceServer:
@@ -150,6 +272,9 @@ class PtyDeviceServer:
     insoles : one or more simulated insoles (e.g. ``make_pair(...)``).
     block_s : interval between writes (s).
     tx_buffer_bytes : simulated firmware transmit buffer per insole (bytes).
+    links : optional symlink path per insole, pointed at its pty (re-pointed on replug).
+    pregenerate_s : encode this many seconds per insole up front (see :class:`_PtyEndpoint`).
+    on_replugged : called with the insole's index when it comes back from an unplug.
 
     The ptys are created in the constructor, so :attr:`paths` is valid at once; use as a
     context manager (``with PtyDeviceServer(...) as server:``) to run it in a thread.
@@ -161,16 +286,26 @@ class PtyDeviceServer:
         *,
         block_s: float = DEFAULT_BLOCK_S,
         tx_buffer_bytes: int = DEFAULT_TX_BUFFER_BYTES,
+        links: Sequence[Path | str] | None = None,
+        pregenerate_s: float = 0.0,
+        on_replugged: Callable[[int], None] | None = None,
     ) -> None:
         if not insoles:
             raise ConfigError("simulated device: give at least one insole to serve")
         if not 0.001 <= block_s <= 1.0:
             raise ConfigError(f"simulated device: block_s={block_s} must be 0.001..1 s")
+        if links is not None and len(links) != len(insoles):
+            raise ConfigError("simulated device: give one link path per insole")
         self.block_s = block_s
+        self.on_replugged = on_replugged
+        self._faults: queue.SimpleQueue[tuple[int, str, float]] = queue.SimpleQueue()
         self._endpoints: list[_PtyEndpoint] = []
         try:
-            for insole in insoles:
-                self._endpoints.append(_PtyEndpoint(insole, tx_buffer_bytes))
+            for i, insole in enumerate(insoles):
+                link = Path(links[i]) if links is not None else None
+                self._endpoints.append(
+                    _PtyEndpoint(insole, tx_buffer_bytes, link, pregenerate_s, seed=i)
+                )
         except OSError as exc:
             self.close()
             raise DeviceError(
@@ -189,6 +324,32 @@ class PtyDeviceServer:
         """Counters, one per insole."""
         return [e.stats for e in self._endpoints]
 
+    def inject(self, fault: str, value: float, insole: int = 0) -> None:
+        """Queue a fault of :data:`FAULTS` for insole number ``insole`` (thread-safe)."""
+        if fault not in FAULTS:
+            raise ConfigError(f"simulated device: unknown fault {fault!r}; use {list(FAULTS)}")
+        self._faults.put((insole, fault, value))
+
+    def _flush_until(self, deadline: float, waiter: threading.Event) -> None:
+        """Write pending bytes as the ptys take them, until ``deadline`` (monotonic s)."""
+        stalled: set[int] = set()
+        while True:
+            delay = deadline - time.monotonic()
+            if delay <= 0 or waiter.is_set():
+                return
+            writers = {
+                e.master_fd: e
+                for e in self._endpoints
+                if e.wants_to_write and e.master_fd not in stalled
+            }
+            if not writers:
+                waiter.wait(delay)
+                return
+            _, ready, _ = select.select([], list(writers), [], delay)
+            for fd in ready:
+                if writers[fd].write() == 0:  # the pty takes nothing now: wait for the tick
+                    stalled.add(fd)
+
     def run(
         self, duration_s: float | None = None, stop_event: threading.Event | None = None
     ) -> list[PtyStats]:
@@ -196,20 +357,26 @@ class PtyDeviceServer:
         start = time.monotonic()
         t_offset = min(e.insole.next_t_true_s for e in self._endpoints)
         next_tick = start
-        while not self._stop.is_set() and not (stop_event is not None and stop_event.is_set()):
-            now = time.monotonic() - start
+        waiter = stop_event if stop_event is not None else self._stop
+        while not self._stop.is_set() and not waiter.is_set():
+            mono = time.monotonic()
+            now = mono - start
             if duration_s is not None and now >= duration_s:
                 now = duration_s
-            for endpoint in self._endpoints:
-                endpoint.step(t_offset + now)
+            while not self._faults.empty():
+                index, fault, value = self._faults.get()
+                self._endpoints[index].inject(fault, value, mono)
+            for i, endpoint in enumerate(self._endpoints):
+                if endpoint.step(t_offset + now, mono) and self.on_replugged is not None:
+                    self.on_replugged(i)
             if duration_s is not None and now >= duration_s:
+                for endpoint in self._endpoints:
+                    endpoint.write()
                 break
             next_tick += self.block_s
-            delay = next_tick - time.monotonic()
-            if delay < -1.0:  # fell far behind (suspended machine): do not burst to catch up
-                next_tick = time.monotonic()
-            waiter = stop_event if stop_event is not None else self._stop
-            waiter.wait(max(delay, 0.0))
+            if next_tick - time.monotonic() < -1.0:  # fell far behind (suspended machine)
+                next_tick = time.monotonic()  # do not burst to catch up
+            self._flush_until(next_tick, waiter)
         return self.stats
 
     def start(self, duration_s: float | None = None) -> None:
@@ -227,7 +394,7 @@ class PtyDeviceServer:
             self._thread = None
 
     def close(self) -> None:
-        """Stop and close the ptys (their paths disappear)."""
+        """Stop and close the ptys (their paths and links disappear)."""
         self.stop()
         for endpoint in self._endpoints:
             endpoint.close()

@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from firmware_bridge.frames import FootFrames
-from plantar import paths
+from base import paths
+from base.frames import FootFrames
 from store.errors import ImportFormatError, RecordingError, StoreError, describe_os_error
 from store.finalise import FinaliseReport, finalise_session
 from store.session import (
@@ -178,7 +178,7 @@ def import_file(
     fmt : "auto", "moticon", "pedar" or "gaitpdb".
     meta : athlete, shoe, sock, notes, tags... given by the user (source and layouts are
         set from the file).
-    root : sessions directory (default :func:`plantar.paths.sessions_dir`).
+    root : sessions directory (default :func:`base.paths.sessions_dir`).
     catalog : see :func:`store.catalog.open_catalog`.
     """
     from store.catalog import open_catalog

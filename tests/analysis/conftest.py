@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from firmware_bridge.frames import FootFrames
+from base.frames import FootFrames
 from hardware.layout import Layout, load_layout
 
 REPO = Path(__file__).resolve().parents[2]

@@ -27,7 +27,7 @@ from analysis.pivot import (
 )
 from analysis.risk import RISK_LABEL
 from analysis.step_metrics import strike_pattern, symmetry_index_pct
-from firmware_bridge.frames import FootFrames
+from base.frames import FootFrames
 from hardware.layout import REGIONS
 from hardware.sim import ground_truth
 from hardware.sim.imperfections import Imperfections

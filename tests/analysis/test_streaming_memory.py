@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from analysis.analyzer import Analyzer
-from firmware_bridge.frames import FootFrames
+from base.frames import FootFrames
 from tests.analysis.conftest import sim_run
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from firmware_bridge.frames import FootFrames
+from base.frames import FootFrames
 from hardware.layout import Layout, load_layout
 from hardware.sim import GaitParams, SimulatedInsole, make_pair
 

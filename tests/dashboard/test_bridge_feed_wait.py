@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
+from base.errors import ConfigError
 from dashboard.bridge_feed import BridgeFeed
 from firmware_bridge.insole_stream import InsoleStream
-from plantar.errors import ConfigError
 
 pytest.importorskip("serial")
 pytestmark = pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs pseudo-terminals")

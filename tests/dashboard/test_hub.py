@@ -110,7 +110,7 @@ def test_link_status_from_sequence_numbers(layouts, pair) -> None:
     fr = frames_of(left, 50)
     keep = np.ones(len(fr), bool)
     keep[10:20] = False  # 10 frames lost on the link
-    from firmware_bridge.frames import FootFrames
+    from base.frames import FootFrames
 
     hub.publish_frames(
         FootFrames(

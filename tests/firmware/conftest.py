@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from plantar.errors import PlantarError
+from base.errors import PlantarError
 
 
 @pytest.fixture(scope="session")

@@ -102,7 +102,7 @@ def random_frames(rng: np.random.Generator, count: int) -> list[RandomFrame]:
 def python_control(message: bytes) -> tuple[int, int] | None:
     """(command, argument) if the Python decoder takes ``message`` as a CONTROL message
     that a device must ACK (an unknown command byte included), else None."""
-    from firmware_bridge.codec import ControlCommand, ProtocolError, decode_message
+    from base.wire.messages import ControlCommand, ProtocolError, decode_message
 
     try:
         decoded = decode_message(message)
@@ -117,8 +117,8 @@ def python_control(message: bytes) -> tuple[int, int] | None:
 
 def control_fuzz_stream(rng: np.random.Generator, units: int) -> bytes:
     """Mutated CONTROL (and other short) messages, COBS-framed, some left intact."""
-    from firmware_bridge.cobs import cobs_encode
-    from firmware_bridge.codec import DeviceInfo, encode_ack, encode_control, encode_info
+    from base.wire.cobs import cobs_encode
+    from base.wire.messages import DeviceInfo, encode_ack, encode_control, encode_info
     from tests.firmware_bridge.test_fuzz import _mutate_fixed, _mutate_raw
 
     base = [encode_control(c, a) for c in (1, 2, 3, 4, 0x42, 0xFF) for a in (0, 200, 0xFFFF)]

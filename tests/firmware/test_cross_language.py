@@ -12,19 +12,12 @@ from collections import defaultdict
 import numpy as np
 import pytest
 
-from firmware_bridge.cobs import cobs_decode, cobs_encode, frame_message
-from firmware_bridge.codec import (
-    DeviceInfo,
-    Encoding,
-    StreamDecoder,
-    encode_ack,
-    encode_control,
-    encode_data_frame,
-    encode_info,
-    encode_pressure_payload,
-    pack_notifications,
-)
-from firmware_bridge.protocol import AckStatus, Command
+from base.wire.ble_packing import pack_notifications
+from base.wire.cobs import cobs_decode, cobs_encode, frame_message
+from base.wire.messages import DeviceInfo, encode_ack, encode_control, encode_info
+from base.wire.payload import encode_data_frame, encode_pressure_payload
+from base.wire.protocol import AckStatus, Command, Encoding
+from firmware_bridge.stream_decoder import StreamDecoder
 from hardware.firmware_core import ERR_RANGE, CoreCallError
 from tests.firmware.random_frames import python_control, random_frames
 

@@ -6,16 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from firmware_bridge.codec import (
-    Ack,
-    DeviceInfo,
-    NotificationReassembler,
-    StreamDecoder,
-    encode_control,
-    frame_message,
-    unwrap_seq,
-)
-from firmware_bridge.protocol import AckStatus, Command
+from base.wire.ble_packing import NotificationReassembler
+from base.wire.cobs import frame_message
+from base.wire.messages import Ack, DeviceInfo, encode_control
+from base.wire.protocol import AckStatus, Command
+from firmware_bridge.stream_decoder import StreamDecoder, unwrap_seq
 from hardware.firmware_core import CoreCallError
 
 ROWS, COLS = 12, 16

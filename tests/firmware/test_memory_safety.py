@@ -18,18 +18,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from firmware_bridge.cobs import CobsError, cobs_decode
-from firmware_bridge.codec import (
-    Ack,
-    DeviceInfo,
-    NotificationReassembler,
-    StreamDecoder,
-    encode_data_frame,
-    frame_message,
-    pack_notifications,
-    unwrap_seq,
-)
-from firmware_bridge.protocol import AckStatus
+from base.wire.ble_packing import NotificationReassembler, pack_notifications
+from base.wire.cobs import CobsError, cobs_decode, frame_message
+from base.wire.messages import Ack, DeviceInfo
+from base.wire.payload import encode_data_frame
+from base.wire.protocol import AckStatus
+from firmware_bridge.stream_decoder import StreamDecoder, unwrap_seq
 from tests.firmware.random_frames import control_fuzz_stream, python_control, random_frames
 from tests.firmware_bridge.test_fuzz import build_fuzz_stream
 

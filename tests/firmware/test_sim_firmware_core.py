@@ -3,7 +3,7 @@
 The C-encoded stream must be byte-identical to the Python-encoded one for the same seed,
 in process and end to end: the CLI serving C-encoded bytes on pseudo-terminals, read raw
 (left foot) and through the bridge's serial transport when it exists (right foot), and
-decoded by ``firmware_bridge.codec.StreamDecoder``.
+decoded by ``firmware_bridge.stream_decoder.StreamDecoder``.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ import time
 import numpy as np
 import pytest
 
-from firmware_bridge.cobs import CobsError, cobs_decode
-from firmware_bridge.codec import StreamDecoder
+from base.wire.cobs import CobsError, cobs_decode
+from firmware_bridge.stream_decoder import StreamDecoder
 from hardware.sim import Imperfections, SimulatedInsole, make_pair
 from plantar.cli import build_parser
 from plantar.sim_command import _build_insoles

@@ -33,6 +33,16 @@ from bleak.exc import (
     BleakDBusError,
 )
 
+from base.errors import ConfigError, DeviceError
+from base.wire.ble_packing import NotificationReassembler
+from base.wire.messages import Ack, DeviceInfo, decode_message, encode_control
+from base.wire.protocol import (
+    GATT_CONTROL_UUID,
+    GATT_DATA_UUID,
+    GATT_INFO_UUID,
+    GATT_SERVICE_UUID,
+    Command,
+)
 from firmware_bridge.ble import commands
 from firmware_bridge.ble.bumble_backend import (
     BumbleClientBackend,
@@ -41,26 +51,14 @@ from firmware_bridge.ble.bumble_backend import (
 from firmware_bridge.ble.peripheral import SimulatedBlePeripheral, advertising_data
 from firmware_bridge.ble.scan import SCAN_CACHE, adapter_error
 from firmware_bridge.ble.virtual_radio import VirtualRadio, use_radio
-from firmware_bridge.codec import (
-    Ack,
-    DeviceInfo,
-    NotificationReassembler,
-    StreamDecoder,
-    decode_message,
-    encode_control,
-    unwrap_seq,
-)
-from firmware_bridge.protocol import (
-    GATT_CONTROL_UUID,
-    GATT_DATA_UUID,
-    GATT_INFO_UUID,
-    GATT_SERVICE_UUID,
-    Command,
-)
+from firmware_bridge.stream_decoder import StreamDecoder, unwrap_seq
 from firmware_bridge.transport import Chunk, LinkLost, open_transport
 from firmware_bridge.transports.ble import BleTransport
 from hardware.sim import Imperfections, make_pair
-from plantar.errors import ConfigError, DeviceError
+from tests.firmware_bridge.test_transport_contract import (
+    TransportContractTests,
+    TransportHarness,
+)
 
 RATE_HZ = 200
 NO_LOSS = Imperfections(loss_probability=0.0, burst_probability=0.0)
@@ -567,64 +565,49 @@ def test_plantar_scan_lists_name_address_rssi_layout(capsys: pytest.CaptureFixtu
 
 # ---------------------------------------------------------- the transport contract
 
-try:
-    from tests.firmware_bridge.test_transport_contract import (
-        TransportContractTests,
-        TransportHarness,
-    )
-except ImportError as exc:  # the bridge core is not there yet
-    _CONTRACT_MISSING: str | None = f"transport contract not importable: {exc}"
-else:
-    _CONTRACT_MISSING = None
 
-if _CONTRACT_MISSING is None:
+class BleHarness(TransportHarness):
+    """One simulated insole on a virtual radio, reached through ``ble://``."""
 
-    class BleHarness(TransportHarness):
-        """One simulated insole on a virtual radio, reached through ``ble://``."""
+    min_frames = 20
 
-        min_frames = 20
+    def __init__(self, foot: str = "left") -> None:
+        self.foot = foot
+        self.name = "Plantar-R" if foot == "right" else "Plantar-L"
+        self._stack = contextlib.AsyncExitStack()
+        self.peripheral: SimulatedBlePeripheral | None = None
 
-        def __init__(self, foot: str = "left") -> None:
-            self.foot = foot
-            self.name = "Plantar-R" if foot == "right" else "Plantar-L"
-            self._stack = contextlib.AsyncExitStack()
-            self.peripheral: SimulatedBlePeripheral | None = None
+    async def start(self) -> None:
+        SCAN_CACHE.clear()
+        _radio, (peripheral,) = await self._stack.enter_async_context(insoles(self.name))
+        self.peripheral = peripheral
 
-        async def start(self) -> None:
-            SCAN_CACHE.clear()
-            _radio, (peripheral,) = await self._stack.enter_async_context(insoles(self.name))
-            self.peripheral = peripheral
+    async def stop(self) -> None:
+        await self._stack.aclose()
 
-        async def stop(self) -> None:
-            await self._stack.aclose()
+    def make_transport(self) -> BleTransport:
+        transport = open_transport(ble_url(self.name))
+        assert isinstance(transport, BleTransport)
+        return transport
 
-        def make_transport(self) -> BleTransport:
-            transport = open_transport(ble_url(self.name))
-            assert isinstance(transport, BleTransport)
-            return transport
+    async def drop_link(self) -> None:
+        assert self.peripheral is not None
+        await self.peripheral.disappear()
 
-        async def drop_link(self) -> None:
-            assert self.peripheral is not None
-            await self.peripheral.disappear()
+    async def restore_link(self) -> None:
+        assert self.peripheral is not None
+        await self.peripheral.reappear()
 
-        async def restore_link(self) -> None:
-            assert self.peripheral is not None
-            await self.peripheral.reappear()
+    async def lose_frames(self) -> None:
+        assert self.peripheral is not None
+        self.peripheral.lose_notifications(3)
 
-        async def lose_frames(self) -> None:
-            assert self.peripheral is not None
-            self.peripheral.lose_notifications(3)
 
-    class TestBleTransportContract(TransportContractTests):
-        def make_harness(self) -> TransportHarness:
-            return BleHarness("left")
+class TestBleTransportContract(TransportContractTests):
+    def make_harness(self) -> TransportHarness:
+        return BleHarness("left")
 
-    class TestBleTransportContractRight(TransportContractTests):
-        def make_harness(self) -> TransportHarness:
-            return BleHarness("right")
 
-else:
-
-    @pytest.mark.skip(reason=_CONTRACT_MISSING)
-    def test_ble_transport_contract() -> None:
-        """Placeholder so the missing contract shows up as a skip, not as nothing."""
+class TestBleTransportContractRight(TransportContractTests):
+    def make_harness(self) -> TransportHarness:
+        return BleHarness("right")

@@ -28,7 +28,7 @@ pytest.importorskip("bumble")
 from firmware_bridge.ble.peripheral import SimulatedBlePeripheral
 from firmware_bridge.ble.scan import SCAN_CACHE
 from firmware_bridge.ble.virtual_radio import VirtualRadio
-from firmware_bridge.codec import StreamDecoder
+from firmware_bridge.stream_decoder import StreamDecoder
 from firmware_bridge.transport import LinkLost, open_transport
 from hardware.sim import Imperfections, make_pair
 

@@ -8,9 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from firmware_bridge.bridge import Bridge, LatestFramesQueue, RecorderConsumer
-from firmware_bridge.codec import FOOT_LEFT, DeviceInfo, encode_data_frame, frame_message
-from firmware_bridge.frames import FootFrames
+from base.frames import FootFrames
+from base.wire.cobs import frame_message
+from base.wire.messages import DeviceInfo
+from base.wire.payload import encode_data_frame
+from base.wire.protocol import FOOT_LEFT
+from firmware_bridge.bridge import Bridge
 from firmware_bridge.insole_stream import InsoleStream, StreamEvent
 from firmware_bridge.transport import Chunk, Transport
 
@@ -180,11 +183,11 @@ def _cat(batches: list[FootFrames], name: str) -> np.ndarray:
 def test_two_sim_feet_stream_aligned_with_broken_consumer_isolated() -> None:
     from hardware.sim.insole import DEFAULT_LEFT_IMPERFECTIONS, DEFAULT_RIGHT_IMPERFECTIONS
 
-    collect, latest = Collect(), LatestFramesQueue()
+    collect = Collect()
     bridge = Bridge(
         "sim://?foot=left&rate=200&loss=0.01",
         "sim://?foot=right&rate=200&loss=0.01",
-        consumers=[Broken(), collect, latest],
+        consumers=[Broken(), collect],
         settle_s=0.5,
     )
     asyncio.run(bridge.run(duration_s=2.0))
@@ -203,7 +206,6 @@ def test_two_sim_feet_stream_aligned_with_broken_consumer_isolated() -> None:
         offsets[foot] = np.median(t_s - t_wall)  # session time minus sample wall time
     # both feet land on one timebase: same sample instant, same t_s (loop jitter aside)
     assert abs(offsets["left"] - offsets["right"]) < 3e-3
-    assert set(latest.latest) <= {"left", "right"}
 
 
 def test_capture_then_replay_reproduces_the_frames(tmp_path: Path) -> None:
@@ -232,28 +234,3 @@ def test_capture_then_replay_reproduces_the_frames(tmp_path: Path) -> None:
         gaps_replay = [(e.seq, e.lost_frames) for e in again.streams[foot].gap_events]
         assert gaps_live == gaps_replay[: len(gaps_live)]
     assert any(e.kind == "stream_ended" for e in replayed.events)
-
-
-def test_recorder_consumer_passes_frames_and_events() -> None:
-    class FakeRecorder:
-        def __init__(self) -> None:
-            self.frames, self.events = [], []
-
-        def write_frames(self, frames, t_host_s=None) -> bool:
-            self.frames.append(frames)
-            return True
-
-        def write_event(self, kind, t_s, *, foot=None, value=None, seq=None, detail="") -> bool:
-            self.events.append((kind, t_s, foot, value, seq))
-            return True
-
-    rec = FakeRecorder()
-    consumer = RecorderConsumer(rec)
-    stream = make_stream()
-    frames, _ = feed(stream, [0, 1], 1_000_000_000)
-    _, events = feed(stream, [2, 5], 1_020_000_000)
-    consumer.on_frames(frames)
-    for e in events:
-        consumer.on_event(e)
-    assert rec.frames == [frames]
-    assert rec.events[0][0] == "gap" and rec.events[0][3] == 2.0 and rec.events[0][4] == 3

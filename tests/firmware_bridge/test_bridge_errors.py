@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import plantar.cli as cli
-from plantar.errors import ConfigError, DeviceError
+from base.errors import ConfigError, DeviceError
 
 
 def run_cli(monkeypatch: pytest.MonkeyPatch, capsys, *argv: str) -> tuple[int, list[str]]:

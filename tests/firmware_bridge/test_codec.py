@@ -12,36 +12,31 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from firmware_bridge import decode_kernels as dk
-from firmware_bridge.cobs import CobsError, cobs_decode, cobs_encode
-from firmware_bridge.codec import (
-    FOOT_LEFT,
-    FOOT_RIGHT,
+from base.wire.ble_packing import NotificationReassembler, pack_notifications
+from base.wire.cobs import CobsError, cobs_decode, cobs_encode, frame_message
+from base.wire.crc import CRC32_CHECK, CRC32_TABLES, crc32
+from base.wire.messages import (
     Ack,
     ControlCommand,
     DeviceInfo,
-    FrameBatch,
-    NotificationReassembler,
     ProtocolError,
-    StreamDecoder,
     decode_message,
     encode_ack,
     encode_control,
-    encode_data_frame,
     encode_info,
-    encode_pressure_payload,
-    frame_message,
-    pack_notifications,
-    unwrap_seq,
 )
-from firmware_bridge.crc import CRC32_CHECK, CRC32_TABLES, crc32
-from firmware_bridge.protocol import (
+from base.wire.payload import encode_data_frame, encode_pressure_payload
+from base.wire.protocol import (
+    FOOT_LEFT,
+    FOOT_RIGHT,
     INFO_SIZE,
     MAX_ENCODED_BYTES,
     AckStatus,
     Command,
     Encoding,
 )
+from firmware_bridge import decode_kernels as dk
+from firmware_bridge.stream_decoder import FrameBatch, StreamDecoder, unwrap_seq
 from tests.firmware_bridge.reference_decoder import ref_cobs_decode, ref_decode_stream
 
 PROTOCOL_MD = Path(__file__).resolve().parents[2] / "hardware" / "PROTOCOL.md"

@@ -15,16 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from firmware_bridge.cobs import cobs_decode, cobs_encode, frame_message
-from firmware_bridge.codec import (
-    DeviceInfo,
-    FrameBatch,
-    StreamDecoder,
-    encode_ack,
-    encode_control,
-    encode_data_frame,
-    encode_info,
-)
+from base.wire.cobs import cobs_decode, cobs_encode, frame_message
+from base.wire.messages import DeviceInfo, encode_ack, encode_control, encode_info
+from base.wire.payload import encode_data_frame
+from firmware_bridge.stream_decoder import FrameBatch, StreamDecoder
 from tests.firmware_bridge.reference_decoder import ref_decode_stream
 
 RAW_SEQ = 0x8000_0000  # seq of pool frames mutated without CRC fix-up

@@ -14,13 +14,14 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from firmware_bridge.codec import FOOT_LEFT, FrameBatch, StreamDecoder
+from base.errors import ConfigError, DeviceError
+from base.wire.protocol import FOOT_LEFT
 from firmware_bridge.insole_stream import InsoleStream
+from firmware_bridge.stream_decoder import FrameBatch, StreamDecoder
 from firmware_bridge.transport import StreamEnded, Transport, open_transport
-from firmware_bridge.transports.replay import SessionReplayTransport
 from hardware.calibration import load_calibration
 from hardware.layout import load_layout
-from plantar.errors import ConfigError, DeviceError
+from store.session_replay import SessionReplayTransport
 from tests.firmware_bridge.test_transport_contract import (
     TransportContractTests,
     TransportHarness,

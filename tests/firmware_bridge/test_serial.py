@@ -1,6 +1,6 @@
 """serial:// against a simulated insole in another process on a real pseudo-terminal.
 
-The device process (``serial_device_process.py``) injects garbage, drops bytes and
+The device process (:mod:`hardware.sim.pty_process`) injects garbage, drops bytes and
 "unplugs" (closes its pty, removes the path, comes back on a new pty at the same path).
 """
 
@@ -18,12 +18,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from firmware_bridge.codec import StreamDecoder
+from base.errors import DeviceError
 from firmware_bridge.insole_stream import InsoleStream
+from firmware_bridge.stream_decoder import StreamDecoder
 from firmware_bridge.transport import LinkLost, Transport, open_transport
 from firmware_bridge.transports.serial import UDEV_RULE, _open_error
-from plantar.errors import DeviceError
-from tests.firmware_bridge.serial_device_process import spawn
+from hardware.sim.pty_process import spawn
 from tests.firmware_bridge.test_transport_contract import (
     RECONNECT_BAR_S,
     TransportContractTests,

@@ -41,8 +41,9 @@ from typing import Any, ClassVar
 import numpy as np
 import pytest
 
-from firmware_bridge.codec import FOOT_LEFT, FOOT_RIGHT, StreamDecoder, unwrap_seq
+from base.wire.protocol import FOOT_LEFT, FOOT_RIGHT
 from firmware_bridge.insole_stream import InsoleStream, reconnect_with_backoff
+from firmware_bridge.stream_decoder import StreamDecoder, unwrap_seq
 from firmware_bridge.transport import LinkLost, Transport, open_transport
 
 #: The reconnect bar of the bridge issue: ≤ 3 s after the device is back.

@@ -7,13 +7,13 @@ import json
 import numpy as np
 import pytest
 
+from base.errors import ConfigError
 from hardware.calibration import (
     CALIBRATION_DIR,
     Calibration,
     available_calibrations,
     load_calibration,
 )
-from plantar.errors import ConfigError
 
 SHIPPED = ["plantar-ref-default", "plantar-dense-default", "linear-0.1kpa"]
 

@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 
+from base.errors import ConfigError
 from hardware.calibration import load_calibration
 from hardware.datafile import format_data_json
 from hardware.layout import (
@@ -20,7 +21,6 @@ from hardware.layout import (
     load_layout,
     points_in_polygon,
 )
-from plantar.errors import ConfigError
 
 SHIPPED = ["plantar-ref", "plantar-dense", "moticon-16", "pedar-99", "gaitpdb-8"]
 EXPECTED_COUNTS = {"plantar-dense": 1024, "moticon-16": 16, "pedar-99": 99, "gaitpdb-8": 8}

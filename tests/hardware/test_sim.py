@@ -12,14 +12,15 @@ import time
 import numpy as np
 import pytest
 
-from firmware_bridge.codec import FOOT_LEFT, FOOT_RIGHT, StreamDecoder, unwrap_seq
+from base.errors import ConfigError
+from base.wire.protocol import FOOT_LEFT, FOOT_RIGHT
+from firmware_bridge.stream_decoder import StreamDecoder, unwrap_seq
 from hardware.calibration import load_calibration
 from hardware.layout import REGIONS, available_layouts, load_layout
 from hardware.sim.gait_model import BLOB_NAMES, GaitParams, free_moment_nmm
 from hardware.sim.ground_truth import read_ground_truth_jsonl, write_ground_truth_jsonl
 from hardware.sim.imperfections import Imperfections
 from hardware.sim.insole import SimulatedInsole, make_pair
-from plantar.errors import ConfigError
 
 RATE_HZ = 200
 CONTACT_THRESHOLD_N = 40.0

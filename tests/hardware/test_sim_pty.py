@@ -9,17 +9,11 @@ import time
 import numpy as np
 import pytest
 
-from firmware_bridge.codec import (
-    FOOT_LEFT,
-    FOOT_RIGHT,
-    Ack,
-    DeviceInfo,
-    StreamDecoder,
-    encode_control,
-    frame_message,
-    unwrap_seq,
-)
-from firmware_bridge.protocol import AckStatus, Command
+from base.errors import ConfigError
+from base.wire.cobs import frame_message
+from base.wire.messages import Ack, DeviceInfo, encode_control
+from base.wire.protocol import FOOT_LEFT, FOOT_RIGHT, AckStatus, Command
+from firmware_bridge.stream_decoder import StreamDecoder, unwrap_seq
 from hardware.sim.imperfections import Imperfections
 from hardware.sim.insole import make_pair
 from hardware.sim.pty_device import PtyDeviceServer, serve_on_pty
@@ -159,3 +153,24 @@ def test_serve_on_pty_duration():
     assert 0.25 <= time.monotonic() - start < 2.0
     assert stats[0].bytes_written + stats[0].bytes_dropped > 0
     assert insoles[0].next_seq == pytest.approx(0.3 * 200, abs=2)
+
+
+def test_faults_garbage_and_unplug_re_point_the_link(pair, tmp_path):
+    link = tmp_path / "plantar-left"
+    replugged = threading.Event()
+    with PtyDeviceServer([pair[0]], links=[link], on_replugged=lambda _: replugged.set()) as server:
+        first = os.readlink(link)
+        assert first == server.paths[0]
+        server.inject("garbage", 300)
+        server.inject("unplug", 0.3)
+        deadline = time.monotonic() + 10
+        while link.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not link.exists()  # unplugged: the path is gone, as on a USB unplug
+        assert replugged.wait(10)
+        assert os.readlink(link) == server.paths[0]
+        stats = server.stats[0]
+        assert stats.garbage_bytes == 300 and stats.unplugs == 1
+        with pytest.raises(ConfigError, match="unknown fault"):
+            server.inject("melt", 1)
+    assert not link.exists()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from base.errors import ConfigError
 from plantar.cli import main
 from plantar.config import (
     Config,
@@ -16,7 +17,6 @@ from plantar.config import (
     load_config,
     parse_toml,
 )
-from plantar.errors import ConfigError
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -140,7 +140,7 @@ def test_error_missing_required_key() -> None:
 
 def test_error_unknown_transport() -> None:
     msg = _error('[insoles.right]\nurl = "usb://x"\n')
-    assert "insoles.right.url: unknown transport 'usb'" in msg
+    assert "insoles.right.url: unknown transport scheme 'usb'" in msg
 
 
 def test_error_malformed_url() -> None:
@@ -211,3 +211,22 @@ def test_config_check_fails_with_one_line(tmp_path: Path, capsys) -> None:  # ty
     assert (
         err == f"plantar: error: {path}: dashboard.port: must be an integer from 1 to 65535, got -1"
     )
+
+
+def test_replay_of_a_session_id_is_accepted_as_the_replay_transport_accepts_it() -> None:
+    url = "replay://20250101-120000-ab12?foot=left&speed=0"
+    assert _load(f'[insoles.left]\nurl = "{url}"\n').insoles["left"].url == url
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("sim://?rate=0", ("rate",)),
+        ("ble://name/Plantar-L?radio=wifi", ("radio",)),
+        ("serial:///dev/ttyACM0?baud=fast", ("baud",)),
+        ("replay:///tmp/x.plantar-bytes?foot=left", ("unknown parameter", "foot")),
+    ],
+)
+def test_url_rules_are_the_transports_own(url: str, words: tuple[str, ...]) -> None:
+    msg = _error(f'[insoles.left]\nurl = "{url}"\n')
+    assert "insoles.left.url" in msg and all(w in msg for w in words), msg

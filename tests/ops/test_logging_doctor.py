@@ -13,11 +13,11 @@ import pytest
 
 from plantar import doctor_command as doctor
 from plantar.cli import main
-from plantar.run_command import (
+from plantar.run_command import insole_urls
+from plantar.service_logging import (
     JournalHandler,
     LogfmtFormatter,
     encode_journal,
-    insole_urls,
     under_journald,
 )
 

@@ -2,7 +2,7 @@
 
 Real parts: the ``plantar run`` process (config file, bridge, recorder, dashboard) and
 two simulated insoles, each behind a real pseudo-terminal in a process of its own
-(``tests/firmware_bridge/serial_device_process.py``). The ``serial://`` URLs name paths
+(:mod:`hardware.sim.pty_process`). The ``serial://`` URLs name paths
 that do not exist yet, as ``/dev/serial/by-id/...`` does not until the insole is plugged
 in and on; the device processes create them (a symlink to their pty) a few seconds later.
 
@@ -32,8 +32,8 @@ from typing import Any
 
 import pytest
 
+from hardware.sim.pty_process import spawn
 from tests.chromium import CHROMIUM, CHROMIUM_ARGS
-from tests.firmware_bridge.serial_device_process import spawn
 
 pytest.importorskip("serial")
 pytestmark = pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs pseudo-terminals")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from firmware_bridge.frames import FootFrames
+from base.frames import FootFrames
 from hardware.sim import GaitParams, make_pair
 from hardware.sim.insole import DEFAULT_LEFT_IMPERFECTIONS, DEFAULT_RIGHT_IMPERFECTIONS
 from store.recorder import Recorder

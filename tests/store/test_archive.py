@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from analysis.archive_command import session_steps
 from hardware.layout import load_layout
 from store.archive import (
     MANIFEST_FILE,
@@ -99,13 +100,13 @@ def _group(info: dict[str, Any]) -> tuple[str, str]:
 def _direct_means(root: Path, ids: list[str]) -> tuple[dict[Any, float], dict[Any, float]]:
     """Mean pivot and mean per-frame peak pressure per (shoe, sock), from the store."""
     from analysis import analyze_recording
-    from analysis.session_input import load_input
+    from store.session_reader import load_recording
 
     pivots: dict[Any, list[float]] = defaultdict(list)
     peaks: dict[Any, list[np.ndarray]] = defaultdict(list)
     for session_id in ids:
         key = _group(read_session_json(root / session_id))
-        inp = load_input(session_id)
+        inp = load_recording(session_id)
         out = analyze_recording(
             inp.feet, inp.layouts, speed_mps=inp.speed_mps, yaw_rate_dps=inp.yaw_rate_dps,
             hotspots=False,
@@ -136,7 +137,7 @@ def test_archive_layout_idempotence_and_duckdb(store: dict[str, Any], tmp_path: 
     before = {s: source_checksums(root / s) for s in ids}
     dest = tmp_path / "archive"
 
-    report = archive_sessions(dest, root=root)
+    report = archive_sessions(dest, root=root, steps_of=session_steps)
     assert sorted(report.archived) == sorted(ids)
     assert report.not_finalised == ["20261122-230000-ffff"]
     assert report.steps_errors == {}
@@ -165,7 +166,7 @@ def test_archive_layout_idempotence_and_duckdb(store: dict[str, Any], tmp_path: 
 
     # idempotent: nothing rewritten, sources untouched (copied, never moved)
     mtimes = {p: p.stat().st_mtime_ns for p in dest.rglob("*") if p.is_file()}
-    again = archive_sessions(dest, root=root)
+    again = archive_sessions(dest, root=root, steps_of=session_steps)
     assert again.archived == [] and sorted(again.skipped) == sorted(ids)
     assert {p: p.stat().st_mtime_ns for p in dest.rglob("*") if p.is_file()} == mtimes
     assert {s: source_checksums(root / s) for s in ids} == before
@@ -175,7 +176,7 @@ def test_archive_layout_idempotence_and_duckdb(store: dict[str, Any], tmp_path: 
     info = read_session_json(changed)
     info["meta"]["athlete"] = "A9"
     write_json_atomic(changed / "session.json", info)
-    third = archive_sessions(dest, root=root)
+    third = archive_sessions(dest, root=root, steps_of=session_steps)
     assert third.archived == [ids[-1]] and len(third.skipped) == N_SESSIONS - 1
     assert len(list(dest.glob(f"athlete=*/date=*/session={ids[-1]}"))) == 1
     assert (dest / "athlete=A9" / "date=2026-11-21" / f"session={ids[-1]}").is_dir()
@@ -183,10 +184,10 @@ def test_archive_layout_idempotence_and_duckdb(store: dict[str, Any], tmp_path: 
     assert not list(dest.glob(".*"))  # no temporary directories left behind
     info["meta"]["athlete"] = ""
     write_json_atomic(changed / "session.json", info)
-    assert archive_sessions(dest, root=root).archived == [ids[-1]]
+    assert archive_sessions(dest, root=root, steps_of=session_steps).archived == [ids[-1]]
 
     # only one athlete
-    only = archive_sessions(tmp_path / "a2", root=root, athlete="A2")
+    only = archive_sessions(tmp_path / "a2", root=root, steps_of=session_steps, athlete="A2")
     assert only.archived and all(
         read_session_json(root / s)["meta"]["athlete"] == "A2" for s in only.archived
     )
@@ -259,7 +260,7 @@ def test_session_that_cannot_be_analysed_is_archived_without_steps(tmp_path: Pat
     rec = Recorder(meta, root=root, catalog=False, recover=False).start()
     assert rec.write_frames(synthetic_frames("left", 0, 100))
     rec.stop()
-    report = archive_sessions(tmp_path / "archive", root=root)
+    report = archive_sessions(tmp_path / "archive", root=root, steps_of=session_steps)
     assert report.archived == [rec.session_id]
     assert "no-such-layout" in report.steps_errors[rec.session_id]
     (leaf,) = (tmp_path / "archive").glob("athlete=B/date=*/session=*")

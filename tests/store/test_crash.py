@@ -3,8 +3,9 @@
 Each child process is the real recording path: two ``sim://`` insoles (``loss=0``, so
 every frame the simulator makes is expected; fixed seeds per run) →
 :class:`firmware_bridge.bridge.Bridge` (decoding, sequence accounting, clock mapping) →
-:class:`firmware_bridge.bridge.RecorderConsumer` → :class:`store.recorder.Recorder`.
-A thin wrapper around the consumer prints every batch it handed to the recorder: foot,
+:meth:`store.recorder.Recorder.write_frames` and ``write_event``, the calls the live
+engine makes for every batch and event. The child's consumer prints every batch it handed
+to the recorder: foot,
 first and last ``seq``, ``time.monotonic()`` after the hand-over, ``time.time()`` just
 before and after it (the recorder stamps ``t_host_s`` in between) and a digest of the
 batch's ``t_s``.
@@ -53,7 +54,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from plantar import paths
+from base import paths
 from store.catalog import Catalog
 from store.recovery import recover_interrupted
 from store.session import list_session_dirs, read_session_json
@@ -71,7 +72,7 @@ PHASES = ["startup"] * 4 + ["settle"] * 2 + ["recording"] * 9 + ["finalise"] * 3
 
 CHILD = """
 import asyncio, hashlib, sys, time
-from firmware_bridge.bridge import Bridge, RecorderConsumer
+from firmware_bridge.bridge import Bridge
 from store.recorder import Recorder
 from store.session import FootLayout, SessionMeta
 
@@ -79,13 +80,13 @@ left_url, right_url, duration, layout = sys.argv[1], sys.argv[2], float(sys.argv
 
 
 class Reported:
-    # the real RecorderConsumer, reporting each batch after handing it over
-    def __init__(self, inner):
-        self.inner = inner
+    # hands each batch and event to the recorder as the live engine does, and reports it
+    def __init__(self, rec):
+        self.rec = rec
 
     def on_frames(self, frames):
         before = time.time()
-        ok = self.inner.on_frames(frames)
+        ok = self.rec.write_frames(frames)
         after = time.time()
         digest = hashlib.blake2b(frames.t_s.tobytes(), digest_size=16).hexdigest()
         print("B", frames.foot, int(frames.seq[0]), int(frames.seq[-1]), repr(time.monotonic()),
@@ -93,7 +94,11 @@ class Reported:
 
     def on_event(self, event):
         print("E", event.kind, event.foot, flush=True)
-        return self.inner.on_event(event)
+        lost = event.kind in ("gap", "duplicate")
+        value = float(event.lost_frames) if lost else event.duration_s
+        return self.rec.write_event(
+            event.kind, event.t_s, foot=event.foot, value=value, seq=event.seq, detail=event.detail
+        )
 
 
 feet = {foot: FootLayout(layout, 42.0) for foot in ("left", "right")}
@@ -104,7 +109,7 @@ print("S", rec.session_id, flush=True)
 
 
 async def main():
-    bridge = Bridge(left_url, right_url, consumers=[Reported(RecorderConsumer(rec))])
+    bridge = Bridge(left_url, right_url, consumers=[Reported(rec)])
     await bridge.connect()
     print("C", repr(time.monotonic()), flush=True)
     await bridge.run(duration_s=duration)

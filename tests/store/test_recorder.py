@@ -257,7 +257,7 @@ def test_read_only_directory_is_one_line(tmp_path: Path) -> None:
         child = (
             "from store.recorder import Recorder\n"
             "from store.session import SessionMeta\n"
-            "from plantar.errors import PlantarError\n"
+            "from base.errors import PlantarError\n"
             "import sys\n"
             "try:\n"
             "    Recorder(SessionMeta(), catalog=False).start()\n"

@@ -57,3 +57,34 @@ def cobs_decode(encoded: bytes | bytearray | memoryview) -> bytes:
 def frame_message(message: bytes | bytearray | memoryview) -> bytes:
     """COBS-encode one message and append the 0x00 frame delimiter."""
     return cobs_encode(message) + FRAME_DELIMITER
+
+
+class FrameSplitter:
+    """Cuts a 0x00-delimited byte stream into decoded messages, any chunking of the input.
+
+    The device side's reader of the (low-rate) CONTROL channel; the host decodes DATA
+    frames in batches with :class:`firmware_bridge.stream_decoder.StreamDecoder` instead.
+    A frame that is not valid COBS is skipped (counted in :attr:`bad_frames`), as is a
+    partial frame longer than ``max_frame_bytes``.
+    """
+
+    def __init__(self, max_frame_bytes: int = 1024) -> None:
+        self.max_frame_bytes = max_frame_bytes
+        self.bad_frames = 0
+        self._tail = b""
+
+    def feed(self, data: bytes | bytearray | memoryview) -> list[bytes]:
+        """Decoded messages completed by ``data`` (empty frames are idle fill, skipped)."""
+        *frames, self._tail = (self._tail + bytes(data)).split(FRAME_DELIMITER)
+        if len(self._tail) > self.max_frame_bytes:
+            self.bad_frames += 1
+            self._tail = b""
+        messages = []
+        for frame in frames:
+            if not frame:
+                continue
+            try:
+                messages.append(cobs_decode(frame))
+            except CobsError:
+                self.bad_frames += 1
+        return messages

@@ -37,3 +37,8 @@ def _make_tables() -> np.ndarray:
 
 
 CRC32_TABLES: np.ndarray = _make_tables()
+
+
+def append_crc32(body: bytes) -> bytes:
+    """``body`` followed by its CRC-32, little-endian: every message ends this way."""
+    return body + crc32(body).to_bytes(4, "little")

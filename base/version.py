@@ -1,0 +1,8 @@
+"""The installed Plantar version (``0.0.0+unknown`` in a source tree that is not installed)."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("plantar")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0.0.0+unknown"
