@@ -35,7 +35,7 @@ from store.streams import SessionWriter
 
 log = logging.getLogger("plantar.store.importers")
 
-FORMATS: tuple[str, ...] = ("moticon", "pedar", "gaitpdb")
+FORMATS: tuple[str, ...] = ("moticon", "pedar", "gaitpdb", "fukuchi", "c3d")
 #: Rows per record batch written by an import.
 IMPORT_BATCH_ROWS = 4096
 
@@ -128,12 +128,14 @@ def make_foot_frames(
 
 
 def _readers() -> dict[str, tuple[Callable[[str], bool], Callable[[Path], ImportedRecording]]]:
-    from store.importers import gaitpdb, moticon, pedar
+    from store.importers import c3d_plate, fukuchi, gaitpdb, moticon, pedar
 
     return {
         "moticon": (moticon.sniff, moticon.read_moticon),
         "pedar": (pedar.sniff, pedar.read_pedar),
         "gaitpdb": (gaitpdb.sniff, gaitpdb.read_gaitpdb),
+        "fukuchi": (fukuchi.sniff, fukuchi.read_fukuchi),
+        "c3d": (c3d_plate.sniff, c3d_plate.read_c3d),
     }
 
 
@@ -144,8 +146,9 @@ def detect_format(path: Path) -> str:
         if sniff(head):
             return name
     raise ImportFormatError(
-        f"{path}: cannot tell the format (not a Moticon OpenGo text export, pedar .asc or "
-        f"PhysioNet gaitpdb .txt); pass --format {'|'.join(FORMATS)}"
+        f"{path}: cannot tell the format (not a Moticon OpenGo text export, pedar .asc, "
+        f"PhysioNet gaitpdb .txt, Fukuchi *forces.txt or C3D); pass --format "
+        f"{'|'.join(FORMATS)}"
     )
 
 
