@@ -83,7 +83,7 @@ def stance_windows(t_s: np.ndarray, force_n: np.ndarray) -> tuple[np.ndarray, np
     keep = (ends - starts) * dt >= STANCE_MIN_S
     cores = np.column_stack([starts[keep], ends[keep]]).astype(np.int64)
     windows = np.empty_like(cores)
-    for k, (lo, hi) in enumerate(cores):
+    for k, (_lo, hi) in enumerate(cores):
         windows[k, 0] = 0 if k == 0 else windows[k - 1, 1]
         if k + 1 < len(cores):
             nxt = cores[k + 1, 0]
