@@ -35,6 +35,24 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=run_bench)
 
     p = sub.add_parser(
+        "validate",
+        help="gait event detectors against real recordings: the validation table",
+        description=(
+            "Run every foot contact event detector over every recording under DATA "
+            "(Moticon, pedar, gaitpdb, Fukuchi force files, C3D force plates) and compare "
+            "heel strike and toe-off with the file's annotations or a stated force threshold "
+            "(docs/metrics.md, 'Validation of gait events')."
+        ),
+    )
+    p.add_argument(
+        "--data",
+        help="folder of recordings (default: ../shared/data beside the project, if present)",
+    )
+    p.add_argument("--detector", action="append", help="detector name (repeatable; default: all)")
+    p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    p.set_defaults(handler=run_validate)
+
+    p = sub.add_parser(
         "warmup",
         help="compile and cache every analysis kernel ahead of time",
         description="Compile the numba kernels of the analysis into the on-disk cache, so "
@@ -99,4 +117,31 @@ def run_warmup(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     names = warm_up()
     print(f"compiled {len(names)} kernels in {time.perf_counter() - t0:.1f} s: {', '.join(names)}")
+    return 0
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    """Print the event-detector validation table (Markdown) or its JSON document."""
+    from pathlib import Path
+
+    from analysis.event_detectors import EVENT_DETECTORS
+    from analysis.event_validation import default_data_dir, to_markdown, validate
+    from plantar.errors import ConfigError
+
+    root = Path(args.data).expanduser() if args.data else default_data_dir()
+    if root is None or not root.is_dir():
+        where = args.data or "../shared/data"
+        raise ConfigError(f"no folder of recordings at {where}; pass --data DIR")
+    unknown = [d for d in args.detector or [] if d not in EVENT_DETECTORS]
+    if unknown:
+        raise ConfigError(
+            f"unknown detector {unknown[0]!r}; use one of: {', '.join(EVENT_DETECTORS)}"
+        )
+    doc = validate(root, args.detector)
+    if not doc["trials"]:
+        raise ConfigError(f"{root}: no recording an importer recognises; pass --data DIR")
+    if args.json:
+        print(json.dumps(_clean(doc)))
+    else:
+        print(to_markdown(doc), end="")
     return 0

@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from analysis.frame_kernels import frame_reduce_batch
+from analysis.event_validation import plantar_force_n
 from analysis.session_input import load_session_dir
 from store.importers import import_file
 from store.importers.moticon import eu_size_for_moticon_size
@@ -22,19 +22,7 @@ FORCE_TOLERANCE = 0.02  # issue 15: within 2 % of the file's own column
 
 def _total_force_n(directory: Path, foot: str) -> tuple[np.ndarray, np.ndarray]:
     data = load_session_dir(directory)
-    frames, layout = data.feet[foot], data.layouts[foot]
-    n, n_regions = len(frames), int(layout.sensel_region.max()) + 1
-    force = np.empty(n)
-    frame_reduce_batch(
-        np.ascontiguousarray(frames.pressure_kpa, dtype=np.float64),
-        layout.sensel_area_mm2,
-        layout.sensel_xy_mm,
-        layout.sensel_region,
-        force,
-        np.empty((n, 2)),
-        np.empty((n, n_regions)),
-        np.empty((n, n_regions)),
-    )
+    force = plantar_force_n(data.feet[foot].pressure_kpa, data.layouts[foot])
     own = pq.read_table(directory / f"force-{foot}.parquet").column("total_force_n").to_numpy()
     return force, np.asarray(own, dtype=np.float64)
 
