@@ -16,7 +16,8 @@ def register(sub: Any) -> None:
         description=(
             "Analyse a stored session (id or unique prefix) or a recording file (Moticon, "
             "pedar, gaitpdb): gait events, per-step metrics, pivot at toe-off, hot spots, "
-            "blister-risk index (relative index, no clinical threshold) and fatigue trend."
+            "blister-risk index (relative index, no clinical threshold) and fatigue trend. "
+            "A force-plate session or file gives steps and the measured free moment."
         ),
     )
     p.add_argument("session", help="session id (or a unique prefix), or a path to a file")
@@ -74,8 +75,19 @@ def _clean(obj: Any) -> Any:
 def run_analyze(args: argparse.Namespace) -> int:
     """Analyse one session and print steps and summary."""
     from analysis.analyzer import analyze_recording
+    from analysis.force_plate_steps import analyze_plate, load_plate
     from analysis.session_input import load_input
 
+    plate = load_plate(args.session)
+    if plate is not None:  # a treadmill force plate: steps and the measured pivot
+        doc = {**analyze_plate(plate), "source": f"force plate:{args.session}"}
+        if args.json:
+            print(json.dumps(_clean(doc)))
+        else:
+            s = doc["summary"]
+            print(f"{doc['source']}: {s['steps']} steps, cadence {s['cadence_spm']} steps/min")
+            print(f"contact time (s): {s['contact_time_s']}; pivot: {s['pivot']['label']}")
+        return 0
     data = load_input(args.session)
     speed = args.speed_kmh / 3.6 if args.speed_kmh else data.speed_mps
     result = analyze_recording(
