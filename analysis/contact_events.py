@@ -111,6 +111,9 @@ PARAM_SIZE = 14
 
 TOE_OFF_THRESHOLD = 0
 TOE_OFF_KNEE = 1
+#: The foot is unloaded below this share of its typical step peak (start-up: a weight
+#: shift while standing is not the swing a step starts from).
+_UNLOADED_FRAC = 0.1
 
 
 @dataclass(frozen=True)
@@ -264,16 +267,16 @@ def contact_events_kernel(
             # Start: the phase is unknown until the foot is seen unloaded, either as a flat
             # floor the force rises from, or as the floor a falling force comes to rest on.
             floor = 0.5 * (state[_INIT_MIN] + state[_INIT_MAX])
-            low = state[_PEAK] != state[_PEAK] or floor < confirm_frac * state[_PEAK]
             if (
                 state[_N_SAMPLES] >= 3.0
-                and state[_INIT_MAX] - state[_INIT_MIN] < min_range
-                and f >= state[_INIT_MIN] + min_range
-                and low
+                and state[_INIT_MAX] - state[_INIT_MIN] < 2.0 * min_range
+                and f >= state[_INIT_MAX] + level_n
+                and (state[_PEAK] != state[_PEAK] or floor < _UNLOADED_FRAC * state[_PEAK])
             ):
                 state[_PHASE] = 0.0
-                state[_BASELINE] = floor
-                state[_T_CROSS] = np.nan
+                state[_BASELINE] = floor  # not the lowest sample: it may be a noise spike
+                if state[_T_CROSS] != state[_T_CROSS]:
+                    state[_T_CROSS] = _cross(t_prev, f_prev, t, f, state[_INIT_MIN] + level_n)
             else:
                 if f < state[_INIT_MIN]:
                     state[_INIT_MIN] = f
@@ -281,7 +284,20 @@ def contact_events_kernel(
                     state[_INIT_MAX] = f
                 span = state[_INIT_MAX] - state[_INIT_MIN]
                 state[_BASELINE] = state[_INIT_MIN]
-                if span > min_range and f < state[_INIT_MIN] + 0.1 * span and f >= f_prev:
+                rise_level = state[_INIT_MIN] + level_n  # where a rise off the floor starts
+                if f < rise_level:
+                    state[_T_CROSS] = np.nan
+                elif f_prev < rise_level:
+                    state[_T_CROSS] = _cross(t_prev, f_prev, t, f, rise_level)
+                unloaded = state[_PEAK] != state[_PEAK] or (
+                    state[_INIT_MIN] < _UNLOADED_FRAC * state[_PEAK]
+                )
+                if (
+                    span > min_range
+                    and f < state[_INIT_MIN] + _UNLOADED_FRAC * span
+                    and f >= f_prev
+                    and unloaded
+                ):
                     state[_PHASE] = 0.0
                     if state[_PEAK] != state[_PEAK]:
                         state[_PEAK] = span

@@ -238,19 +238,26 @@ def contact_events_ref(t_s, force_n, params=None, typical_peak_n=None):
         n_samples += 1
         if phase < 0:
             floor = 0.5 * (init_min + init_max)
-            low = np.isnan(peak) or floor < p.confirm_frac * peak
             if (
                 n_samples >= 3
-                and init_max - init_min < p.min_range_n
-                and f >= init_min + p.min_range_n
-                and low
+                and init_max - init_min < 2.0 * p.min_range_n
+                and f >= init_max + p.contact_level_n
+                and (np.isnan(peak) or floor < 0.1 * peak)
             ):
-                phase, base, t_cross = 0, floor, np.nan
+                phase, base = 0, floor
+                if np.isnan(t_cross):
+                    t_cross = cross(t_prev, f_prev, t, f, init_min + p.contact_level_n)
             else:
                 init_min, init_max = min(init_min, f), max(init_max, f)
                 base = init_min
                 span = init_max - init_min
-                if span > p.min_range_n and f < init_min + 0.1 * span and f >= f_prev:
+                rise_level = init_min + p.contact_level_n
+                if f < rise_level:
+                    t_cross = np.nan
+                elif f_prev < rise_level:
+                    t_cross = cross(t_prev, f_prev, t, f, rise_level)
+                unloaded = np.isnan(peak) or init_min < 0.1 * peak
+                if span > p.min_range_n and f < init_min + 0.1 * span and f >= f_prev and unloaded:
                     phase, t_cross = 0, np.nan
                     if np.isnan(peak):
                         peak = span
