@@ -58,7 +58,13 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from analysis.events import EVENT_HEEL_STRIKE, EVENT_TOE_OFF
+from analysis.events import (
+    EVENT_HEEL_STRIKE,
+    EVENT_TOE_OFF,
+    SAMPLE_AFTER_GAP,
+    SAMPLE_SKIP,
+    advance_sample,
+)
 from analysis.events import _interp_cross as _cross
 
 __all__ = [
@@ -242,27 +248,25 @@ def contact_events_kernel(
     for i in range(t_s.shape[0]):
         f = force_n[i]
         t = t_s[i]
-        if f != f:
-            continue
-        if state[_N_SAMPLES] == 0.0:
-            state[_INIT_MIN] = f
-            state[_INIT_MAX] = f
-            state[_BASELINE] = f
-            state[_T_PREV] = t
-            state[_F_PREV] = f
-            state[_N_SAMPLES] = 1.0
-            continue
         t_prev = state[_T_PREV]
         f_prev = state[_F_PREV]
-        dt = t - t_prev
-        if dt <= 0.0:
+        advance = advance_sample(
+            state,
+            t,
+            f,
+            _N_SAMPLES,
+            _T_PREV,
+            _F_PREV,
+            _DT,
+            _INIT_MIN,
+            _INIT_MAX,
+            _BASELINE,
+            gap_factor,
+        )
+        if advance == SAMPLE_SKIP:
             continue
-        if state[_DT] != state[_DT]:
-            state[_DT] = dt
-        gap = dt > gap_factor * state[_DT]
-        if not gap:
-            state[_DT] += 0.01 * (dt - state[_DT])
-        state[_N_SAMPLES] += 1.0
+        dt = t - t_prev
+        gap = advance == SAMPLE_AFTER_GAP
         if state[_PHASE] < 0.0:
             # Start: the phase is unknown until the foot is seen unloaded, either as a flat
             # floor the force rises from, or as the floor a falling force comes to rest on.
