@@ -111,6 +111,31 @@ def parse_float(text: str) -> float:
     return float(text) if text else np.nan
 
 
+def parse_table(path: Path, lines: list[str], first_lineno: int, n_columns: int) -> np.ndarray:
+    """Whitespace-separated numeric rows (blank lines skipped) as a (rows, n_columns) array.
+
+    ``first_lineno`` is the 1-based line number of ``lines[0]`` in the file, for the
+    one-line errors: a row of another width, a field that is not a number, no rows.
+    """
+    rows: list[list[float]] = []
+    for lineno, line in enumerate(lines, start=first_lineno):
+        if not line.strip():
+            continue
+        fields = line.split()
+        if len(fields) != n_columns:
+            raise ImportFormatError(
+                f"{path} line {lineno}: {len(fields)} values, expected {n_columns} "
+                "(file cut short or columns changed)"
+            )
+        try:
+            rows.append([float(f) for f in fields])
+        except ValueError as err:
+            raise ImportFormatError(f"{path} line {lineno}: {err}") from err
+    if not rows:
+        raise ImportFormatError(f"{path}: no samples after the header row")
+    return np.array(rows, dtype=np.float64)
+
+
 def make_foot_frames(
     foot: str, t_s: np.ndarray, pressure_kpa: np.ndarray, seq: np.ndarray | None = None
 ) -> FootFrames:

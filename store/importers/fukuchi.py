@@ -16,10 +16,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from store.errors import ImportFormatError
-from store.importers import ImportedRecording, read_text
+from store.importers import ImportedRecording, parse_table, read_text
 from store.importers.force_plate import PlateSignals, plate_recording
 
 SAMPLING_RATE_HZ = 300.0
@@ -39,23 +37,7 @@ def read_fukuchi(path: Path) -> ImportedRecording:
         raise ImportFormatError(
             f"{path}: first line is not '{' '.join(HEADER)}'; is this a Fukuchi *forces.txt?"
         )
-    rows: list[list[float]] = []
-    for lineno, line in enumerate(lines[1:], start=2):
-        if not line.strip():
-            continue
-        fields = line.split()
-        if len(fields) != len(HEADER):
-            raise ImportFormatError(
-                f"{path} line {lineno}: {len(fields)} values, expected {len(HEADER)} "
-                "(file cut short or columns changed)"
-            )
-        try:
-            rows.append([float(f) for f in fields])
-        except ValueError as err:
-            raise ImportFormatError(f"{path} line {lineno}: {err}") from err
-    if not rows:
-        raise ImportFormatError(f"{path}: no samples after the header row")
-    data = np.array(rows, dtype=np.float64)
+    data = parse_table(path, lines[1:], 2, len(HEADER))
     col = {name: data[:, i] for i, name in enumerate(HEADER)}
     plate = PlateSignals(
         t_s=(col["Time"] - col["Time"][0]) / SAMPLING_RATE_HZ,
