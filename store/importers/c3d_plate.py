@@ -21,6 +21,8 @@ the ``c3d`` package (py-c3d, pure Python, MIT).
 
 from __future__ import annotations
 
+import struct
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -63,11 +65,19 @@ def _read(path: Path) -> tuple[np.ndarray, float, dict[str, np.ndarray], int]:
             if kind == 4:
                 params["cal"] = _param(plate, "CAL_MATRIX", path).float_array[0]
             rate = float(reader.analog_rate)
-            analog = np.concatenate([a.T for _, _, a in reader.read_frames()], axis=0)
+            expected = int(reader.last_frame) - int(reader.first_frame) + 1
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # a cut file is reported below instead
+                frames = [a.T for _, _, a in reader.read_frames()]
     except OSError as err:
         raise StoreError(f"{path}: cannot read ({err.strerror})") from err
-    except (ValueError, AssertionError, IndexError, KeyError) as err:
+    except (ValueError, AssertionError, IndexError, KeyError, TypeError, struct.error) as err:
         raise ImportFormatError(f"{path}: not a readable C3D file ({err})") from err
+    if len(frames) < expected:
+        raise ImportFormatError(
+            f"{path}: C3D cut short: {len(frames)} of {expected} frames; nothing imported"
+        )
+    analog = np.concatenate(frames, axis=0)
     if kind not in (2, 4):
         raise ImportFormatError(f"{path}: force platform type {kind} is not supported (2 or 4)")
     return analog, rate, params, kind

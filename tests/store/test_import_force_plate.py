@@ -98,3 +98,18 @@ def test_import_command_stores_a_force_plate_session(tmp_path: Path) -> None:
     assert {"force-left.parquet", "force-right.parquet"} <= set(doc["files"])
     meta = json.loads((Path(doc["path"]) / "session.json").read_text())["meta"]
     assert meta["feet"]["left"]["layout_id"] == "force-plate"
+
+
+def test_broken_c3d_files_are_one_line_errors(tmp_path: Path) -> None:
+    whole = shared_file("fukuchi-running/RBDS002runT35.c3d").read_bytes()
+    cases = {"garbage.c3d": b"\x02\x50" + b"\x00" * 100, "cut.c3d": whole[: len(whole) // 3]}
+    env = {"PLANTAR_HOME": str(tmp_path / "home")}
+    for name, content in cases.items():
+        path = tmp_path / name
+        path.write_bytes(content)
+        proc = run_cli("import", str(path), env=env)
+        assert proc.returncode != 0, name
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("plantar: error:"), (name, proc.stderr)
+    sessions = tmp_path / "home" / "sessions"
+    assert not sessions.exists() or not [p for p in sessions.iterdir() if p.is_dir()]
