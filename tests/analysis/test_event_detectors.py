@@ -153,3 +153,49 @@ def test_a_gap_neither_creates_nor_loses_steps(sim60):
         keep &= ~((fr.t_s >= start_s) & (fr.t_s < start_s + 0.05))
     gap = ThresholdEventDetection().detect(force[keep], sampling_rate_hz=200.0, t_s=fr.t_s[keep])
     assert abs(len(gap.heel_strike_s_) - len(det.heel_strike_s_)) <= 3
+
+
+def _level_crossings_s(contact_time_s: float, gait) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    """Where the continuous model's vertical force crosses the 20 N contact level, as
+    offsets from the model's own contact start (s)."""
+    from hardware.sim.gait_model import vertical_force_bw
+
+    tau = np.linspace(0.0, 1.0, 20001)
+    force_n = vertical_force_bw(tau, contact_time_s, gait) * gait.body_weight_n
+    above = tau[force_n > ContactParams().contact_level_n]
+    return float(above[0] * contact_time_s), float(above[-1] * contact_time_s)
+
+
+@pytest.mark.parametrize(
+    ("strike", "speed_mps", "cadence_spm", "contact_time_s"),
+    [("rearfoot", 2.5, 160.0, 0.3), ("forefoot", 5.0, 190.0, 0.17), ("midfoot", 3.3, 172.0, 0.25)],
+)
+def test_simulated_running_slow_and_fast(strike, speed_mps, cadence_spm, contact_time_s):
+    from hardware.sim.gait_model import GaitParams
+    from tests.analysis.conftest import sim_run
+
+    gait_kw = dict(
+        strike=strike, speed_mps=speed_mps, cadence_spm=cadence_spm, contact_time_s=contact_time_s
+    )
+    run = sim_run(20.0, seed=5, **gait_kw)
+    gait = GaitParams(**gait_kw)
+    for foot in ("left", "right"):
+        fr, layout = run.feet[foot], run.layouts[foot]
+        det = ThresholdEventDetection().detect(
+            _force(fr, layout), sampling_rate_hz=200.0, t_s=fr.t_s
+        )
+        truth = run.truth[foot]
+        hs_err, to_err = [], []
+        for g in truth:
+            on, off = _level_crossings_s(g.contact_time_s, gait)
+            near = [np.min(np.abs(fr.t_s - (g.heel_strike_s + x))) for x in (on, off)]
+            if max(near) > 0.011:
+                continue  # frames lost over the event (the simulator drops frames)
+            k = np.argmin(np.abs(det.heel_strike_s_ - (g.heel_strike_s + on)))
+            hs_err.append(det.heel_strike_s_[k] - (g.heel_strike_s + on))
+            to_err.append(det.toe_off_s_[k] - (g.heel_strike_s + off))
+        hs_a, to_a = np.abs(hs_err), np.abs(to_err)
+        assert len(hs_a) >= 0.9 * len(truth) >= 20  # few events fall in lost frames
+        assert np.mean((hs_a <= 0.05) & (to_a <= 0.05)) >= 0.98, (strike, foot)
+        assert len(det.heel_strike_s_) <= len(truth) + 1  # no phantom steps
+        assert np.median(hs_a) <= 0.005 and np.median(to_a) <= 0.005, (strike, foot)
