@@ -37,6 +37,14 @@ Toe-off has two rules (``toe_off_rule``):
 The decision is made at the contact level on the way down, so a toe-off is emitted a
 few samples after its time; ``out_events`` carries the sample at which it was decided.
 
+Start-up: a step can only start from an unloaded foot. Until the foot is seen unloaded
+the detector waits: either the force sits on a flat floor (within ``2 x min_range_n``) and
+rises off it by the contact level, or it falls by more than ``min_range_n`` and comes to
+rest. Once the typical step peak is known (seeded by a first pass over a stored
+recording), that floor must also be below 10 % of it, so a weight shift while standing
+is not the swing a step starts from. The baseline follows unloaded samples slowly and
+drops at once when a resting load comes off (two samples below it by the contact level).
+
 Gaps and missing samples: NaN samples are skipped; a time step longer than
 ``gap_factor`` sampling periods is a gap across which no rate is computed and crossings
 are interpolated.
