@@ -6,7 +6,7 @@ Per batch and foot: one pass of the frame reduction (a
 :class:`~analysis.frame_kernels.FrameReducer` prepared once per layout) and of
 :func:`~analysis.frame_kernels.free_moment_kernel` on the friction-bounded shear
 (:class:`~analysis.pivot.FrictionBound`) into preallocated ring arrays, one call
-of :func:`~analysis.events.detect_events_kernel`; per finished step (at toe-off): one
+of :func:`~analysis.contact_events.contact_events_kernel`; per finished step (at toe-off): one
 call of :func:`~analysis.step_metrics.step_metrics_kernel` and the hot-spot search.
 There is no Python loop over frames.
 """
@@ -19,7 +19,11 @@ from typing import Any
 
 import numpy as np
 
-from analysis.events import EVENT_HEEL_STRIKE, EventParams, detect_events_kernel, new_event_state
+# Gait events: the contact detector chosen by `plantar validate` (docs/metrics.md).
+from analysis.contact_events import ContactParams as EventParams
+from analysis.contact_events import contact_events_kernel as detect_events_kernel
+from analysis.contact_events import new_contact_state as new_event_state
+from analysis.events import EVENT_HEEL_STRIKE
 from analysis.fatigue import per_minute, ramp_change_point
 from analysis.frame_kernels import FrameReducer, free_moment_kernel
 from analysis.hotspots import HotSpotTracker, InterpolationGrid

@@ -30,14 +30,17 @@ from typing import Any
 import numpy as np
 
 from analysis.analyzer import Analyzer
-from analysis.events import EventParams, detect_events_kernel, new_event_state
+from analysis.contact_events import ContactParams as EventParams
+from analysis.contact_events import contact_events_kernel as detect_events_kernel
+from analysis.contact_events import new_contact_state as new_event_state
 from analysis.frame_kernels import (
     FrameReducer,
     frame_reduce_batch,
     frame_reduce_kernel,
     free_moment_kernel,
 )
-from analysis.reference import detect_events_ref, frame_reduce_ref, free_moment_ref
+from analysis.reference import contact_events_ref as detect_events_ref
+from analysis.reference import frame_reduce_ref, free_moment_ref
 from analysis.warmup import warm_up
 from base.frames import FootFrames
 from hardware.layout import REGIONS, Layout, load_layout

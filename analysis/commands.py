@@ -16,7 +16,8 @@ def register(sub: Any) -> None:
         description=(
             "Analyse a stored session (id or unique prefix) or a recording file (Moticon, "
             "pedar, gaitpdb): gait events, per-step metrics, pivot at toe-off, hot spots, "
-            "blister-risk index (relative index, no clinical threshold) and fatigue trend."
+            "blister-risk index (relative index, no clinical threshold) and fatigue trend. "
+            "A force-plate session or file gives steps and the measured free moment."
         ),
     )
     p.add_argument("session", help="session id (or a unique prefix), or a path to a file")
@@ -33,6 +34,24 @@ def register(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     p.add_argument("--quick", action="store_true", help="smaller arrays (for a smoke test)")
     p.set_defaults(handler=run_bench)
+
+    p = sub.add_parser(
+        "validate",
+        help="gait event detectors against real recordings: the validation table",
+        description=(
+            "Run every foot contact event detector over every recording under DATA "
+            "(Moticon, pedar, gaitpdb, Fukuchi force files, C3D force plates) and compare "
+            "heel strike and toe-off with the file's annotations or a stated force threshold "
+            "(docs/metrics.md, 'Validation of gait events')."
+        ),
+    )
+    p.add_argument(
+        "--data",
+        help="folder of recordings (default: ../shared/data beside the project, if present)",
+    )
+    p.add_argument("--detector", action="append", help="detector name (repeatable; default: all)")
+    p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    p.set_defaults(handler=run_validate)
 
     p = sub.add_parser(
         "warmup",
@@ -56,8 +75,19 @@ def _clean(obj: Any) -> Any:
 def run_analyze(args: argparse.Namespace) -> int:
     """Analyse one session and print steps and summary."""
     from analysis.analyzer import analyze_recording
+    from analysis.force_plate_steps import analyze_plate, load_plate
     from store.session_reader import load_recording
 
+    plate = load_plate(args.session)
+    if plate is not None:  # a treadmill force plate: steps and the measured pivot
+        doc = {**analyze_plate(plate), "source": f"force plate:{args.session}"}
+        if args.json:
+            print(json.dumps(_clean(doc)))
+        else:
+            s = doc["summary"]
+            print(f"{doc['source']}: {s['steps']} steps, cadence {s['cadence_spm']} steps/min")
+            print(f"contact time (s): {s['contact_time_s']}; pivot: {s['pivot']['label']}")
+        return 0
     data = load_recording(args.session)
     speed = args.speed_kmh / 3.6 if args.speed_kmh else data.speed_mps
     result = analyze_recording(
@@ -99,4 +129,31 @@ def run_warmup(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     names = warm_up()
     print(f"compiled {len(names)} kernels in {time.perf_counter() - t0:.1f} s: {', '.join(names)}")
+    return 0
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    """Print the event-detector validation table (Markdown) or its JSON document."""
+    from pathlib import Path
+
+    from analysis.event_detectors import EVENT_DETECTORS
+    from analysis.event_validation import default_data_dir, to_markdown, validate
+    from base.errors import ConfigError
+
+    root = Path(args.data).expanduser() if args.data else default_data_dir()
+    if root is None or not root.is_dir():
+        where = args.data or "../shared/data"
+        raise ConfigError(f"no folder of recordings at {where}; pass --data DIR")
+    unknown = [d for d in args.detector or [] if d not in EVENT_DETECTORS]
+    if unknown:
+        raise ConfigError(
+            f"unknown detector {unknown[0]!r}; use one of: {', '.join(EVENT_DETECTORS)}"
+        )
+    doc = validate(root, args.detector)
+    if not doc["trials"]:
+        raise ConfigError(f"{root}: no recording an importer recognises; pass --data DIR")
+    if args.json:
+        print(json.dumps(_clean(doc)))
+    else:
+        print(to_markdown(doc), end="")
     return 0

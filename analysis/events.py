@@ -160,6 +160,55 @@ def _interp_cross(t0: float, f0: float, t1: float, f1: float, level: float) -> f
     return t0 + a * (t1 - t0)
 
 
+SAMPLE_SKIP = 0
+SAMPLE_IN_RHYTHM = 1
+SAMPLE_AFTER_GAP = 2
+
+
+@njit(cache=True, nogil=True)
+def advance_sample(
+    state: np.ndarray,
+    t: float,
+    f: float,
+    i_n: int,
+    i_t_prev: int,
+    i_f_prev: int,
+    i_dt: int,
+    i_min: int,
+    i_max: int,
+    i_base: int,
+    gap_factor: float,
+) -> int:
+    """The common start of one sample in the streaming event kernels (state indices given).
+
+    Skips a missing sample (NaN) or one not after the previous; initialises the state on
+    the first sample; keeps the running sampling period and tells a gap (a time step
+    longer than ``gap_factor`` periods) from a sample in rhythm.
+
+    Returns :data:`SAMPLE_SKIP`, :data:`SAMPLE_IN_RHYTHM` or :data:`SAMPLE_AFTER_GAP`.
+    """
+    if f != f:
+        return SAMPLE_SKIP
+    if state[i_n] == 0.0:
+        state[i_min] = f
+        state[i_max] = f
+        state[i_base] = f
+        state[i_t_prev] = t
+        state[i_f_prev] = f
+        state[i_n] = 1.0
+        return SAMPLE_SKIP
+    dt = t - state[i_t_prev]
+    if dt <= 0.0:
+        return SAMPLE_SKIP
+    if state[i_dt] != state[i_dt]:
+        state[i_dt] = dt
+    gap = dt > gap_factor * state[i_dt]
+    if not gap:
+        state[i_dt] += 0.01 * (dt - state[i_dt])
+    state[i_n] += 1.0
+    return SAMPLE_AFTER_GAP if gap else SAMPLE_IN_RHYTHM
+
+
 @njit(cache=True, nogil=True)
 def detect_events_kernel(
     t_s: np.ndarray,
@@ -201,27 +250,25 @@ def detect_events_kernel(
     for i in range(t_s.shape[0]):
         f = force_n[i]
         t = t_s[i]
-        if f != f:
-            continue
-        if state[_N_SAMPLES] == 0.0:
-            state[_INIT_MIN] = f
-            state[_INIT_MAX] = f
-            state[_BASELINE] = f
-            state[_T_PREV] = t
-            state[_F_PREV] = f
-            state[_N_SAMPLES] = 1.0
-            continue
         t_prev = state[_T_PREV]
         f_prev = state[_F_PREV]
-        dt = t - t_prev
-        if dt <= 0.0:
+        advance = advance_sample(
+            state,
+            t,
+            f,
+            _N_SAMPLES,
+            _T_PREV,
+            _F_PREV,
+            _DT,
+            _INIT_MIN,
+            _INIT_MAX,
+            _BASELINE,
+            gap_factor,
+        )
+        if advance == SAMPLE_SKIP:
             continue
-        if state[_DT] != state[_DT]:
-            state[_DT] = dt
-        gap = dt > gap_factor * state[_DT]
-        if not gap:
-            state[_DT] += 0.01 * (dt - state[_DT])
-        state[_N_SAMPLES] += 1.0
+        dt = t - t_prev
+        gap = advance == SAMPLE_AFTER_GAP
         phase = state[_PHASE]
         if phase < 0.0:
             # Start: the phase is unknown until the foot is seen unloaded.

@@ -196,3 +196,150 @@ def free_moment_peak_ref(t_s, force_n, tz_nmm, i0, i_late, i1, window_s, min_fit
     fits = np.array(fits)
     k = int(np.argmax(np.abs(fits)))
     return float(np.abs(fits[k])), float(fits[k])
+
+
+def contact_events_ref(t_s, force_n, params=None, typical_peak_n=None):
+    """The contact detector of :mod:`analysis.contact_events` as a plain Python loop.
+
+    Returns the ``(kind, time_s)`` rows the kernel writes (kind 1 heel strike, 2 toe-off).
+    """
+    from analysis.contact_events import TOE_OFF_KNEE, ContactParams
+
+    p = params or ContactParams()
+    use_knee = p.toe_off_rule == TOE_OFF_KNEE
+    phase, n_samples = -1, 0
+    base = t_prev = f_prev = t_cross = step_peak = dt_est = t_hs = np.nan
+    t_knee = f_knee = knee_rate_max = np.nan
+    peak = np.nan if typical_peak_n is None else typical_peak_n
+    rate_max = rate_prev = noise = 0.0
+    init_min = init_max = np.nan
+    events = []
+
+    def cross(t0, f0, t1, f1, level):
+        if f1 == f0:
+            return t1
+        return t0 + min(max((level - f0) / (f1 - f0), 0.0), 1.0) * (t1 - t0)
+
+    for t, f in zip(np.asarray(t_s, float), np.asarray(force_n, float), strict=True):
+        if np.isnan(f):
+            continue
+        if n_samples == 0:
+            init_min = init_max = base = f
+            t_prev, f_prev, n_samples = t, f, 1
+            continue
+        dt = t - t_prev
+        if dt <= 0:
+            continue
+        if np.isnan(dt_est):
+            dt_est = dt
+        gap = dt > p.gap_factor * dt_est
+        if not gap:
+            dt_est += 0.01 * (dt - dt_est)
+        n_samples += 1
+        if phase < 0:
+            floor = 0.5 * (init_min + init_max)
+            if (
+                n_samples >= 3
+                and init_max - init_min < 2.0 * p.min_range_n
+                and f >= init_max + p.contact_level_n
+                and (np.isnan(peak) or floor < 0.1 * peak)
+            ):
+                phase, base = 0, floor
+                if np.isnan(t_cross):
+                    t_cross = cross(t_prev, f_prev, t, f, init_min + p.contact_level_n)
+            else:
+                init_min, init_max = min(init_min, f), max(init_max, f)
+                base = init_min
+                span = init_max - init_min
+                rise_level = init_min + p.contact_level_n
+                if f < rise_level:
+                    t_cross = np.nan
+                elif f_prev < rise_level:
+                    t_cross = cross(t_prev, f_prev, t, f, rise_level)
+                unloaded = np.isnan(peak) or init_min < 0.1 * peak
+                if span > p.min_range_n and f < init_min + 0.1 * span and f >= f_prev and unloaded:
+                    phase, t_cross = 0, np.nan
+                    if np.isnan(peak):
+                        peak = span
+                t_prev, f_prev = t, f
+                continue
+        level = base + max(p.contact_level_n, p.noise_k * noise)
+        if phase == 0:
+            typical = p.min_range_n if np.isnan(peak) or peak < p.min_range_n else peak
+            confirm = base + p.confirm_frac * typical
+            if f < level:
+                t_cross = np.nan
+            elif f_prev < level:
+                t_cross = cross(t_prev, f_prev, t, f, level)
+            elif t - t_cross > p.max_rise_s:
+                t_cross = np.nan
+            if f < confirm and np.isnan(t_cross):
+                noise += p.baseline_alpha * (min(abs(f - base), p.contact_level_n) - noise)
+                drop = p.contact_level_n
+                alpha = 0.5 if f < base - drop and f_prev < base - drop else p.baseline_alpha
+                base += alpha * (f - base)
+            if f >= confirm and not np.isnan(t_cross):
+                events.append((1, t_cross))
+                phase, t_hs, step_peak = 1, t_cross, f
+                rate_max, rate_prev, t_knee, t_cross = 0.0, 0.0, np.nan, np.nan
+        else:
+            step_peak = max(step_peak, f)
+            step_rng = max(step_peak - base, p.min_range_n)
+            if use_knee:
+                if gap:
+                    rate_prev = 0.0
+                else:
+                    rate = (f_prev - f) / dt
+                    if not np.isnan(t_knee) and f > f_knee + p.rebound_frac * step_rng:
+                        t_knee, rate_max = np.nan, 0.0
+                    if f >= f_prev and f > base + 0.5 * step_rng:
+                        rate_max = 0.0
+                    elif (
+                        np.isnan(t_knee)
+                        and rate_max > 0.0
+                        and f_prev < base + p.knee_level_frac * step_rng
+                        and rate < p.knee_rate_frac * rate_max
+                        and rate < p.knee_drop_frac * rate_prev
+                    ):
+                        t_knee, f_knee, knee_rate_max = t_prev, f_prev, rate_max
+                    elif rate > rate_max:
+                        rate_max = rate
+                    rate_prev = rate
+            if f < level:
+                to = cross(t_prev, f_prev, t, f, level)
+                slow_tail = (
+                    not np.isnan(t_knee)
+                    and to > t_knee
+                    and (f_knee - level) / (to - t_knee) < p.knee_rate_frac * knee_rate_max
+                )
+                if slow_tail:
+                    to = t_knee
+                if to - t_hs >= p.min_contact_s:
+                    events.append((2, to))
+                    step = step_peak - base
+                    peak = step if step > peak else peak + p.peak_alpha * (step - peak)
+                phase, t_cross, t_knee = 0, np.nan, np.nan
+        t_prev, f_prev = t, f
+    return np.array(events, dtype=np.float64).reshape(-1, 2)
+
+
+def slope_extension_ref(t_s, force_n, baseline_n, contacts, search_frac):
+    """Slope extension (:mod:`analysis.slope_events`) written from the definition."""
+    t = np.asarray(t_s, float)
+    f = np.asarray(force_n, float)
+    slope = np.diff(f) / np.diff(t)  # slope[i - 1] is the interval (i - 1, i)
+    out = np.full((len(contacts), 2), np.nan)
+    n = len(t)
+    for k, (first, last) in enumerate(contacts):
+        span = max(int((last - first) * search_frac), 2)
+        up = np.arange(max(first - 2, 1), min(first + span, n))
+        s_up = np.where(np.isfinite(slope[up - 1]), slope[up - 1], 0.0)
+        if s_up.size and s_up.max() > 0:
+            i = up[np.argmax(s_up)]
+            out[k, 0] = t[i] - (f[i] - baseline_n) / slope[i - 1]
+        down = np.arange(max(last - span, 1), min(last + 3, n))
+        s_dn = np.where(np.isfinite(slope[down - 1]), -slope[down - 1], 0.0)
+        if s_dn.size and s_dn.max() > 0:
+            i = down[np.argmax(s_dn)]
+            out[k, 1] = t[i - 1] + (f[i - 1] - baseline_n) / -slope[i - 1]
+    return out

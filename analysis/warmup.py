@@ -43,7 +43,7 @@ def warm_up() -> list[str]:
         "frame_reduce_kernel",
         "friction_bound_kernel",
         "free_moment_kernel",
-        "detect_events_kernel",
+        "contact_events_kernel",
         "step_metrics_kernel",
         "interpolate_kernel",
         "label_kernel",

@@ -8,7 +8,7 @@ import json
 import sys
 from typing import Any
 
-IMPORT_FORMATS = ("auto", "moticon", "pedar", "gaitpdb")
+IMPORT_FORMATS = ("auto", "moticon", "pedar", "gaitpdb", "fukuchi", "c3d")
 
 
 def register(sub: Any) -> None:
@@ -17,8 +17,9 @@ def register(sub: Any) -> None:
         "import",
         help="import a recording from another insole system as a session",
         description=(
-            "Import a Moticon OpenGo text export, a pedar ASCII .asc or a PhysioNet gaitpdb "
-            ".txt as a session, converting to kPa on the way in."
+            "Import a Moticon OpenGo text export, a pedar ASCII .asc, a PhysioNet gaitpdb "
+            ".txt, a Fukuchi 2017 running *forces.txt or a C3D force platform as a session, "
+            "converting to kPa, N, mm on the way in (force plates: split into feet)."
         ),
     )
     p.add_argument("file", help="file to import")

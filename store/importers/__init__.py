@@ -35,7 +35,7 @@ from store.streams import SessionWriter
 
 log = logging.getLogger("plantar.store.importers")
 
-FORMATS: tuple[str, ...] = ("moticon", "pedar", "gaitpdb")
+FORMATS: tuple[str, ...] = ("moticon", "pedar", "gaitpdb", "fukuchi", "c3d")
 #: Rows per record batch written by an import.
 IMPORT_BATCH_ROWS = 4096
 
@@ -111,6 +111,31 @@ def parse_float(text: str) -> float:
     return float(text) if text else np.nan
 
 
+def parse_table(path: Path, lines: list[str], first_lineno: int, n_columns: int) -> np.ndarray:
+    """Whitespace-separated numeric rows (blank lines skipped) as a (rows, n_columns) array.
+
+    ``first_lineno`` is the 1-based line number of ``lines[0]`` in the file, for the
+    one-line errors: a row of another width, a field that is not a number, no rows.
+    """
+    rows: list[list[float]] = []
+    for lineno, line in enumerate(lines, start=first_lineno):
+        if not line.strip():
+            continue
+        fields = line.split()
+        if len(fields) != n_columns:
+            raise ImportFormatError(
+                f"{path} line {lineno}: {len(fields)} values, expected {n_columns} "
+                "(file cut short or columns changed)"
+            )
+        try:
+            rows.append([float(f) for f in fields])
+        except ValueError as err:
+            raise ImportFormatError(f"{path} line {lineno}: {err}") from err
+    if not rows:
+        raise ImportFormatError(f"{path}: no samples after the header row")
+    return np.array(rows, dtype=np.float64)
+
+
 def make_foot_frames(
     foot: str, t_s: np.ndarray, pressure_kpa: np.ndarray, seq: np.ndarray | None = None
 ) -> FootFrames:
@@ -128,12 +153,14 @@ def make_foot_frames(
 
 
 def _readers() -> dict[str, tuple[Callable[[str], bool], Callable[[Path], ImportedRecording]]]:
-    from store.importers import gaitpdb, moticon, pedar
+    from store.importers import c3d_plate, fukuchi, gaitpdb, moticon, pedar
 
     return {
         "moticon": (moticon.sniff, moticon.read_moticon),
         "pedar": (pedar.sniff, pedar.read_pedar),
         "gaitpdb": (gaitpdb.sniff, gaitpdb.read_gaitpdb),
+        "fukuchi": (fukuchi.sniff, fukuchi.read_fukuchi),
+        "c3d": (c3d_plate.sniff, c3d_plate.read_c3d),
     }
 
 
@@ -144,8 +171,9 @@ def detect_format(path: Path) -> str:
         if sniff(head):
             return name
     raise ImportFormatError(
-        f"{path}: cannot tell the format (not a Moticon OpenGo text export, pedar .asc or "
-        f"PhysioNet gaitpdb .txt); pass --format {'|'.join(FORMATS)}"
+        f"{path}: cannot tell the format (not a Moticon OpenGo text export, pedar .asc, "
+        f"PhysioNet gaitpdb .txt, Fukuchi *forces.txt or C3D); pass --format "
+        f"{'|'.join(FORMATS)}"
     )
 
 

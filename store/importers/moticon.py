@@ -8,6 +8,16 @@ group ``force`` (``total_force_n`` in N, ``cop_{x,y}_norm`` in -0.5..0.5). The s
 columns become reference events (codes 11/15 left heel strike/toe-off, 21/25 right);
 the manually set events of a live export (``Left Events`` with a label) become
 ``marker`` events.
+
+Insole size: the header line ``# Size: N`` is Moticon's insole size. The ``moticon-16``
+layout is scaled to it (positions with foot length, areas with its square) through the
+session's ``eu_size``: size ``N`` is a foot length of ``MOTICON_LENGTH_AT_SIZE0_MM +
+N * MOTICON_LENGTH_PER_SIZE_MM`` (EU 46.3 for size 7, EU 39.1 for size 3, inside the EU
+46-47 and 38-39 Moticon sells those sizes for). The two constants are the effective area
+factor of Moticon's own total force column (``force = sum pressure x area``, exact to
+0.1 %) in the exports of a size-3 and a size-7 pair, so sizes in between are
+interpolated and others extrapolated on the same line. A file without a readable size
+keeps the layout's own size and says so in ``extra["moticon_size"]``.
 """
 
 from __future__ import annotations
@@ -19,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from hardware.layout import eu_from_foot_length
 from store import schema as sch
 from store.errors import ImportFormatError
 from store.importers import (
@@ -56,6 +67,12 @@ CHANNELS: dict[str, tuple[str, str, str]] = {
     "center of pressure Y": ("force", "cop_y_norm", "1"),
 }
 
+#: Foot length (mm) of Moticon insole size N = _AT_SIZE0 + N * _PER_SIZE (see module doc).
+MOTICON_LENGTH_AT_SIZE0_MM = 209.96
+MOTICON_LENGTH_PER_SIZE_MM = 11.918
+#: Moticon insole sizes accepted (OpenGo sells sizes 1-10; a little margin each side).
+MOTICON_SIZE_RANGE = (0.0, 12.0)
+
 _COLUMN = re.compile(r"^(?P<name>.*?)\s*\[(?P<unit>[^\]]*)\]\s*$")
 
 
@@ -90,6 +107,20 @@ def _started_at(info: dict[str, str]) -> str:
         return dt.datetime.strptime(text, "%d.%m.%Y %H:%M:%S.%f").isoformat(timespec="milliseconds")
     except ValueError:
         return ""
+
+
+def eu_size_for_moticon_size(size: float) -> float:
+    """EU shoe size whose foot length matches Moticon insole size ``size``."""
+    return eu_from_foot_length(MOTICON_LENGTH_AT_SIZE0_MM + size * MOTICON_LENGTH_PER_SIZE_MM)
+
+
+def _eu_size(info: dict[str, str]) -> float | None:
+    try:
+        size = float(info.get("Size", "").strip())
+    except ValueError:
+        return None
+    lo, hi = MOTICON_SIZE_RANGE
+    return eu_size_for_moticon_size(size) if lo <= size <= hi else None
 
 
 def read_moticon(path: Path) -> ImportedRecording:
@@ -153,8 +184,14 @@ def read_moticon(path: Path) -> ImportedRecording:
     kept = {f"{f} pressure {k}" for f in ("left", "right") for k in range(1, N_SENSELS + 1)}
     kept |= {f"{f} {c}" for f in ("left", "right") for c in CHANNELS} | {"time"}
     kept |= {name for name, _ in names if "step" in name.lower() or "event" in name.lower()}
+    eu_size = _eu_size(info)
     extra: dict[str, Any] = {
         "moticon_header": info,
+        "moticon_size": (
+            f"insole size {info['Size']} -> EU {eu_size:.2f}"
+            if eu_size is not None
+            else f"insole size {info.get('Size', '')!r} not understood: layout kept at its own size"
+        ),
         "pressure_unit_in_file": unit,
         "columns_not_imported": [
             c for c, (n, _) in zip(columns, names, strict=True) if n not in kept
@@ -164,7 +201,7 @@ def read_moticon(path: Path) -> ImportedRecording:
         fmt="moticon",
         path=path,
         feet=feet,
-        layouts={f: FootLayout(LAYOUT_ID, None) for f in feet},
+        layouts={f: FootLayout(LAYOUT_ID, eu_size) for f in feet},
         events=events,
         channels=channels,
         started_at=_started_at(info),

@@ -13,10 +13,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from store.errors import ImportFormatError
-from store.importers import ImportedRecording, make_foot_frames, read_text
+from store.importers import ImportedRecording, make_foot_frames, parse_table, read_text
 from store.session import FootLayout
 
 LAYOUT_ID = "pedar-99"
@@ -51,23 +49,7 @@ def read_pedar(path: Path) -> ImportedRecording:
             f"{path}: the header row has {n_columns} columns, expected time and "
             f"{N_SENSELS} sensors per foot ({1 + 2 * N_SENSELS}); found {n_per_foot} per foot"
         )
-    rows: list[list[float]] = []
-    for lineno, line in enumerate(lines[header_row + 1 :], start=header_row + 2):
-        if not line.strip():
-            continue
-        fields = line.split()
-        if len(fields) != n_columns:
-            raise ImportFormatError(
-                f"{path} line {lineno}: {len(fields)} values, expected {n_columns} "
-                "(file cut short or columns changed)"
-            )
-        try:
-            rows.append([float(f) for f in fields])
-        except ValueError as err:
-            raise ImportFormatError(f"{path} line {lineno}: {err}") from err
-    if not rows:
-        raise ImportFormatError(f"{path}: no samples after the header row")
-    data = np.array(rows, dtype=np.float64)
+    data = parse_table(path, lines[header_row + 1 :], header_row + 2, n_columns)
     t_s = data[:, 0]
     feet = {
         "left": make_foot_frames("left", t_s, data[:, 1 : 1 + N_SENSELS] * to_kpa),

@@ -1,0 +1,411 @@
+"""Foot contact events (heel strike = initial contact, toe-off) from the total vertical
+force of one foot, online, one sample at a time: the streaming kernel the Analyzer uses.
+
+Method
+------
+A contact starts when the force rises through the **contact level** ``baseline +
+max(contact_level_n, noise_k x swing noise)``: the force-plate convention of a fixed
+force threshold (20 N, as in the validation of insole event detection against force
+plates by Blades et al. 2023), measured above this foot's own unloaded baseline so an
+insole's offset or drift does not move it. The heel-strike time is the linear
+interpolation of that crossing between the two samples around it.
+
+A contact is a **step** only when it loads the foot to at least ``confirm_frac`` (50 %) of
+the foot's typical step peak, the rough-detection threshold of Harle et al. (the 50 %
+level Blades et al. 2023 use for it) -- a shuffle or a toe touch while standing does not --
+and lasts at least ``min_contact_s`` (0.08 s: the shortest stance of human running,
+elite sprinters at top speed, Weyand et al. 2000). Both are rules of human gait, not
+numbers fitted to a recording.
+
+Toe-off has two rules (``toe_off_rule``):
+
+* ``0`` threshold: the interpolated crossing of the contact level on the way down (a
+  two-level threshold detector, Blades et al. 2023 FCE1/FCE2).
+* ``1`` knee: the end of the steep push-off unloading. Below ``knee_level_frac`` of the
+  step's own range the detector waits for the unloading rate ``-dF/dt`` to drop below
+  ``knee_rate_frac`` of the steepest unloading rate of the step and, at once, below
+  ``knee_drop_frac`` of the rate just before: that sample is a toe-off *candidate*. It
+  becomes the toe-off only when the force then falls to the contact level without rising
+  again by ``rebound_frac`` of the step range (a rise cancels it: the dip between the
+  two humps of walking is not a toe-off), and only if that fall, from the candidate to
+  the contact level, is a slow tail: its mean rate below ``knee_rate_frac`` of the
+  steepest unloading (a force plate's unloading runs on steeply to zero, and its
+  threshold crossing is then the toe-off). What remains after a knee is the slowly
+  decaying tail of toe tips and insole recovery that a plain threshold counts as
+  contact. Without a surviving candidate, the threshold crossing is the toe-off.
+
+The decision is made at the contact level on the way down, so a toe-off is emitted a
+few samples after its time; ``out_events`` carries the sample at which it was decided.
+
+Start-up: a step can only start from an unloaded foot. Until the foot is seen unloaded
+the detector waits: either the force sits on a flat floor (within ``2 x min_range_n``) and
+rises off it by the contact level, or it falls by more than ``min_range_n`` and comes to
+rest. Once the typical step peak is known (seeded by a first pass over a stored
+recording), that floor must also be below 10 % of it, so a weight shift while standing
+is not the swing a step starts from. The baseline follows unloaded samples slowly and
+drops at once when a resting load comes off (two samples below it by the contact level).
+
+Gaps and missing samples: NaN samples are skipped; a time step longer than
+``gap_factor`` sampling periods is a gap across which no rate is computed and crossings
+are interpolated.
+
+References
+----------
+Blades, S., Marriott, H., Hundza, S., Curtis, M., Sandercock, D., & Baker, M. (2023).
+Evaluation of different pressure-based foot contact event detection algorithms across
+different slopes and speeds. Sensors, 23(5), 2736. https://doi.org/10.3390/s23052736
+Weyand, P. G., Sternlight, D. B., Bellizzi, M. J., & Wright, S. (2000). Faster top running
+speeds are achieved with greater ground forces not more rapid leg movements. J Appl
+Physiol, 89(5), 1991-1999. https://doi.org/10.1152/jappl.2000.89.5.1991
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from analysis.events import (
+    EVENT_HEEL_STRIKE,
+    EVENT_TOE_OFF,
+    SAMPLE_AFTER_GAP,
+    SAMPLE_SKIP,
+    advance_sample,
+)
+from analysis.events import _interp_cross as _cross
+
+__all__ = [
+    "EVENT_HEEL_STRIKE",
+    "EVENT_TOE_OFF",
+    "STATE_SIZE",
+    "ContactParams",
+    "contact_events_kernel",
+    "new_contact_state",
+]
+
+# Indices into the detector state vector (float64).
+_PHASE = 0  # -1 unknown (start), 0 swing, 1 stance
+_BASELINE = 1
+_PEAK = 2  # typical step peak above the baseline (N); NaN until known
+_T_PREV = 3
+_F_PREV = 4
+_T_CROSS = 5  # candidate heel-strike time (NaN: none)
+_STEP_PEAK = 6
+_T_HS = 7
+_DT = 8
+_N_SAMPLES = 9
+_INIT_MIN = 10
+_INIT_MAX = 11
+_NOISE = 12
+_RATE_MAX = 13
+_RATE_PREV = 14
+_T_KNEE = 15
+_F_KNEE = 16
+_N_STEPS = 17
+_KNEE_RATE_MAX = 18  # steepest unloading rate before the toe-off candidate (N/s)
+STATE_SIZE = 19
+
+# Indices into the parameter vector.
+_P_LEVEL = 0
+_P_NOISE_K = 1
+_P_CONFIRM = 2
+_P_RULE = 3
+_P_KNEE_LEVEL = 4
+_P_KNEE_RATE = 5
+_P_KNEE_DROP = 6
+_P_REBOUND = 7
+_P_MIN_RANGE = 8
+_P_PEAK_ALPHA = 9
+_P_BASE_ALPHA = 10
+_P_GAP = 11
+_P_MIN_CONTACT = 12
+_P_MAX_RISE = 13
+PARAM_SIZE = 14
+
+TOE_OFF_THRESHOLD = 0
+TOE_OFF_KNEE = 1
+#: The foot is unloaded below this share of its typical step peak (start-up: a weight
+#: shift while standing is not the swing a step starts from).
+_UNLOADED_FRAC = 0.1
+
+
+@dataclass(frozen=True)
+class ContactParams:
+    """Parameters of the contact detector (see the module docstring).
+
+    Attributes
+    ----------
+    contact_level_n : force above the unloaded baseline that starts and ends a contact (N).
+    noise_k : the contact level is never below this many swing-noise deviations.
+    confirm_frac : a contact is a step once it reaches this share of the typical peak.
+    toe_off_rule : 0 threshold crossing, 1 end of the unloading (knee).
+    knee_level_frac, knee_rate_frac, knee_drop_frac, rebound_frac : the knee rule.
+    min_range_n : smallest step range the relative levels assume (N).
+    peak_alpha : weight of a lower step peak in the typical peak (a higher one replaces it).
+    baseline_alpha : per-sample weight of an unloaded sample in the baseline.
+    gap_factor : a time step longer than this many sampling periods is a gap.
+    min_contact_s : shortest stance that is a step (s).
+    max_rise_s : a rise that takes longer than this to confirm is drift, not a contact (s).
+    """
+
+    contact_level_n: float = 20.0
+    noise_k: float = 4.0
+    confirm_frac: float = 0.5
+    toe_off_rule: int = TOE_OFF_THRESHOLD
+    knee_level_frac: float = 0.3
+    knee_rate_frac: float = 0.2
+    knee_drop_frac: float = 0.45
+    rebound_frac: float = 0.1
+    min_range_n: float = 40.0
+    peak_alpha: float = 0.3
+    baseline_alpha: float = 0.05
+    gap_factor: float = 2.5
+    min_contact_s: float = 0.08
+    max_rise_s: float = 0.25
+
+    def as_array(self) -> np.ndarray:
+        """The parameter vector the kernel takes."""
+        return np.array(
+            [
+                self.contact_level_n,
+                self.noise_k,
+                self.confirm_frac,
+                float(self.toe_off_rule),
+                self.knee_level_frac,
+                self.knee_rate_frac,
+                self.knee_drop_frac,
+                self.rebound_frac,
+                self.min_range_n,
+                self.peak_alpha,
+                self.baseline_alpha,
+                self.gap_factor,
+                self.min_contact_s,
+                self.max_rise_s,
+            ],
+            dtype=np.float64,
+        )
+
+
+def new_contact_state(typical_peak_n: float | None = None) -> np.ndarray:
+    """A fresh detector state; ``typical_peak_n`` seeds the typical step peak (N above
+    the baseline), e.g. from a first pass over a stored recording."""
+    state = np.full(STATE_SIZE, np.nan)
+    state[_PHASE] = -1.0
+    state[_N_STEPS] = 0.0
+    state[_N_SAMPLES] = 0.0
+    state[_NOISE] = 0.0
+    state[_RATE_MAX] = 0.0
+    state[_RATE_PREV] = 0.0
+    if typical_peak_n is not None:
+        state[_PEAK] = typical_peak_n
+    return state
+
+
+def typical_peak_n(state: np.ndarray) -> float:
+    """The typical step peak (N above the baseline) a state has learnt (NaN: none yet)."""
+    return float(state[_PEAK])
+
+
+def baseline_n(state: np.ndarray) -> float:
+    """The unloaded baseline (N) a state has learnt."""
+    return float(state[_BASELINE])
+
+
+@njit(cache=True, nogil=True)
+def contact_events_kernel(
+    t_s: np.ndarray,
+    force_n: np.ndarray,
+    params: np.ndarray,
+    state: np.ndarray,
+    out_events: np.ndarray,
+) -> int:
+    """Feed samples to the detector; write the events found into ``out_events``.
+
+    Parameters
+    ----------
+    t_s : (n,) float64 sample times (s), increasing.
+    force_n : (n,) float64 total vertical force (N); NaN = missing sample.
+    params : (PARAM_SIZE,) float64, see :class:`ContactParams`.
+    state : (STATE_SIZE,) float64 detector state, updated in place (carry it from one
+        batch to the next).
+    out_events : (m, 3) float64 rows ``(kind, time_s, sample_index)``; kind 1 = heel
+        strike, 2 = toe-off. A heel strike not followed by a toe-off (a contact too short
+        to be a step) is superseded by the next heel strike. ``m >= n + 1`` is enough.
+
+    Returns
+    -------
+    Number of rows written.
+    """
+    level_n = params[_P_LEVEL]
+    noise_k = params[_P_NOISE_K]
+    confirm_frac = params[_P_CONFIRM]
+    use_knee = params[_P_RULE] == 1.0
+    knee_level = params[_P_KNEE_LEVEL]
+    knee_rate = params[_P_KNEE_RATE]
+    knee_drop = params[_P_KNEE_DROP]
+    rebound = params[_P_REBOUND]
+    min_range = params[_P_MIN_RANGE]
+    peak_alpha = params[_P_PEAK_ALPHA]
+    base_alpha = params[_P_BASE_ALPHA]
+    gap_factor = params[_P_GAP]
+    min_contact = params[_P_MIN_CONTACT]
+    max_rise = params[_P_MAX_RISE]
+    n_out = 0
+    m = out_events.shape[0]
+    for i in range(t_s.shape[0]):
+        f = force_n[i]
+        t = t_s[i]
+        t_prev = state[_T_PREV]
+        f_prev = state[_F_PREV]
+        advance = advance_sample(
+            state,
+            t,
+            f,
+            _N_SAMPLES,
+            _T_PREV,
+            _F_PREV,
+            _DT,
+            _INIT_MIN,
+            _INIT_MAX,
+            _BASELINE,
+            gap_factor,
+        )
+        if advance == SAMPLE_SKIP:
+            continue
+        dt = t - t_prev
+        gap = advance == SAMPLE_AFTER_GAP
+        if state[_PHASE] < 0.0:
+            # Start: the phase is unknown until the foot is seen unloaded, either as a flat
+            # floor the force rises from, or as the floor a falling force comes to rest on.
+            floor = 0.5 * (state[_INIT_MIN] + state[_INIT_MAX])
+            if (
+                state[_N_SAMPLES] >= 3.0
+                and state[_INIT_MAX] - state[_INIT_MIN] < 2.0 * min_range
+                and f >= state[_INIT_MAX] + level_n
+                and (state[_PEAK] != state[_PEAK] or floor < _UNLOADED_FRAC * state[_PEAK])
+            ):
+                state[_PHASE] = 0.0
+                state[_BASELINE] = floor  # not the lowest sample: it may be a noise spike
+                if state[_T_CROSS] != state[_T_CROSS]:
+                    state[_T_CROSS] = _cross(t_prev, f_prev, t, f, state[_INIT_MIN] + level_n)
+            else:
+                if f < state[_INIT_MIN]:
+                    state[_INIT_MIN] = f
+                if f > state[_INIT_MAX]:
+                    state[_INIT_MAX] = f
+                span = state[_INIT_MAX] - state[_INIT_MIN]
+                state[_BASELINE] = state[_INIT_MIN]
+                rise_level = state[_INIT_MIN] + level_n  # where a rise off the floor starts
+                if f < rise_level:
+                    state[_T_CROSS] = np.nan
+                elif f_prev < rise_level:
+                    state[_T_CROSS] = _cross(t_prev, f_prev, t, f, rise_level)
+                unloaded = state[_PEAK] != state[_PEAK] or (
+                    state[_INIT_MIN] < _UNLOADED_FRAC * state[_PEAK]
+                )
+                if (
+                    span > min_range
+                    and f < state[_INIT_MIN] + _UNLOADED_FRAC * span
+                    and f >= f_prev
+                    and unloaded
+                ):
+                    state[_PHASE] = 0.0
+                    if state[_PEAK] != state[_PEAK]:
+                        state[_PEAK] = span
+                    state[_T_CROSS] = np.nan
+                state[_T_PREV] = t
+                state[_F_PREV] = f
+                continue
+        baseline = state[_BASELINE]
+        level = baseline + max(level_n, noise_k * state[_NOISE])
+        if state[_PHASE] == 0.0:
+            # Swing: track the baseline, wait for a rise that loads the foot.
+            typical = state[_PEAK]
+            if typical != typical or typical < min_range:
+                typical = min_range
+            confirm = baseline + confirm_frac * typical
+            if f < level:
+                state[_T_CROSS] = np.nan
+            elif f_prev < level:
+                state[_T_CROSS] = _cross(t_prev, f_prev, t, f, level)
+            elif t - state[_T_CROSS] > max_rise:
+                state[_T_CROSS] = np.nan  # a slow drift or a resting load, not a step
+            if f < confirm and state[_T_CROSS] != state[_T_CROSS]:
+                # Unloaded (or a load that stays below a step): follow the baseline.
+                deviation = min(abs(f - baseline), level_n)
+                state[_NOISE] += base_alpha * (deviation - state[_NOISE])
+                alpha = base_alpha
+                if f < baseline - level_n and f_prev < baseline - level_n:
+                    alpha = 0.5  # a resting load came off (two samples: not a noise spike)
+                state[_BASELINE] = baseline + alpha * (f - baseline)
+            if f >= confirm and state[_T_CROSS] == state[_T_CROSS]:
+                t_hs = state[_T_CROSS]
+                if n_out < m:
+                    out_events[n_out, 0] = 1.0
+                    out_events[n_out, 1] = t_hs
+                    out_events[n_out, 2] = i
+                    n_out += 1
+                state[_PHASE] = 1.0
+                state[_T_HS] = t_hs
+                state[_STEP_PEAK] = f
+                state[_RATE_MAX] = 0.0
+                state[_RATE_PREV] = 0.0
+                state[_T_KNEE] = np.nan
+                state[_T_CROSS] = np.nan
+        else:
+            # Stance: follow the step peak and the unloading; end at the contact level.
+            if f > state[_STEP_PEAK]:
+                state[_STEP_PEAK] = f
+            step_rng = max(state[_STEP_PEAK] - baseline, min_range)
+            if use_knee:
+                if gap:
+                    state[_RATE_PREV] = 0.0
+                else:
+                    rate = (f_prev - f) / dt
+                    if state[_T_KNEE] == state[_T_KNEE] and f > (
+                        state[_F_KNEE] + rebound * step_rng
+                    ):
+                        state[_T_KNEE] = np.nan  # the force rose again: a dip, not toe-off
+                        state[_RATE_MAX] = 0.0
+                    if f >= f_prev and f > baseline + 0.5 * step_rng:
+                        state[_RATE_MAX] = 0.0
+                    elif (
+                        state[_T_KNEE] != state[_T_KNEE]
+                        and state[_RATE_MAX] > 0.0
+                        and f_prev < baseline + knee_level * step_rng
+                        and rate < knee_rate * state[_RATE_MAX]
+                        and rate < knee_drop * state[_RATE_PREV]
+                    ):
+                        state[_T_KNEE] = t_prev
+                        state[_F_KNEE] = f_prev
+                        state[_KNEE_RATE_MAX] = state[_RATE_MAX]
+                    elif rate > state[_RATE_MAX]:
+                        state[_RATE_MAX] = rate
+                    state[_RATE_PREV] = rate
+            if f < level:
+                to_time = _cross(t_prev, f_prev, t, f, level)
+                t_knee = state[_T_KNEE]
+                if t_knee == t_knee and to_time > t_knee:
+                    # A knee only if what follows it is a slow tail, not more of the descent.
+                    tail_rate = (state[_F_KNEE] - level) / (to_time - t_knee)
+                    if tail_rate < knee_rate * state[_KNEE_RATE_MAX]:
+                        to_time = t_knee
+                if to_time - state[_T_HS] >= min_contact:
+                    if n_out < m:
+                        out_events[n_out, 0] = 2.0
+                        out_events[n_out, 1] = to_time
+                        out_events[n_out, 2] = i
+                        n_out += 1
+                    peak = state[_STEP_PEAK] - baseline
+                    if peak > state[_PEAK]:
+                        state[_PEAK] = peak
+                    else:
+                        state[_PEAK] += peak_alpha * (peak - state[_PEAK])
+                    state[_N_STEPS] += 1.0
+                state[_PHASE] = 0.0
+                state[_T_CROSS] = np.nan
+                state[_T_KNEE] = np.nan
+        state[_T_PREV] = t
+        state[_F_PREV] = f
+    return n_out

@@ -1,0 +1,250 @@
+"""Foot contact event detectors, one class per algorithm, one interface.
+
+As gaitmap's event detectors do: parameters go to the constructor, ``detect(force_n,
+sampling_rate_hz=...)`` runs the algorithm on the total vertical force of one foot and
+returns the detector itself, and the results are attributes ending in ``_``:
+
+* ``heel_strike_s_``: (k,) times of initial contact (s);
+* ``toe_off_s_``: (k,) times of the toe-off that ends each of those contacts (s);
+* ``contact_time_s_``: (k,) ``toe_off_s_ - heel_strike_s_``.
+
+Only complete steps are reported (a contact cut by the start or end of the recording,
+or one that is not a step, is not). :data:`EVENT_DETECTORS` lists them by name for the
+validation command (``plantar validate``), which runs each alike.
+
+Notes
+-----
+Heel strike (initial contact) is the first instant the foot loads the ground; toe-off
+is the last instant it does. Force plates call both at a force threshold (20 N is
+usual); in-shoe insoles see a slow creep before contact and a slow tail after toe-off
+(toe tips, insole recovery), which is what separates the algorithms.
+
+References
+----------
+Blades, S., Marriott, H., Hundza, S., Curtis, M., Sandercock, D., & Baker, M. (2023).
+Evaluation of different pressure-based foot contact event detection algorithms across
+different slopes and speeds. Sensors, 23(5), 2736. https://doi.org/10.3390/s23052736
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Self
+
+import numpy as np
+
+from analysis.contact_events import (
+    TOE_OFF_KNEE,
+    TOE_OFF_THRESHOLD,
+    ContactParams,
+    baseline_n,
+    contact_events_kernel,
+    new_contact_state,
+    typical_peak_n,
+)
+from analysis.events import EVENT_HEEL_STRIKE, EVENT_TOE_OFF, EventParams
+from analysis.events import detect_events_kernel as adaptive_knee_kernel
+from analysis.events import new_event_state as new_adaptive_knee_state
+from analysis.slope_events import slope_extension_kernel
+
+
+def pair_events(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Heel strikes and toe-offs of complete steps from kernel rows ``(kind, t, i)``.
+
+    A heel strike followed by another heel strike (a contact that was not a step) is
+    dropped; a toe-off without a heel strike before it is dropped.
+    """
+    hs: list[float] = []
+    to: list[float] = []
+    pending = np.nan
+    for kind, t, _ in rows:
+        if kind == EVENT_HEEL_STRIKE:
+            pending = t
+        elif kind == EVENT_TOE_OFF and pending == pending:
+            hs.append(pending)
+            to.append(t)
+            pending = np.nan
+    return np.array(hs, dtype=np.float64), np.array(to, dtype=np.float64)
+
+
+class EventDetector:
+    """Base class: ``detect`` fills ``heel_strike_s_``, ``toe_off_s_``, ``contact_time_s_``."""
+
+    name: ClassVar[str] = ""
+    heel_strike_s_: np.ndarray
+    toe_off_s_: np.ndarray
+    contact_time_s_: np.ndarray
+
+    def detect(
+        self,
+        force_n: np.ndarray,
+        *,
+        sampling_rate_hz: float,
+        t_s: np.ndarray | None = None,
+    ) -> Self:
+        """Find the steps of one foot.
+
+        Parameters
+        ----------
+        force_n : (n,) total vertical force of one foot (N); NaN = missing sample.
+        sampling_rate_hz : nominal sampling rate (Hz); gives the sample times when
+            ``t_s`` is not given.
+        t_s : (n,) optional sample times (s), for recordings with gaps.
+        """
+        force = np.ascontiguousarray(force_n, dtype=np.float64)
+        if t_s is None:
+            t = np.arange(len(force), dtype=np.float64) / float(sampling_rate_hz)
+        else:
+            t = np.ascontiguousarray(t_s, dtype=np.float64)
+        hs, to = self._detect(t, force)
+        self.heel_strike_s_ = hs
+        self.toe_off_s_ = to
+        self.contact_time_s_ = to - hs
+        return self
+
+    def _detect(self, t_s: np.ndarray, force_n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+
+class AdaptiveKneeEventDetection(EventDetector):
+    """The detector of Plantar up to issue 15 (:mod:`analysis.events`), kept for the table.
+
+    Notes
+    -----
+    Heel strike: the crossing of 0.2 % of the foot's force range above its baseline,
+    confirmed at 15 %. Toe-off: the end of the steep unloading below 30 % of the step's
+    range, or the crossing of the heel-strike level.
+
+    References
+    ----------
+    Blades et al. (2023), Sensors 23(5), 2736. https://doi.org/10.3390/s23052736
+    """
+
+    name = "adaptive-knee-2023"
+
+    def __init__(self, params: EventParams | None = None) -> None:
+        self.params = params or EventParams()
+
+    def _detect(self, t_s: np.ndarray, force_n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        out = np.empty((len(t_s) + 1, 3))
+        n = adaptive_knee_kernel(
+            t_s, force_n, self.params.as_array(), new_adaptive_knee_state(), out
+        )
+        return pair_events(out[:n])
+
+
+class _ContactDetection(EventDetector):
+    toe_off_rule: ClassVar[int] = TOE_OFF_THRESHOLD
+
+    def __init__(self, params: ContactParams | None = None, *, two_pass: bool = True) -> None:
+        base = params or ContactParams()
+        self.params = ContactParams(**{**base.__dict__, "toe_off_rule": self.toe_off_rule})
+        self.two_pass = two_pass
+
+    def _detect(self, t_s: np.ndarray, force_n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        p = self.params.as_array()
+        out = np.empty((len(t_s) + 1, 3))
+        state = new_contact_state()
+        n = contact_events_kernel(t_s, force_n, p, state, out)
+        if self.two_pass:
+            # A stored recording: judge the first steps by the median peak of all of them.
+            hs, to = pair_events(out[:n])
+            peaks = [
+                np.nanmax(force_n[(t_s >= a) & (t_s <= b)]) - baseline_n(state)
+                for a, b in zip(hs, to, strict=True)
+            ]
+            seed = float(np.median(peaks)) if peaks else typical_peak_n(state)
+            n = contact_events_kernel(t_s, force_n, p, new_contact_state(seed), out)
+        return pair_events(out[:n])
+
+
+class ThresholdEventDetection(_ContactDetection):
+    """Two-level force threshold (Blades et al. 2023, FCE1/FCE2 family).
+
+    Notes
+    -----
+    Heel strike: the interpolated crossing of 20 N above the foot's unloaded baseline,
+    for a contact that goes on to load the foot to half its typical step peak (Harle's
+    50 % rule) and lasts at least 0.08 s. Toe-off: the crossing of the same level on
+    the way down. Stored recordings are read twice: the first pass learns the typical
+    step peak, so shuffles before the first step are judged by it too.
+
+    References
+    ----------
+    Blades et al. (2023), Sensors 23(5), 2736. https://doi.org/10.3390/s23052736
+    """
+
+    name = "threshold-20n"
+    toe_off_rule = TOE_OFF_THRESHOLD
+
+
+class KneeEventDetection(_ContactDetection):
+    """Threshold heel strike, toe-off at the end of the steep unloading (knee).
+
+    Notes
+    -----
+    Heel strike as :class:`ThresholdEventDetection`. Toe-off: the sample where the
+    unloading rate collapses, below 30 % of the step's range, kept only if the force
+    then falls to the contact level without rising again (so the dip between the two
+    humps of a walking step is not a toe-off); otherwise the 20 N crossing.
+
+    References
+    ----------
+    Blades et al. (2023), Sensors 23(5), 2736. https://doi.org/10.3390/s23052736
+    """
+
+    name = "threshold-20n-knee"
+    toe_off_rule = TOE_OFF_KNEE
+
+
+class SlopeExtensionEventDetection(EventDetector):
+    """Slope extension (Blades et al. 2023, FCE4) of the threshold detector's contacts.
+
+    Notes
+    -----
+    Heel strike: where the tangent at the steepest loading (first 30 % of the contact)
+    meets the unloaded baseline. Toe-off: where the tangent at the steepest unloading
+    (last 30 %) meets it. The baseline is the median force outside every contact.
+
+    References
+    ----------
+    Blades et al. (2023), Sensors 23(5), 2736. https://doi.org/10.3390/s23052736
+    """
+
+    name = "slope-extension"
+
+    def __init__(self, params: ContactParams | None = None, search_frac: float = 0.3) -> None:
+        self.params = params
+        self.search_frac = search_frac
+
+    def _detect(self, t_s: np.ndarray, force_n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        hs, to = ThresholdEventDetection(self.params)._detect(t_s, force_n)
+        if len(hs) == 0:
+            return hs, to
+        first = np.searchsorted(t_s, hs, side="left")
+        last = np.searchsorted(t_s, to, side="right") - 1
+        contacts = np.ascontiguousarray(np.column_stack([first, last]), dtype=np.int64)
+        inside = np.zeros(len(t_s), dtype=bool)
+        for a, b in contacts:
+            inside[a : b + 1] = True
+        swing = force_n[~inside]
+        baseline = float(np.nanmedian(swing)) if np.isfinite(swing).any() else 0.0
+        times = np.empty((len(contacts), 2))
+        slope_extension_kernel(t_s, force_n, baseline, contacts, self.search_frac, times)
+        ok = np.isfinite(times).all(axis=1) & (times[:, 1] > times[:, 0])
+        return times[ok, 0].copy(), times[ok, 1].copy()
+
+
+#: Every candidate, by name: the validation table has one row per detector.
+EVENT_DETECTORS: dict[str, type[EventDetector]] = {
+    cls.name: cls
+    for cls in (
+        AdaptiveKneeEventDetection,
+        ThresholdEventDetection,
+        KneeEventDetection,
+        SlopeExtensionEventDetection,
+    )
+}
+
+#: The detector the Analyzer runs (its streaming kernel), chosen by the validation table
+#: (``plantar validate``; docs/metrics.md): the most trials within every bar.
+CHOSEN_DETECTOR = ThresholdEventDetection.name

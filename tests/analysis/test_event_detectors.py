@@ -1,0 +1,201 @@
+"""Foot contact event detectors: kernels against their NumPy references, the shared
+interface, and gait the old detector got wrong (two-hump walking, shuffles)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from analysis.contact_events import (
+    TOE_OFF_KNEE,
+    TOE_OFF_THRESHOLD,
+    ContactParams,
+    contact_events_kernel,
+    new_contact_state,
+)
+from analysis.event_detectors import (
+    EVENT_DETECTORS,
+    KneeEventDetection,
+    SlopeExtensionEventDetection,
+    ThresholdEventDetection,
+)
+from analysis.reference import contact_events_ref, slope_extension_ref
+from analysis.slope_events import slope_extension_kernel
+from tests.analysis.test_events import _force
+
+RULES = [TOE_OFF_THRESHOLD, TOE_OFF_KNEE]
+
+
+def _kernel_rows(t, f, params, seed=None, batch=None):  # type: ignore[no-untyped-def]
+    state = new_contact_state(seed)
+    p = params.as_array()
+    rows = []
+    step = batch or len(t)
+    for a in range(0, len(t), step):
+        out = np.empty((step + 1, 3))
+        n = contact_events_kernel(t[a : a + step], f[a : a + step], p, state, out)
+        rows.append(out[:n, :2])
+    return np.concatenate(rows) if rows else np.empty((0, 2))
+
+
+def _bump(tau: np.ndarray, a: float, b: float) -> np.ndarray:
+    x = np.clip((tau - a) / (b - a), 0.0, 1.0)
+    return np.sin(np.pi * x) ** 2
+
+
+def _walking(rate_hz: float = 100.0, seed: int = 3) -> tuple[np.ndarray, np.ndarray, list]:
+    """Walking force from a continuous model: two humps per stance with a dip to 20 % of
+    the peak between them, after 3 s of standing with two shuffles (partial unloading
+    and reloading of the foot)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(0.0, 20.0, 1.0 / rate_hz)
+    f = np.where(t < 2.8, 350.0, 0.0)  # standing, then the foot leaves the ground
+    for start, depth in ((0.8, 150.0), (1.9, 120.0)):
+        f -= depth * _bump((t - start) / 0.3, 0.0, 1.0) * (t < 2.8)
+    truth = []
+    start, contact = 3.2, 0.68
+    while start + contact < t[-1] - 0.5:
+        tau = (t - start) / contact
+        humps = np.maximum(_bump(tau, 0.0, 0.5), _bump(tau, 0.5, 1.0))
+        f += 800.0 * np.maximum(humps, 0.2 * _bump(tau, 0.2, 0.8))
+        truth.append((start, start + contact))
+        start += 1.1
+    return t, f + rng.normal(0.0, 3.0, len(t)), truth
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_contact_kernel_matches_reference_on_moticon(moticon, rule):
+    from hardware.layout import load_layout
+
+    foot = "left"
+    fr = moticon.feet[foot]
+    force = _force(fr, load_layout("moticon-16", foot=foot, eu_size=46.3))
+    params = ContactParams(toe_off_rule=rule)
+    rows = _kernel_rows(fr.t_s, force, params)
+    ref = contact_events_ref(fr.t_s, force, params)
+    assert len(rows) >= 12
+    np.testing.assert_allclose(rows, ref, rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_contact_kernel_matches_reference_on_the_simulator(sim60, rule):
+    fr, layout = sim60.feet["right"], sim60.layouts["right"]
+    force = _force(fr, layout)
+    params = ContactParams(toe_off_rule=rule)
+    seed = 1500.0
+    rows = _kernel_rows(fr.t_s, force, params, seed=seed)
+    ref = contact_events_ref(fr.t_s, force, params, typical_peak_n=seed)
+    assert len(rows) >= 160
+    np.testing.assert_allclose(rows, ref, rtol=0, atol=1e-9)
+
+
+def test_streaming_in_batches_gives_the_same_events(sim60):
+    fr, layout = sim60.feet["left"], sim60.layouts["left"]
+    force = _force(fr, layout)
+    whole = _kernel_rows(fr.t_s, force, ContactParams())
+    for batch in (1, 7, 64, 1000):
+        np.testing.assert_array_equal(
+            _kernel_rows(fr.t_s, force, ContactParams(), batch=batch), whole
+        )
+
+
+def test_slope_extension_kernel_matches_reference(sim60):
+    fr, layout = sim60.feet["left"], sim60.layouts["left"]
+    force = _force(fr, layout)
+    det = ThresholdEventDetection().detect(force, sampling_rate_hz=200.0, t_s=fr.t_s)
+    first = np.searchsorted(fr.t_s, det.heel_strike_s_)
+    last = np.searchsorted(fr.t_s, det.toe_off_s_, side="right") - 1
+    contacts = np.column_stack([first, last]).astype(np.int64)
+    out = np.empty((len(contacts), 2))
+    slope_extension_kernel(fr.t_s, force, 5.0, contacts, 0.3, out)
+    ref = slope_extension_ref(fr.t_s, force, 5.0, contacts, 0.3)
+    assert len(contacts) >= 80
+    np.testing.assert_allclose(out, ref, rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("name", list(EVENT_DETECTORS))
+def test_every_detector_shares_the_interface(name, sim60):
+    cls = EVENT_DETECTORS[name]
+    doc = cls.__doc__ or ""
+    assert "Notes" in doc and "References" in doc and "doi.org" in doc, name
+    fr, layout = sim60.feet["left"], sim60.layouts["left"]
+    det = cls()
+    assert det.detect(_force(fr, layout), sampling_rate_hz=200.0, t_s=fr.t_s) is det
+    assert len(det.heel_strike_s_) == len(det.toe_off_s_) >= 80
+    assert np.all(det.toe_off_s_ > det.heel_strike_s_)
+    np.testing.assert_allclose(det.contact_time_s_, det.toe_off_s_ - det.heel_strike_s_)
+    assert np.all(np.diff(det.heel_strike_s_) > 0)
+
+
+@pytest.mark.parametrize("cls", [ThresholdEventDetection, KneeEventDetection])
+def test_walking_two_humps_and_start_up_shuffles(cls):
+    _t, f, truth = _walking()
+    det = cls().detect(f, sampling_rate_hz=100.0)
+    hs, to = det.heel_strike_s_, det.toe_off_s_
+    assert len(hs) == len(truth), (hs, truth)  # no shuffle, no second hump became a step
+    for (a, b), d_hs, d_to in zip(truth, hs, to, strict=True):
+        assert abs(d_hs - a) < 0.03
+        assert abs(d_to - b) < 0.03  # not in the mid-stance dip (~0.3 s early)
+
+
+def test_slope_extension_runs_on_walking():
+    _t, f, truth = _walking()
+    det = SlopeExtensionEventDetection().detect(f, sampling_rate_hz=100.0)
+    assert len(det.heel_strike_s_) == len(truth)
+
+
+def test_a_gap_neither_creates_nor_loses_steps(sim60):
+    fr, layout = sim60.feet["left"], sim60.layouts["left"]
+    force = _force(fr, layout)
+    det = ThresholdEventDetection().detect(force, sampling_rate_hz=200.0, t_s=fr.t_s)
+    keep = np.ones(len(fr), dtype=bool)
+    for start_s in (10.03, 20.21, 30.37):
+        keep &= ~((fr.t_s >= start_s) & (fr.t_s < start_s + 0.05))
+    gap = ThresholdEventDetection().detect(force[keep], sampling_rate_hz=200.0, t_s=fr.t_s[keep])
+    assert abs(len(gap.heel_strike_s_) - len(det.heel_strike_s_)) <= 3
+
+
+def _level_crossings_s(contact_time_s: float, gait) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    """Where the continuous model's vertical force crosses the 20 N contact level, as
+    offsets from the model's own contact start (s)."""
+    from hardware.sim.gait_model import vertical_force_bw
+
+    tau = np.linspace(0.0, 1.0, 20001)
+    force_n = vertical_force_bw(tau, contact_time_s, gait) * gait.body_weight_n
+    above = tau[force_n > ContactParams().contact_level_n]
+    return float(above[0] * contact_time_s), float(above[-1] * contact_time_s)
+
+
+@pytest.mark.parametrize(
+    ("strike", "speed_mps", "cadence_spm", "contact_time_s"),
+    [("rearfoot", 2.5, 160.0, 0.3), ("forefoot", 5.0, 190.0, 0.17), ("midfoot", 3.3, 172.0, 0.25)],
+)
+def test_simulated_running_slow_and_fast(strike, speed_mps, cadence_spm, contact_time_s):
+    from hardware.sim.gait_model import GaitParams
+    from tests.analysis.conftest import sim_run
+
+    gait_kw = dict(
+        strike=strike, speed_mps=speed_mps, cadence_spm=cadence_spm, contact_time_s=contact_time_s
+    )
+    run = sim_run(20.0, seed=5, **gait_kw)
+    gait = GaitParams(**gait_kw)
+    for foot in ("left", "right"):
+        fr, layout = run.feet[foot], run.layouts[foot]
+        det = ThresholdEventDetection().detect(
+            _force(fr, layout), sampling_rate_hz=200.0, t_s=fr.t_s
+        )
+        truth = run.truth[foot]
+        hs_err, to_err = [], []
+        for g in truth:
+            on, off = _level_crossings_s(g.contact_time_s, gait)
+            near = [np.min(np.abs(fr.t_s - (g.heel_strike_s + x))) for x in (on, off)]
+            if max(near) > 0.011:
+                continue  # frames lost over the event (the simulator drops frames)
+            k = np.argmin(np.abs(det.heel_strike_s_ - (g.heel_strike_s + on)))
+            hs_err.append(det.heel_strike_s_[k] - (g.heel_strike_s + on))
+            to_err.append(det.toe_off_s_[k] - (g.heel_strike_s + off))
+        hs_a, to_a = np.abs(hs_err), np.abs(to_err)
+        assert len(hs_a) >= 0.9 * len(truth) >= 20  # few events fall in lost frames
+        assert np.mean((hs_a <= 0.05) & (to_a <= 0.05)) >= 0.98, (strike, foot)
+        assert len(det.heel_strike_s_) <= len(truth) + 1  # no phantom steps
+        assert np.median(hs_a) <= 0.005 and np.median(to_a) <= 0.005, (strike, foot)

@@ -1,0 +1,139 @@
+"""The event-detector validation table on the real recordings of ../shared/data, and the
+``plantar validate`` command. Bars of issue 15; misses are listed, not hidden."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from analysis.event_detectors import CHOSEN_DETECTOR, EVENT_DETECTORS
+from analysis.event_validation import BAR_MATCHED_PCT, BAR_MEDIAN_MS, BAR_P90_MS, validate
+from tests.store.conftest import SHARED_DATA, run_cli
+
+pytestmark = pytest.mark.skipif(
+    not SHARED_DATA.is_dir(),
+    reason=f"real recordings not available: {SHARED_DATA} is absent (see shared/data/README.md)",
+)
+
+#: Trials where the chosen detector misses a bar today (docs/metrics.md says why).
+KNOWN_MISSES = {
+    ("moticon/230927_102114.txt", "left"): "toe-off ~40 ms after Moticon's annotation",
+    ("moticon/230927_102114.txt", "right"): "toe-off ~40 ms after Moticon's annotation",
+    ("moticon/walk_with_events.txt", "right"): "toe-off 37 ms before the 20 N threshold",
+    ("pedar/pressure_example.asc", "right"): "the last step missed",
+    ("physionet-gaitpdb/GaCo01_01.txt", "right"): "2 heel strikes 170-230 ms late",
+    ("physionet-gaitpdb/GaPt03_01.txt", "left"): "2 phantom steps, 94.7 % matched",
+}
+
+
+@pytest.fixture(scope="module")
+def table() -> dict:
+    return validate(SHARED_DATA)
+
+
+def _trials(table: dict) -> list[dict]:
+    return table["trials"]
+
+
+def test_every_recording_and_foot_is_in_the_table(table: dict) -> None:
+    files = {t["file"] for t in _trials(table)}
+    assert {"moticon", "pedar", "physionet-gaitpdb", "fukuchi-running"} <= {
+        f.split("/")[0] for f in files
+    }
+    assert len(_trials(table)) == 2 * len(files)
+    assert not table["skipped"]
+    for t in _trials(table):
+        assert set(t["detectors"]) == set(EVENT_DETECTORS)
+
+
+def test_the_chosen_detector_is_the_best_row_of_the_table(table: dict) -> None:
+    best = max(table["summary"].values(), key=lambda s: s["trials_meeting_bars"])
+    chosen = table["summary"][CHOSEN_DETECTOR]
+    assert chosen["trials_meeting_bars"] == best["trials_meeting_bars"]
+    assert (
+        chosen["trials_meeting_bars"]
+        > table["summary"]["adaptive-knee-2023"]["trials_meeting_bars"]
+    )
+
+
+def test_force_plates_median_and_p90(table: dict) -> None:
+    plates = [t for t in _trials(table) if t["reference_kind"] == "force plate"]
+    assert len(plates) >= 14
+    for t in plates:
+        row = t["detectors"][CHOSEN_DETECTOR]
+        for key in ("heel_strike_error_ms", "toe_off_error_ms"):
+            assert row[key]["median"] <= BAR_MEDIAN_MS["force plate"], (t["file"], key, row)
+            assert row[key]["p90"] <= BAR_P90_MS, (t["file"], key, row)
+        assert row["phantom_steps"] == 0, t["file"]
+
+
+def test_heel_strike_against_moticon_annotations(table: dict) -> None:
+    annotated = [t for t in _trials(table) if t["reference_kind"] == "annotation"]
+    assert annotated
+    for t in annotated:
+        hs = t["detectors"][CHOSEN_DETECTOR]["heel_strike_error_ms"]
+        assert hs["median"] <= BAR_MEDIAN_MS["annotation"] and hs["p90"] <= BAR_P90_MS, t
+
+
+def test_total_force_matches_the_file_column(table: dict) -> None:
+    with_column = [t for t in _trials(table) if t["force_vs_file_column"] is not None]
+    assert len(with_column) >= 10
+    for t in with_column:
+        assert abs(t["force_vs_file_column"] - 1.0) <= 0.02, t["file"]
+
+
+def _bar_cases() -> list:
+    cases = []
+    for path in sorted(SHARED_DATA.rglob("*")) if SHARED_DATA.is_dir() else []:
+        rel = str(path.relative_to(SHARED_DATA))
+        if path.suffix not in (".txt", ".asc", ".c3d") or path.name in ("README.md",):
+            continue
+        for foot in ("left", "right"):
+            reason = KNOWN_MISSES.get((rel, foot))
+            marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+            cases.append(pytest.param(rel, foot, marks=marks, id=f"{rel}-{foot}"))
+    return cases
+
+
+@pytest.mark.parametrize(("file", "foot"), _bar_cases())
+def test_every_bar_on_every_trial(table: dict, file: str, foot: str) -> None:
+    trial = next(t for t in _trials(table) if t["file"] == file and t["foot"] == foot)
+    row = trial["detectors"][CHOSEN_DETECTOR]
+    assert row["matched_pct"] >= BAR_MATCHED_PCT, row
+    assert row["phantom_steps"] == 0, row
+    assert row["meets_bars"], row
+
+
+def test_validate_command_json(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(SHARED_DATA / "physionet-gaitpdb" / "SiCo01_01.txt", data)
+    (data / "broken_forces.txt").write_text("Time\tFx\tFy\tFz\tCOPx\tCOPy\tCOPz\tTy\n1\t2\n")
+    out = run_cli("validate", "--data", str(data), "--json", "--detector", CHOSEN_DETECTOR)
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert [t["foot"] for t in doc["trials"]] == ["left", "right"]
+    assert doc["skipped"] and "broken_forces.txt" in doc["skipped"][0]["file"]
+    row = doc["trials"][0]["detectors"][CHOSEN_DETECTOR]
+    assert row["steps_reference"] > 50 and row["matched_pct"] > 90
+
+
+def test_validate_and_import_errors_are_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "cut_forces.txt"
+    bad.write_text("Time\tFx\tFy\tFz\tCOPx\tCOPy\tCOPz\tTy\n1\t0\t0\n")
+    home = {"PLANTAR_HOME": str(tmp_path / "home")}
+    for args in (
+        ("import", str(bad)),
+        ("validate", "--data", str(tmp_path / "nowhere")),
+        ("validate", "--detector", "nosuch", "--data", str(tmp_path)),
+    ):
+        out = run_cli(*args, env=home)
+        assert out.returncode != 0, args
+        lines = out.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("plantar: error:"), (args, out.stderr)
+    assert not (tmp_path / "home" / "sessions").exists() or not any(
+        p for p in (tmp_path / "home" / "sessions").iterdir() if not p.name.startswith(".")
+    )
