@@ -312,3 +312,16 @@ def test_run_sigterm_finalises_then_power_cut_is_recovered(installed: dict) -> N
     first_recovered = next(i for i, ln in enumerate(lines) if "event=recovered" in ln)
     first_dashboard = next(i for i, ln in enumerate(lines) if "event=dashboard" in ln)
     assert first_recovered < first_dashboard  # recovery happens before the new session
+
+
+def test_bench_reports_every_ratio_from_an_install(installed: dict) -> None:  # type: ignore[type-arg]
+    """The NumPy references ship in the package, so an installed ``plantar bench`` run away
+    from any source checkout reports every ratio (issue 13: speedup_vs_numpy was null)."""
+    proc = _plantar(installed, "bench", "--json", "--quick", timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout)
+    ratios = {k: v for k, v in result.items() if k not in ("quick",)}
+    assert ratios["speedup_vs_numpy"] is not None
+    missing = [k for k, v in ratios.items() if v is None]
+    assert missing == [], f"null figures: {missing}"
+    assert ratios["speedup_vs_numpy"] > 1.0 and ratios["headroom_1024"] > 1.0
