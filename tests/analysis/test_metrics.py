@@ -25,6 +25,7 @@ from analysis.pivot import (
     free_moment_peak,
     friction_bounded_shear,
 )
+from analysis.records import pivot_spec
 from analysis.risk import RISK_LABEL
 from analysis.step_metrics import strike_pattern, symmetry_index_pct
 from firmware_bridge.frames import FootFrames
@@ -220,14 +221,16 @@ def test_strike_pattern_on_clean_simulation(strike):
 
 def test_fatigue_onset_found_within_a_minute(fatigue_run):
     _, result = fatigue_run
-    pivot = result["summary"]["fatigue"]["pivot"]
+    key = pivot_spec("shear").series_key
+    pivot = result["summary"]["fatigue"][key]
     assert pivot["flagged"]
     assert abs(pivot["onset_s"] - FATIGUE_ONSET_S) <= 60.0
-    assert any("(pivot)" in f for f in result["summary"]["fatigue_flags"])
+    assert any(f"change in {key}" in f for f in result["summary"]["fatigue_flags"])
 
 
 def test_no_fatigue_flag_on_a_steady_run(sim60_analysis):
-    assert not sim60_analysis["summary"]["fatigue"]["pivot"]["flagged"]
+    key = pivot_spec("shear").series_key
+    assert not sim60_analysis["summary"]["fatigue"][key]["flagged"]
 
 
 def test_change_point_on_synthetic_ramp():
