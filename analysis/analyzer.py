@@ -23,7 +23,7 @@ from analysis.events import EVENT_HEEL_STRIKE, EventParams, detect_events_kernel
 from analysis.fatigue import per_minute, ramp_change_point
 from analysis.frame_kernels import FrameReducer, free_moment_kernel
 from analysis.hotspots import HotSpotTracker, InterpolationGrid, interpolated_note
-from analysis.pivot import FRICTION_MU_MAX, FrictionBound
+from analysis.pivot import FRICTION_MU_MAX, FrictionBound, twist_free_moment_kernel
 from analysis.records import (
     PIVOT_INVALID_FRAME_LOSS,
     PROXY_LABEL_COP,
@@ -158,6 +158,8 @@ class _FootState:
         self.bound_shear = FrictionBound(FRICTION_MU_MAX)
         self.shear_xy = np.ascontiguousarray(layout.shear_xy_mm, dtype=np.float64).reshape(-1, 2)
         self.shear_area = np.ascontiguousarray(layout.shear_area_mm2, dtype=np.float64)
+        self.sensel_xy = np.ascontiguousarray(layout.sensel_xy_mm, dtype=np.float64)
+        self.sensel_area = np.ascontiguousarray(layout.sensel_area_mm2, dtype=np.float64)
         self.tracker = (
             HotSpotTracker(InterpolationGrid.from_layout(layout), layout.foot_length_mm)
             if hotspots
@@ -245,6 +247,15 @@ class Analyzer:
                 ring.free_moment_nmm[sl],
                 ring.shear_resultant_kpa[sl],
                 ring.rotational_shear_kpa[sl],
+            )
+            # The pivot: the twist at the sites over the whole insole (analysis/pivot.py).
+            twist_free_moment_kernel(
+                ring.pressure_kpa[sl],
+                fs.sensel_xy,
+                fs.sensel_area,
+                ring.cop_xy_mm[sl],
+                ring.rotational_shear_kpa[sl],
+                ring.free_moment_nmm[sl],
             )
         ring.yaw_rate_dps[sl] = np.nan if yaw_rate_dps is None else yaw_rate_dps
         if yaw_rate_dps is not None and not fs.has_imu:
