@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from analysis.events import EVENT_HEEL_STRIKE, EventParams, detect_events_kernel, new_event_state
-from analysis.fatigue import per_minute, ramp_change_point
+from analysis.fatigue import change_flag, per_minute, ramp_change_point
 from analysis.frame_kernels import FrameReducer, free_moment_kernel
 from analysis.hotspots import HotSpotTracker, InterpolationGrid, interpolated_note
 from analysis.pivot import FRICTION_MU_MAX, FrictionBound, twist_free_moment_kernel
@@ -484,8 +484,12 @@ def summarize_steps(
     speed_mps: float | None,
     risk: RiskAssumptions,
     feet: dict[str, _FootState] | None = None,
+    speed_changes: list[tuple[float, float]] | None = None,
 ) -> dict[str, Any]:
-    """The ``"summary"`` object of ``plantar analyze`` from step records."""
+    """The ``"summary"`` object of ``plantar analyze`` from step records.
+
+    ``speed_changes``: (session time s, new speed m/s) of treadmill speed changes the
+    session records; a change point within a minute of one names it."""
     step_times = [s["step_time_s"] for s in steps if s["step_time_s"] is not None]
     stride_times = [s["stride_time_s"] for s in steps if s["stride_time_s"] is not None]
     if step_times:
@@ -540,7 +544,7 @@ def summarize_steps(
     flagged = [
         (k, v["onset_s"]) for k, v in fatigue.items() if v["flagged"] and v["onset_s"] is not None
     ]
-    flags = [f"change in {name} from minute {int((onset - t0) // 60)}" for name, onset in flagged]
+    flags = [change_flag(name, onset, t0, speed_changes or []) for name, onset in flagged]
     return {
         "steps": len(steps),
         "steps_per_foot": {f: len(v) for f, v in by_foot.items()},
@@ -573,6 +577,7 @@ def analyze_recording(
     speed_mps: float | None = None,
     event_params: EventParams | None = None,
     hotspots: bool = True,
+    speed_changes: list[tuple[float, float]] | None = None,
 ) -> dict[str, Any]:
     """Analyse a whole recording (batch path): each foot fed as one batch to the same
     kernels as the streaming path; steps of both feet are ordered by heel strike.
@@ -622,5 +627,5 @@ def analyze_recording(
         dt = st["heel_strike_s"] - other if other is not None else np.nan
         st["step_time_s"] = round_or_none(dt, 6) if 0 < dt < 2.0 else None
         last_hs[st["foot"]] = st["heel_strike_s"]
-    summary = summarize_steps(steps, speed_mps, analyzer.risk, analyzer.feet)
+    summary = summarize_steps(steps, speed_mps, analyzer.risk, analyzer.feet, speed_changes)
     return {"steps": steps, "summary": summary, "alerts": analyzer.alerts}

@@ -86,6 +86,27 @@ def twist_free_moment_ref(pressure_kpa, xy_mm, area_mm2, cop_xy_mm, rot_kpa):
     return np.where(ok, s * polar * 1e-3, 0.0)
 
 
+def ramp_gain_ref(t_s, y, lo, hi, tau):
+    """Best ramp over the grid by direct evaluation of ``h = clip(t − τ1, 0, τ2 − τ1)``:
+    ``(gain, g1, g2)``; see :func:`analysis.fatigue.ramp_gain_kernel`."""
+    t = np.asarray(t_s, dtype=np.float64)
+    yc = np.asarray(y, dtype=np.float64) - np.mean(y)
+    best, b1, b2 = 0.0, -1, -1
+    for g1 in range(len(tau)):
+        if lo[g1] < 0:
+            continue
+        for g2 in range(g1 + 1, len(tau)):
+            h = np.clip(t - tau[g1], 0.0, tau[g2] - tau[g1])
+            h = np.where(np.arange(t.size) >= hi[g2], tau[g2] - tau[g1], h)
+            hc = h - h.mean()
+            sxx = float((hc * hc).sum())
+            if sxx > 1e-12:
+                gain = float((hc * yc).sum()) ** 2 / sxx
+                if gain > best:
+                    best, b1, b2 = gain, g1, g2
+    return best, b1, b2
+
+
 def detect_events_ref(t_s, force_n, params: EventParams | None = None):
     """Same state machine as the kernel, written as a plain Python loop."""
     p = params or EventParams()

@@ -15,7 +15,7 @@ from analysis.analyzer import (
     _pivot_value,
     analyze_recording,
 )
-from analysis.fatigue import ramp_change_point
+from analysis.fatigue import ALPHA, _grid, change_flag, ramp_change_point, ramp_gain_kernel
 from analysis.frame_kernels import frame_reduce_kernel
 from analysis.pivot import (
     FREE_MOMENT_SMOOTH_S,
@@ -249,7 +249,44 @@ def test_change_point_on_synthetic_ramp():
     y = 1.0 + np.clip((t - 240) / 120, 0, 1) + 0.05 * rng.standard_normal(t.size)
     cp = ramp_change_point(t, y)
     assert cp.flagged and abs(cp.onset_s - 240) <= 15
+    assert cp.p_value <= ALPHA
     assert not ramp_change_point(t, 1.0 + 0.05 * rng.standard_normal(t.size)).flagged
+
+
+def test_change_point_test_is_calibrated_on_noise():
+    # Under the null (no change, exchangeable steps) the permutation p-value is uniform:
+    # about ALPHA of pure-noise series may be flagged, not more (the old F > 20 rule had
+    # no stated rate). 80 series of 400 steps: expected 0.8 flags at ALPHA = 0.01.
+    rng = np.random.default_rng(11)
+    t = np.linspace(0, 900, 400)
+    ps = []
+    for _ in range(80):
+        y = 10.0 + rng.standard_normal(t.size)
+        ps.append(ramp_change_point(t, y, min_rel_change=0.0).p_value)
+    ps = np.array(ps)
+    assert (ps <= ALPHA).sum() <= 4
+    assert 0.35 <= np.median(ps) <= 0.65  # roughly uniform
+
+
+def test_ramp_gain_kernel_matches_numpy_reference():
+    rng = np.random.default_rng(5)
+    t = np.sort(rng.uniform(0, 300, 200))
+    y = np.where(t > 120, 0.01 * (t - 120), 0.0) + rng.standard_normal(t.size)
+    tau, lo, hi = _grid(t, 10.0, 0.05)
+    got = ramp_gain_kernel(t, y, lo, hi, tau)
+    want = reference.ramp_gain_ref(t, y, lo, hi, tau)
+    assert got[1:] == want[1:]
+    assert got[0] == pytest.approx(want[0], rel=1e-9)
+
+
+def test_change_wording_names_a_speed_change():
+    assert (
+        change_flag("contact_time_s", 250.0, 10.0, []) == "change in contact_time_s from minute 4"
+    )
+    text = change_flag("contact_time_s", 250.0, 10.0, [(240.0, 3.5)])
+    assert "treadmill speed changed to 12.6 km/h at minute 3" in text
+    assert "not necessarily fatigue" in text
+    assert "treadmill" not in change_flag("pivot", 250.0, 10.0, [(500.0, 3.5)])
 
 
 def test_summary_risk_is_a_relative_index(sim60_analysis):
