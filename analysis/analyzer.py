@@ -24,10 +24,20 @@ from analysis.contact_events import ContactParams as EventParams
 from analysis.contact_events import contact_events_kernel as detect_events_kernel
 from analysis.contact_events import new_contact_state as new_event_state
 from analysis.events import EVENT_HEEL_STRIKE
-from analysis.fatigue import per_minute, ramp_change_point
+from analysis.fatigue import change_flag, per_minute, ramp_change_point
 from analysis.frame_kernels import FrameReducer, free_moment_kernel
-from analysis.hotspots import HotSpotTracker, InterpolationGrid
-from analysis.pivot import FRICTION_MU_MAX, FrictionBound
+from analysis.hotspots import HotSpotTracker, InterpolationGrid, interpolated_note
+from analysis.pivot import FRICTION_MU_MAX, FrictionBound, twist_free_moment_kernel
+from analysis.records import (
+    PIVOT_INVALID_FRAME_LOSS,
+    PROXY_LABEL_COP,
+    PROXY_LABEL_COP_IMU,
+    PivotValue,
+    StepRecord,
+    pivot_spec,
+    round_or_none,
+    session_pivot_kind,
+)
 from analysis.risk import RISK_REGIONS, RiskAssumptions, dose, risk_summary, step_stress_kpa
 from analysis.step_metrics import (
     K_INTEGRAL_LATE_KPAS,
@@ -62,24 +72,17 @@ from analysis.step_metrics import (
 from base.frames import FootFrames
 from hardware.layout import REGIONS, Layout
 
-PROXY_LABEL = "proxy: CoP and IMU signals, not shear"
-#: ``pivot["invalid"]`` of a step whose late stance or toe-off fell in a run of lost
-#: frames (see :data:`~analysis.step_metrics.PIVOT_MAX_GAP_FRAMES`).
-PIVOT_INVALID_FRAME_LOSS = "frame loss at toe-off"
+#: Risk kind and label of a region no step measured (no sensor under it on this insole).
+NOT_MEASURED = "not measured"
+NOT_MEASURED_LABEL = "not measured: no sensor under this region (or no valid step)"
 #: A step whose peak force is below this share of the foot's recent median is rejected
 #: (a shuffle or weight shift, not a step).
 MIN_STEP_PEAK_FRAC = 0.4
 #: Steps discarded as acclimatisation before the pivot baseline of the alerts.
 ACCLIMATISATION_STEPS = 30
-#: Alert when the recent median pivot exceeds the baseline median by this factor.
-PIVOT_ALERT_FACTOR = 1.3
 #: Steps after acclimatisation that set the pivot baseline, and the recent window.
 BASELINE_STEPS = 60
 ALERT_RECENT_STEPS = 20
-
-
-def _r(x: float, nd: int = 4) -> float | None:
-    return round(float(x), nd) if np.isfinite(x) else None
 
 
 class _Ring:
@@ -159,11 +162,19 @@ class _FootState:
         self.bound_shear = FrictionBound(FRICTION_MU_MAX)
         self.shear_xy = np.ascontiguousarray(layout.shear_xy_mm, dtype=np.float64).reshape(-1, 2)
         self.shear_area = np.ascontiguousarray(layout.shear_area_mm2, dtype=np.float64)
+        self.sensel_xy = np.ascontiguousarray(layout.sensel_xy_mm, dtype=np.float64)
+        self.sensel_area = np.ascontiguousarray(layout.sensel_area_mm2, dtype=np.float64)
         self.tracker = (
             HotSpotTracker(InterpolationGrid.from_layout(layout), layout.foot_length_mm)
             if hotspots
             else None
         )
+        #: regions with at least one sensel; the others are "not measured" (None).
+        #: label of hot spots found by interpolating between sparse sensors ("" if dense).
+        self.interpolated = interpolated_note(layout)
+        self.region_measured = np.bincount(layout.sensel_region, minlength=len(REGIONS)) > 0
+        #: True once a batch came with a yaw rate (the proxy then uses an IMU signal).
+        self.has_imu = False
         self.scalars = np.empty(N_SCALARS)
         self.region_out = np.empty((N_REGION_ROWS, len(REGIONS)))
         self.site_out = np.empty((N_SITE_ROWS, layout.n_shear))
@@ -210,6 +221,7 @@ class Analyzer:
         self._baseline_pivot: list[float] = []  # pivot of steps after acclimatisation
         self._recent_pivot: deque[float] = deque(maxlen=ALERT_RECENT_STEPS)
         self._last_alert_s = -np.inf
+        self._pivot_kind: str | None = None  # kind of the steps in the alert's baseline
 
     def feed(self, frames: FootFrames, yaw_rate_dps: np.ndarray | None = None) -> AnalyzerOutput:
         """Analyse one batch of one foot; returns the steps finished in it and alerts."""
@@ -240,7 +252,18 @@ class Analyzer:
                 ring.shear_resultant_kpa[sl],
                 ring.rotational_shear_kpa[sl],
             )
+            # The pivot: the twist at the sites over the whole insole (analysis/pivot.py).
+            twist_free_moment_kernel(
+                ring.pressure_kpa[sl],
+                fs.sensel_xy,
+                fs.sensel_area,
+                ring.cop_xy_mm[sl],
+                ring.rotational_shear_kpa[sl],
+                ring.free_moment_nmm[sl],
+            )
         ring.yaw_rate_dps[sl] = np.nan if yaw_rate_dps is None else yaw_rate_dps
+        if yaw_rate_dps is not None and not fs.has_imu:
+            fs.has_imu = bool(np.isfinite(yaw_rate_dps).any())
         events = np.empty((n + 1, 3))
         n_ev = detect_events_kernel(ring.t_s[sl], ring.force_n[sl], fs.params, fs.state, events)
         for kind, t_event, _ in events[:n_ev]:
@@ -308,74 +331,73 @@ class Analyzer:
         # lie in the run): the step's late-stance values are not reported as if measured.
         late_gap = s[S_LONGEST_GAP_LATE_S]
         pivot_ok = bool(late_gap <= PIVOT_MAX_GAP_FRAMES * s[S_FRAME_INTERVAL_S])
-        record: dict[str, Any] = {
-            "foot": foot,
-            "heel_strike_s": round(hs, 6),
-            "toe_off_s": round(to, 6),
-            "contact_time_s": round(to - hs, 6),
-            "step_time_s": _r(step_time, 6) if 0 < step_time < 2.0 else None,
-            "stride_time_s": _r(stride_time, 6) if 0 < stride_time < 4.0 else None,
-            "peak_force_n": _r(peak, 2),
-            "loading_rate_n_per_s": _r(s[S_LOADING_RATE_N_PER_S], 1),
-            "strike_index": _r(s[S_STRIKE_INDEX_PCT], 2),
-            "strike_pattern": strike_pattern(s[S_STRIKE_INDEX_PCT]),
-            "cop_velocity_mm_per_s": _r(s[S_COP_VELOCITY_MM_PER_S], 2),
-            "late_stance_start_s": _r(s[S_LATE_START_S], 6),
-            "longest_gap_s": _r(s[S_LONGEST_GAP_S], 4),
-            "peak_pressure_kpa": {r: _r(reg[R_PEAK_KPA, i], 2) for i, r in enumerate(REGIONS)},
-            "pti_kpa_s": {r: _r(reg[R_PTI_KPAS, i], 3) for i, r in enumerate(REGIONS)},
-            "fti_n_s": {r: _r(reg[R_FTI_NS, i], 3) for i, r in enumerate(REGIONS)},
-        }
-        record["pivot"] = self._pivot(fs, s, pivot_ok)
-        record["risk_dose"] = (
-            self._risk(fs, s, reg) if pivot_ok else dict.fromkeys(RISK_REGIONS, None)
+        measured = fs.region_measured
+
+        def per_region(row: int) -> dict[str, float | None]:
+            return {r: reg[row, i] if measured[i] else None for i, r in enumerate(REGIONS)}
+
+        pivot = self._pivot_values(fs, s)
+        record = StepRecord(
+            foot=foot,
+            heel_strike_s=hs,
+            toe_off_s=to,
+            step_time_s=step_time if 0 < step_time < 2.0 else None,
+            stride_time_s=stride_time if 0 < stride_time < 4.0 else None,
+            peak_force_n=peak,
+            loading_rate_n_per_s=s[S_LOADING_RATE_N_PER_S],
+            strike_index=s[S_STRIKE_INDEX_PCT],
+            strike_pattern=strike_pattern(s[S_STRIKE_INDEX_PCT]),
+            cop_velocity_mm_per_s=s[S_COP_VELOCITY_MM_PER_S],
+            late_stance_start_s=s[S_LATE_START_S],
+            longest_gap_s=s[S_LONGEST_GAP_S],
+            peak_pressure_kpa=per_region(R_PEAK_KPA),
+            pti_kpa_s=per_region(R_PTI_KPAS),
+            fti_n_s=per_region(R_FTI_NS),
+            pivot=pivot if pivot_ok else pivot.invalidated(PIVOT_INVALID_FRAME_LOSS),
+            risk_dose=(self._risk(fs, s, reg) if pivot_ok else dict.fromkeys(RISK_REGIONS, None)),
         )
         if fs.tracker is not None:
             peak_map = np.nanmax(ring.pressure_kpa[i0:i1], axis=0)
-            record["hotspots"] = [h.to_dict() for h in fs.tracker.step(peak_map)[:3]]
-        return record
+            note = {"interpolated": fs.interpolated} if fs.interpolated else {}
+            record.hotspots = [h.to_dict() | note for h in fs.tracker.step(peak_map)[:3]]
+        return record.to_dict()
 
-    def _pivot(self, fs: _FootState, s: np.ndarray, valid: bool = True) -> dict[str, Any]:
-        """The step's ``"pivot"``; with ``valid`` False (late stance or toe-off in a run of
-        lost frames) every late-stance value is None and ``"invalid"`` gives the reason."""
-        out = self._pivot_values(fs, s)
-        if not valid:
-            for key, v in out.items():
-                if isinstance(v, dict):
-                    out[key] = dict.fromkeys(v, None)
-                elif key not in ("kind", "label"):
-                    out[key] = None
-            out["invalid"] = PIVOT_INVALID_FRAME_LOSS
-        return out
-
-    def _pivot_values(self, fs: _FootState, s: np.ndarray) -> dict[str, Any]:
+    def _pivot_values(self, fs: _FootState, s: np.ndarray) -> PivotValue:
         if fs.layout.n_shear:
             names = [site.name for site in fs.layout.shear_sites]
-            return {
-                "kind": "shear",
-                "free_moment_peak_nmm": _r(s[S_FREE_MOMENT_PEAK_ABS_NMM], 3),
-                "free_moment_at_peak_nmm": _r(s[S_FREE_MOMENT_AT_PEAK_NMM], 3),
-                "free_moment_impulse_nmm_s": _r(s[S_FREE_MOMENT_IMPULSE_LATE_NMMS], 4),
-                "rotational_shear_peak_kpa": _r(s[S_ROTATIONAL_SHEAR_PEAK_LATE_KPA], 3),
-                "peak_shear_kpa": {
-                    n: _r(fs.site_out[K_PEAK_LATE_KPA, k], 3) for k, n in enumerate(names)
+            site = fs.site_out
+            return PivotValue(
+                "shear",
+                s[S_FREE_MOMENT_PEAK_ABS_NMM],
+                {
+                    "free_moment_peak_nmm": s[S_FREE_MOMENT_PEAK_ABS_NMM],
+                    "free_moment_at_peak_nmm": s[S_FREE_MOMENT_AT_PEAK_NMM],
+                    "free_moment_impulse_nmm_s": s[S_FREE_MOMENT_IMPULSE_LATE_NMMS],
+                    "rotational_shear_peak_kpa": s[S_ROTATIONAL_SHEAR_PEAK_LATE_KPA],
+                    "peak_shear_kpa": {n: site[K_PEAK_LATE_KPA, k] for k, n in enumerate(names)},
+                    "shear_integral_kpa_s": {
+                        n: site[K_INTEGRAL_LATE_KPAS, k] for k, n in enumerate(names)
+                    },
                 },
-                "shear_integral_kpa_s": {
-                    n: _r(fs.site_out[K_INTEGRAL_LATE_KPAS, k], 4) for k, n in enumerate(names)
-                },
-            }
-        return {
-            "kind": "proxy",
-            "label": PROXY_LABEL,
-            "cop_ml_sweep_late_mm": _r(s[S_COP_ML_SWEEP_LATE_MM], 2),
-            "cop_rotation_late_deg": _r(s[S_COP_ROTATION_LATE_DEG], 2),
-            "yaw_rate_peak_late_dps": _r(s[S_YAW_RATE_PEAK_LATE_DPS], 2),
-        }
+            )
+        return PivotValue(
+            "proxy",
+            s[S_COP_ML_SWEEP_LATE_MM],
+            {
+                "cop_ml_sweep_late_mm": s[S_COP_ML_SWEEP_LATE_MM],
+                "cop_rotation_late_deg": s[S_COP_ROTATION_LATE_DEG],
+                "yaw_rate_peak_late_dps": s[S_YAW_RATE_PEAK_LATE_DPS],
+            },
+            PROXY_LABEL_COP_IMU if fs.has_imu else PROXY_LABEL_COP,
+        )
 
-    def _risk(self, fs: _FootState, s: np.ndarray, reg: np.ndarray) -> dict[str, float]:
+    def _risk(self, fs: _FootState, s: np.ndarray, reg: np.ndarray) -> dict[str, float | None]:
         sites = {site.region: k for k, site in enumerate(fs.layout.shear_sites)}
-        out = {}
+        out: dict[str, float | None] = {}
         for region in RISK_REGIONS:
+            if region not in sites and not fs.region_measured[REGIONS.index(region)]:
+                out[region] = None  # no sensor under the region: not measured, not 0
+                continue
             shear = None
             if region in sites:
                 shear = np.array([fs.site_out[K_PEAK_LATE_KPA, sites[region]]])
@@ -385,14 +407,17 @@ class Analyzer:
                 shear,
                 self.risk,
             )
-            out[region] = round(float(dose(stress, self.risk)[0]), 6)
+            out[region] = float(dose(stress, self.risk)[0])
         return out
 
     def _alerts(self, new_steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for step in new_steps:
-            value = _pivot_value(step)
-            # a step without a pivot value (frame loss at toe-off) is left out of both
-            if np.isfinite(value):
+            pivot = PivotValue.from_step(step)
+            value = pivot.number()
+            self._pivot_kind = self._pivot_kind or pivot.kind
+            # a step without a pivot value (frame loss at toe-off), or of another kind than
+            # the baseline's (never compare mm with N·mm), is left out of both
+            if np.isfinite(value) and pivot.kind == self._pivot_kind:
                 in_baseline = (
                     ACCLIMATISATION_STEPS <= self.n_steps < ACCLIMATISATION_STEPS + BASELINE_STEPS
                 )
@@ -405,16 +430,10 @@ class Analyzer:
         base = np.nanmedian(self._baseline_pivot)
         recent = np.nanmedian(np.array(self._recent_pivot, dtype=np.float64))
         t = new_steps[-1]["toe_off_s"]
-        if base > 0 and recent > PIVOT_ALERT_FACTOR * base and t - self._last_alert_s >= 60.0:
+        spec = pivot_spec(self._pivot_kind or "proxy")
+        if base > 0 and recent > spec.alert_factor * base and t - self._last_alert_s >= 60.0:
             self._last_alert_s = t
-            return [
-                {
-                    "kind": "pivot_rising",
-                    "t_s": t,
-                    "message": f"pivot at toe-off {recent / base:.2f}x the early-run level",
-                    "ratio": round(float(recent / base), 3),
-                }
-            ]
+            return [pivot_rising_alert(spec.kind, t, float(recent), float(base))]
         return []
 
     def summary(self) -> dict[str, Any]:
@@ -422,10 +441,30 @@ class Analyzer:
         return summarize_steps(self.steps, self.speed_mps, self.risk, self.feet)
 
 
+def pivot_rising_alert(kind: str, t_s: float, recent: float, base: float) -> dict[str, Any]:
+    """The ``pivot_rising`` alert: the recent median pivot against the early-run median,
+    worded with the pivot's kind and unit (a proxy says proxy)."""
+    spec = pivot_spec(kind)
+    what = (
+        f"pivot proxy ({spec.quantity}, {spec.unit})"
+        if spec.is_proxy
+        else f"pivot at toe-off ({spec.quantity}, {spec.unit})"
+    )
+    return {
+        "kind": "pivot_rising",
+        "t_s": t_s,
+        "message": f"{what}: {recent / base:.2f}x the early-run level",
+        "ratio": round(recent / base, 3),
+        "pivot_kind": spec.kind,
+        "unit": spec.unit,
+        "recent": round_or_none(recent, 4),
+        "baseline": round_or_none(base, 4),
+        "label": spec.label,
+    }
+
+
 def _pivot_value(step: dict[str, Any]) -> float:
-    piv = step["pivot"]
-    v = piv["free_moment_peak_nmm"] if piv["kind"] == "shear" else piv["cop_ml_sweep_late_mm"]
-    return float("nan") if v is None else float(v)
+    return PivotValue.from_step(step).number()
 
 
 def _median(values: list[Any]) -> float:
@@ -449,8 +488,12 @@ def summarize_steps(
     speed_mps: float | None,
     risk: RiskAssumptions,
     feet: dict[str, _FootState] | None = None,
+    speed_changes: list[tuple[float, float]] | None = None,
 ) -> dict[str, Any]:
-    """The ``"summary"`` object of ``plantar analyze`` from step records."""
+    """The ``"summary"`` object of ``plantar analyze`` from step records.
+
+    ``speed_changes``: (session time s, new speed m/s) of treadmill speed changes the
+    session records; a change point within a minute of one names it."""
     step_times = [s["step_time_s"] for s in steps if s["step_time_s"] is not None]
     stride_times = [s["stride_time_s"] for s in steps if s["stride_time_s"] is not None]
     if step_times:
@@ -464,22 +507,33 @@ def summarize_steps(
     for key in ("contact_time_s", "peak_force_n", "step_time_s"):
         lv = _median([s[key] for s in by_foot["left"]])
         rv = _median([s[key] for s in by_foot["right"]])
-        symmetry[key] = _r(symmetry_index_pct(lv, rv), 2)
+        symmetry[key] = round_or_none(symmetry_index_pct(lv, rv), 2)
     t0 = steps[0]["heel_strike_s"] if steps else 0.0
     t1 = steps[-1]["toe_off_s"] if steps else 0.0
     distance_km = speed_mps * (t1 - t0) / 1000.0 if speed_mps and t1 > t0 else None
     kinds = {s["pivot"]["kind"] for s in steps}
-    kind = "shear" if kinds == {"shear"} else "proxy"
+    kind = "shear" if kinds == {"shear"} else "proxy"  # of the risk index's stress
     risk_out = {}
     for region in RISK_REGIONS:
         doses = _fill_missing_doses([s["risk_dose"][region] for s in steps])
         if np.isfinite(doses).all():
             risk_out[region] = risk_summary(doses, kind, distance_km)
-        else:  # no step with a measured dose
-            risk_out[region] = {**risk_summary(doses[:0], kind, None), "dose": None}
+        else:  # no sensor under the region, or no step with a valid pivot
+            risk_out[region] = {
+                **risk_summary(doses[:0], NOT_MEASURED, None),
+                "dose": None,
+                "label": NOT_MEASURED_LABEL,
+            }
     t = np.array([s["heel_strike_s"] for s in steps], dtype=np.float64)
+    # One series per pivot kind, keyed with its unit: never mm and N·mm under one key.
+    pivots = [PivotValue.from_step(s) for s in steps]
     series = {
-        "pivot": np.array([_pivot_value(s) for s in steps], dtype=np.float64),
+        pivot_spec(k).series_key: np.array(
+            [p.number() if p.kind == k else np.nan for p in pivots], dtype=np.float64
+        )
+        for k in sorted(kinds)
+    }
+    series |= {
         "contact_time_s": np.array([s["contact_time_s"] for s in steps], dtype=np.float64),
         "hotspot_peak_kpa": np.array(
             [s["hotspots"][0]["peak_kpa"] if s.get("hotspots") else np.nan for s in steps]
@@ -494,22 +548,24 @@ def summarize_steps(
     flagged = [
         (k, v["onset_s"]) for k, v in fatigue.items() if v["flagged"] and v["onset_s"] is not None
     ]
-    flags = [
-        f"form is breaking down after minute {int((onset - t0) // 60)} ({name})"
-        for name, onset in flagged
-    ]
+    flags = [change_flag(name, onset, t0, speed_changes or []) for name, onset in flagged]
     return {
         "steps": len(steps),
         "steps_per_foot": {f: len(v) for f, v in by_foot.items()},
         "rejected_steps": {f: fs.rejected for f, fs in (feet or {}).items()},
-        "cadence_spm": _r(cadence, 2),
+        "cadence_spm": round_or_none(cadence, 2),
         "contact_time_s": {
-            f: _r(_median([s["contact_time_s"] for s in v]), 4) for f, v in by_foot.items()
+            f: round_or_none(_median([s["contact_time_s"] for s in v]), 4)
+            for f, v in by_foot.items()
         },
         "symmetry_index_pct": symmetry,
         "risk": risk_out,
         "risk_label": "relative index, no clinical threshold",
-        "pivot_kind": kind,
+        "pivot_kind": session_pivot_kind(kinds),
+        "pivot": {
+            k: pivot_spec(k).describe(next((p.label for p in pivots if p.kind == k), ""))
+            for k in sorted(kinds)
+        },
         "pivot_invalid_steps": sum(1 for s in steps if s["pivot"].get("invalid")),
         "trends_per_minute": trends,
         "fatigue": fatigue,
@@ -525,6 +581,7 @@ def analyze_recording(
     speed_mps: float | None = None,
     event_params: EventParams | None = None,
     hotspots: bool = True,
+    speed_changes: list[tuple[float, float]] | None = None,
 ) -> dict[str, Any]:
     """Analyse a whole recording (batch path): each foot fed as one batch to the same
     kernels as the streaming path; steps of both feet are ordered by heel strike.
@@ -572,7 +629,7 @@ def analyze_recording(
     for st in steps:  # step time from the whole session, whatever the feeding order
         other = last_hs.get("right" if st["foot"] == "left" else "left")
         dt = st["heel_strike_s"] - other if other is not None else np.nan
-        st["step_time_s"] = _r(dt, 6) if 0 < dt < 2.0 else None
+        st["step_time_s"] = round_or_none(dt, 6) if 0 < dt < 2.0 else None
         last_hs[st["foot"]] = st["heel_strike_s"]
-    summary = summarize_steps(steps, speed_mps, analyzer.risk, analyzer.feet)
+    summary = summarize_steps(steps, speed_mps, analyzer.risk, analyzer.feet, speed_changes)
     return {"steps": steps, "summary": summary, "alerts": analyzer.alerts}

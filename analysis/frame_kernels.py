@@ -21,6 +21,9 @@ from numba import njit
 
 #: 1 kPa · 1 mm² = 1e-3 N.
 N_PER_KPA_MM2 = 1e-3
+#: Fewest loaded shear sites for splitting traction from twist (3 unknowns, 2 equations
+#: per site; with 3 sites the fit has 3 spare equations).
+_MIN_FIT_SITES = 3
 
 
 #: Let LLVM reorder float sums (vectorised reductions) but keep NaN/inf semantics, which
@@ -298,10 +301,23 @@ def free_moment_kernel(
     out_shear_resultant_kpa: np.ndarray,
     out_rotational_shear_kpa: np.ndarray,
 ) -> None:
-    """Free moment about the CoP and resultant shear per site, per frame.
+    """Free moment about the CoP of the twisting part of the site shear, and resultant
+    shear per site, per frame.
 
-    ``Tz = Σ_i [(x_i − x_cop)·ty_i − (y_i − y_cop)·tx_i]·A_i`` (Holden & Cavanagh 1991),
-    z up, in N·mm (kPa·mm²·mm·1e-3), in the foot's own layout frame.
+    The shear at the K sites is split, by area-weighted least squares over the loaded
+    sites (normal stress ``σ_k > 0``), into a traction proportional to the local normal
+    stress and a twist of uniform magnitude about the CoP::
+
+        τ_k ≈ a·σ_k + s·u_k,   u_k = ẑ × (r_k − r_cop) / |r_k − r_cop|
+
+    (``a``: 2-vector, braking/propulsion and medio-lateral traction per kPa of normal
+    stress; ``s``: the rotational shear, kPa). Over the whole foot a traction proportional
+    to the normal stress has no moment about the CoP (the CoP is where its moment
+    vanishes), but at a few sampled sites it leaks into the sum; it is removed before
+    ``Tz = Σ_k [(x_k − x_cop)·τ'y_k − (y_k − y_cop)·τ'x_k]·A_k`` (Holden & Cavanagh 1991)
+    is formed with ``τ' = τ − a·σ``, z up, in N·mm (kPa·mm²·mm·1e-3), in the foot's own
+    layout frame. With fewer than ``_MIN_FIT_SITES`` loaded sites (or a degenerate
+    geometry) ``a = 0``: the plain site moment.
 
     Parameters
     ----------
@@ -310,35 +326,76 @@ def free_moment_kernel(
     cop_xy_mm : (n, 2) centre of pressure; NaN gives Tz = 0 (no load, no moment).
     out_free_moment_nmm : (n,) float64.
     out_shear_resultant_kpa : (n, K) float64, sqrt(tx² + ty²); 0 for missing values.
-    out_rotational_shear_kpa : (n,) float64, rotational shear: the area-weighted mean of
-        the shear component perpendicular to the radius from the CoP (counter-clockwise
-        positive, seen from above), i.e. the part of the shear field that twists the skin.
+    out_rotational_shear_kpa : (n,) float64, ``s`` (counter-clockwise positive, seen from
+        above): the part of the shear field that twists the skin; without the fit, the
+        area-weighted mean of the shear component perpendicular to the radius from the CoP.
     """
     n, k_count = shear_kpa.shape[0], shear_kpa.shape[1]
     for i in range(n):
         cx = cop_xy_mm[i, 0]
         cy = cop_xy_mm[i, 1]
-        tz = 0.0
-        rot = 0.0
-        area = 0.0
+        has_cop = cx == cx and cy == cy
+        # Normal equations of the fit over the loaded sites: P = Σ A σ², X = Σ A σ ux,
+        # Y = Σ A σ uy, U = Σ A, b1 = Σ A σ tx, b2 = Σ A σ ty, b3 = Σ A (ux tx + uy ty);
+        # u_all, b3_all: U and b3 over every site with shear (the fallback's mean).
+        p_ = x_ = y_ = u_ = b1 = b2 = b3 = 0.0
+        u_all = b3_all = 0.0
+        loaded = 0
         for k in range(k_count):
-            tx = shear_kpa[i, k, 0]
-            ty = shear_kpa[i, k, 1]
+            tx = np.float64(shear_kpa[i, k, 0])
+            ty = np.float64(shear_kpa[i, k, 1])
             if tx != tx or ty != ty:
                 out_shear_resultant_kpa[i, k] = 0.0
                 continue
             out_shear_resultant_kpa[i, k] = np.sqrt(tx * tx + ty * ty)
-            if cx == cx and cy == cy:
+            if not has_cop:
+                continue
+            dx = shear_xy_mm[k, 0] - cx
+            dy = shear_xy_mm[k, 1] - cy
+            r = np.sqrt(dx * dx + dy * dy)
+            if not r > 0.0:
+                continue
+            ux = -dy / r
+            uy = dx / r
+            a = shear_area_mm2[k]
+            tangential = ux * tx + uy * ty
+            u_all += a
+            b3_all += a * tangential
+            sn = np.float64(shear_kpa[i, k, 2])
+            if sn == sn and sn > 0.0:
+                loaded += 1
+                u_ += a
+                b3 += a * tangential
+                p_ += a * sn * sn
+                x_ += a * sn * ux
+                y_ += a * sn * uy
+                b1 += a * sn * tx
+                b2 += a * sn * ty
+        ax = 0.0
+        ay = 0.0
+        s = b3_all / u_all if u_all > 0.0 else 0.0
+        if loaded >= _MIN_FIT_SITES and p_ > 0.0:
+            den = p_ * u_ - x_ * x_ - y_ * y_
+            if den > 1e-9 * p_ * u_:
+                s = (p_ * b3 - x_ * b1 - y_ * b2) / den
+                ax = (b1 - x_ * s) / p_
+                ay = (b2 - y_ * s) / p_
+        tz = 0.0
+        if has_cop:
+            for k in range(k_count):
+                tx = np.float64(shear_kpa[i, k, 0])
+                ty = np.float64(shear_kpa[i, k, 1])
+                if tx != tx or ty != ty:
+                    continue
+                sn = np.float64(shear_kpa[i, k, 2])
+                if sn == sn and sn > 0.0:
+                    tx -= ax * sn
+                    ty -= ay * sn
                 dx = shear_xy_mm[k, 0] - cx
                 dy = shear_xy_mm[k, 1] - cy
-                moment = dx * ty - dy * tx
-                tz += moment * shear_area_mm2[k]
-                r = np.sqrt(dx * dx + dy * dy)
-                if r > 0.0:
-                    rot += moment / r * shear_area_mm2[k]
-                    area += shear_area_mm2[k]
+                tz += (dx * ty - dy * tx) * shear_area_mm2[k]
         out_free_moment_nmm[i] = tz * N_PER_KPA_MM2
-        out_rotational_shear_kpa[i] = rot / area if area > 0.0 else 0.0
+        out_rotational_shear_kpa[i] = s
 
 
 class FrameReducer:

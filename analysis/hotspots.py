@@ -27,6 +27,36 @@ from hardware.layout import Layout, points_in_polygon
 FOREFOOT_FROM_FRAC = 0.55
 #: Per-step weight of the newest step in the per-cell recurrence average.
 RECURRENCE_ALPHA = 0.1
+#: The hot-cell rule, imported everywhere a hot cell is drawn or counted: a cell is hot
+#: at or above ``max(HOTSPOT_ABS_KPA, HOTSPOT_REL_FRAC * the step's forefoot peak)``.
+HOTSPOT_ABS_KPA = 150.0
+HOTSPOT_REL_FRAC = 0.7
+#: Median sensel spacing (mm) above which a hot spot's area and gradient come from
+#: interpolating between sensels rather than from sensels inside it (gaitpdb 8 sensors:
+#: ~53 mm; Moticon 16: ~27 mm; pedar 99: ~12 mm; plantar-ref: ~10 mm).
+SPARSE_SPACING_MM = 20.0
+
+
+def sensel_spacing_mm(layout: Layout) -> float:
+    """Median distance from each sensel to its nearest neighbour (mm; inf with < 2)."""
+    xy = np.asarray(layout.sensel_xy_mm, dtype=np.float64)
+    if xy.shape[0] < 2:
+        return float("inf")
+    d = np.hypot(xy[:, None, 0] - xy[None, :, 0], xy[:, None, 1] - xy[None, :, 1])
+    np.fill_diagonal(d, np.inf)
+    return float(np.median(d.min(axis=1)))
+
+
+def interpolated_note(layout: Layout) -> str:
+    """``""`` for a dense insole; otherwise the label every hot spot and map of the layout
+    carries: its values between sensels are interpolated."""
+    spacing = sensel_spacing_mm(layout)
+    if spacing <= SPARSE_SPACING_MM:
+        return ""
+    return (
+        f"interpolated: {layout.n_sensels} sensors ~{spacing:.0f} mm apart, "
+        "area and gradient are estimated between sensors"
+    )
 
 
 @njit(cache=True, nogil=True)
@@ -181,8 +211,8 @@ class HotSpotTracker:
         self,
         grid: InterpolationGrid,
         foot_length_mm: float,
-        abs_kpa: float = 150.0,
-        rel_frac: float = 0.7,
+        abs_kpa: float = HOTSPOT_ABS_KPA,
+        rel_frac: float = HOTSPOT_REL_FRAC,
     ) -> None:
         self.grid = grid
         self.abs_kpa = abs_kpa

@@ -54,9 +54,25 @@ from numba import njit
 #: Upper bound of the static friction coefficient at a shear site (dimensionless): above
 #: the foot-sock-insole coefficients measured by Eun et al. (2022), 0.27-0.86.
 FRICTION_MU_MAX = 1.0
-#: Span of the local quadratic fit whose peak is the step's free moment (s); at 200 Hz
-#: 7 frames. Narrower than the late-stance pivot peak (~0.1 s wide at 0.25 s contact).
+#: Shortest span of the local quadratic fit whose peak is the step's free moment (s).
 FREE_MOMENT_SMOOTH_S = 0.03
+#: Span of that fit as a share of the step's contact time (41 ms at 0.21 s contact: 5
+#: frames at 100 Hz, 9 at 200 Hz), narrower than the free moment's peak, which in
+#: treadmill running rises from ~25 % of stance to a peak at 34-69 % and falls to zero at
+#: toe-off (Fukuchi et al. 2017; docs/metrics.md). Chosen by
+#: benchmarks/bench_pivot_recovery.py among 0.15, 0.2, 0.25, 0.3, 0.35 and 0.5 of
+#: contact: at 4.5 m/s, 100 Hz, 1 kPa shear noise, mean r over 5 seeds 0.973, 0.979,
+#: 0.964, 0.953, 0.944 and 0.960.
+FREE_MOMENT_FIT_STANCE_FRAC = 0.2
+
+
+@njit(cache=True, nogil=True)
+def free_moment_fit_span_s(contact_time_s: float) -> float:
+    """Span (s) of the free moment's local quadratic fit for a step of this contact time:
+    ``max(FREE_MOMENT_SMOOTH_S, FREE_MOMENT_FIT_STANCE_FRAC · contact_time_s)``."""
+    return max(FREE_MOMENT_SMOOTH_S, FREE_MOMENT_FIT_STANCE_FRAC * contact_time_s)
+
+
 #: Fewest frames for a quadratic fit; with fewer (window cut by lost frames or the step
 #: end), or fewer than ceil(h / 2) on either side of the frame, the mean of the frames is
 #: used (see :func:`free_moment_peak`).
@@ -126,6 +142,51 @@ class FrictionBound:
         out = buf[:n]
         friction_bound_kernel(shear, self.mu_max, out)
         return out
+
+
+@njit(cache=True, nogil=True)
+def twist_free_moment_kernel(
+    pressure_kpa: np.ndarray,
+    sensel_xy_mm: np.ndarray,
+    sensel_area_mm2: np.ndarray,
+    cop_xy_mm: np.ndarray,
+    rotational_shear_kpa: np.ndarray,
+    out_free_moment_nmm: np.ndarray,
+) -> None:
+    """Free moment of the whole insole from the twist measured at the shear sites.
+
+    ``Tz = s · Σ_j A_j · |r_j − r_cop| · 1e-3`` over the loaded sensels (N·mm): the moment
+    about the CoP of a rotational shear of uniform magnitude ``s`` (the sites' rotational
+    shear, :func:`~analysis.frame_kernels.free_moment_kernel`) over the loaded area. A
+    friction limit ``min(|s|, mu·p_j)`` per sensel was tried and read worse (r 0.944 with
+    mu 0.6, 0.959 with mu 1.0, 0.967 without, 3.5 m/s, 200 Hz, docs/metrics.md): at the
+    edge of the contact the measured pressure is mostly noise.
+
+    Parameters
+    ----------
+    pressure_kpa : (n, S) per sensel (NaN or <= 0: not loaded, adds nothing).
+    sensel_xy_mm : (S, 2); sensel_area_mm2 : (S,).
+    cop_xy_mm : (n, 2) centre of pressure; NaN gives Tz = 0.
+    rotational_shear_kpa : (n,) ``s``, counter-clockwise positive seen from above; NaN
+        gives Tz = 0.
+    out_free_moment_nmm : (n,) float64.
+    """
+    n, s_count = pressure_kpa.shape[0], pressure_kpa.shape[1]
+    for i in range(n):
+        cx = cop_xy_mm[i, 0]
+        cy = cop_xy_mm[i, 1]
+        s = rotational_shear_kpa[i]
+        if cx != cx or cy != cy or s != s:
+            out_free_moment_nmm[i] = 0.0
+            continue
+        polar = 0.0
+        for j in range(s_count):
+            p = pressure_kpa[i, j]
+            if p == p and p > 0.0:
+                dx = sensel_xy_mm[j, 0] - cx
+                dy = sensel_xy_mm[j, 1] - cy
+                polar += sensel_area_mm2[j] * np.sqrt(dx * dx + dy * dy)
+        out_free_moment_nmm[i] = s * polar * 1e-3
 
 
 @njit(cache=True, nogil=True)

@@ -35,14 +35,76 @@ def frame_reduce_ref(pressure_kpa, area_mm2, xy_mm, region, n_regions):
     return force, cop, region_force, region_peak
 
 
-def free_moment_ref(shear_kpa, shear_xy_mm, shear_area_mm2, cop_xy_mm):
+def free_moment_ref(shear_kpa, shear_xy_mm, shear_area_mm2, cop_xy_mm, min_fit_sites=3):
+    """Tz (N·mm) after removing the traction proportional to the normal stress (a least
+    squares fit per frame, np.linalg.lstsq on sqrt(area)-weighted rows), the resultant per
+    site and the rotational shear; see :func:`analysis.frame_kernels.free_moment_kernel`."""
     s = np.asarray(shear_kpa, dtype=np.float64)
-    dx = shear_xy_mm[None, :, 0] - cop_xy_mm[:, None, 0]
-    dy = shear_xy_mm[None, :, 1] - cop_xy_mm[:, None, 1]
-    moment = dx * s[..., 1] - dy * s[..., 0]
-    tz = np.nan_to_num((moment * shear_area_mm2).sum(axis=1) * 1e-3)
-    resultant = np.hypot(s[..., 0], s[..., 1])
-    return tz, resultant
+    cop = np.asarray(cop_xy_mm, dtype=np.float64)
+    n = s.shape[0]
+    tz = np.zeros(n)
+    rot = np.zeros(n)
+    resultant = np.nan_to_num(np.hypot(s[..., 0], s[..., 1]))
+    for i in range(n):
+        if not np.isfinite(cop[i]).all():
+            continue
+        d = shear_xy_mm - cop[i]
+        r = np.hypot(d[:, 0], d[:, 1])
+        ok = np.isfinite(s[i, :, 0]) & np.isfinite(s[i, :, 1]) & (r > 0)
+        u = np.stack([-d[:, 1], d[:, 0]], axis=1) / np.where(r > 0, r, 1.0)[:, None]
+        sn = np.where(np.isfinite(s[i, :, 2]) & (s[i, :, 2] > 0), s[i, :, 2], 0.0)
+        fit = ok & (sn > 0)
+        a = np.zeros(2)
+        w = shear_area_mm2[ok]
+        rot[i] = (w * (u[ok] * s[i, ok, :2]).sum(axis=1)).sum() / w.sum() if ok.any() else 0.0
+        if fit.sum() >= min_fit_sites:
+            sw = np.sqrt(shear_area_mm2[fit])
+            m = np.zeros((2 * fit.sum(), 3))
+            m[0::2, 0] = sn[fit] * sw
+            m[1::2, 1] = sn[fit] * sw
+            m[0::2, 2] = u[fit, 0] * sw
+            m[1::2, 2] = u[fit, 1] * sw
+            y = (s[i, fit, :2] * sw[:, None]).ravel()
+            if np.linalg.matrix_rank(m) == 3:
+                sol = np.linalg.lstsq(m, y, rcond=None)[0]
+                a, rot[i] = sol[:2], sol[2]
+        t = np.where(ok[:, None], s[i, :, :2] - a[None, :] * sn[:, None], 0.0)
+        tz[i] = ((d[:, 0] * t[:, 1] - d[:, 1] * t[:, 0]) * shear_area_mm2).sum() * 1e-3
+    return tz, resultant, rot
+
+
+def twist_free_moment_ref(pressure_kpa, xy_mm, area_mm2, cop_xy_mm, rot_kpa):
+    """``s · Σ_j A_j |r_j − r_cop|`` over the loaded sensels (N·mm) per frame; 0 without a
+    CoP or ``s``; see :func:`analysis.pivot.twist_free_moment_kernel`."""
+    p = np.asarray(pressure_kpa, dtype=np.float64)
+    loaded = np.isfinite(p) & (p > 0)
+    cop = np.asarray(cop_xy_mm, dtype=np.float64)
+    s = np.asarray(rot_kpa, dtype=np.float64)
+    lever = np.hypot(xy_mm[None, :, 0] - cop[:, None, 0], xy_mm[None, :, 1] - cop[:, None, 1])
+    polar = np.where(loaded, area_mm2 * lever, 0.0).sum(axis=1)
+    ok = np.isfinite(cop).all(axis=1) & np.isfinite(s)
+    return np.where(ok, s * polar * 1e-3, 0.0)
+
+
+def ramp_gain_ref(t_s, y, lo, hi, tau):
+    """Best ramp over the grid by direct evaluation of ``h = clip(t − τ1, 0, τ2 − τ1)``:
+    ``(gain, g1, g2)``; see :func:`analysis.fatigue.ramp_gain_kernel`."""
+    t = np.asarray(t_s, dtype=np.float64)
+    yc = np.asarray(y, dtype=np.float64) - np.mean(y)
+    best, b1, b2 = 0.0, -1, -1
+    for g1 in range(len(tau)):
+        if lo[g1] < 0:
+            continue
+        for g2 in range(g1 + 1, len(tau)):
+            h = np.clip(t - tau[g1], 0.0, tau[g2] - tau[g1])
+            h = np.where(np.arange(t.size) >= hi[g2], tau[g2] - tau[g1], h)
+            hc = h - h.mean()
+            sxx = float((hc * hc).sum())
+            if sxx > 1e-12:
+                gain = float((hc * yc).sum()) ** 2 / sxx
+                if gain > best:
+                    best, b1, b2 = gain, g1, g2
+    return best, b1, b2
 
 
 def detect_events_ref(t_s, force_n, params: EventParams | None = None):

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from analysis.pivot import FREE_MOMENT_SMOOTH_S, free_moment_peak
+from analysis.pivot import free_moment_fit_span_s, free_moment_peak
 
 # Scalar outputs (index into ``out_scalars``).
 S_PEAK_FORCE_N = 0
@@ -64,6 +64,11 @@ HEEL_LOADED_FRAC = 0.05
 #: values are not reported. The same 2.5 intervals mark a gap in the events and the
 #: review's data quality.
 PIVOT_MAX_GAP_FRAMES = 2.5
+#: Share of stance (from heel strike) from which the free-moment peak is searched, if
+#: late stance (heel unloaded) starts later: the free moment of treadmill running
+#: (Fukuchi et al. 2017, ``benchmarks/calibrate_pivot.py``) peaks at 34-69 % of stance
+#: (median 49 %), often before the heel is unloaded.
+PIVOT_FROM_STANCE_FRAC = 0.5
 
 
 @njit(cache=True, nogil=True)
@@ -191,6 +196,12 @@ def step_metrics_kernel(
                 i_late = i
                 break
     out_scalars[S_LATE_START_S] = t_s[i_late]
+    # The free-moment peak is searched from mid-stance (or from late stance where that
+    # starts earlier): in real running it lies at 34-69 % of stance (docs/metrics.md).
+    i_half = i0
+    t_half = t_heel_strike_s + PIVOT_FROM_STANCE_FRAC * (t_toe_off_s - t_heel_strike_s)
+    while i_half < i1 - 1 and t_s[i_half] < t_half:
+        i_half += 1
     # Longest gap in late stance: gaps ending at or after its first frame, and to toe-off.
     late_gap = 0.0
     t_valid = np.nan
@@ -298,7 +309,13 @@ def step_metrics_kernel(
         # Peak of the local quadratic fit of Tz (analysis.pivot: the raw peak is biased
         # by the shear noise, a moving mean flattens the peak).
         tz_abs, tz_at = free_moment_peak(
-            t_s, force_n, free_moment_nmm, i0, i_late, i1, FREE_MOMENT_SMOOTH_S
+            t_s,
+            force_n,
+            free_moment_nmm,
+            i0,
+            min(i_late, i_half),
+            i1,
+            free_moment_fit_span_s(t_toe_off_s - t_heel_strike_s),
         )
         out_scalars[S_FREE_MOMENT_PEAK_ABS_NMM] = tz_abs
         out_scalars[S_FREE_MOMENT_AT_PEAK_NMM] = tz_at

@@ -38,11 +38,16 @@ def warm_up() -> list[str]:
         np.empty((k, len(REGIONS))),
         np.empty((k, len(REGIONS))),
     )
+    from analysis.fatigue import ramp_change_point
+
+    ramp_change_point(np.arange(20.0), np.arange(20.0), permutations=1)
     return [
         "decode_stream_kernel",
         "frame_reduce_kernel",
         "friction_bound_kernel",
         "free_moment_kernel",
+        "twist_free_moment_kernel",
+        "ramp_gain_kernel",
         "contact_events_kernel",
         "step_metrics_kernel",
         "interpolate_kernel",

@@ -32,7 +32,13 @@ from typing import Any
 
 import numpy as np
 
-from analysis.hotspots import FOREFOOT_FROM_FRAC, InterpolationGrid, find_hotspots
+from analysis.hotspots import (
+    FOREFOOT_FROM_FRAC,
+    HOTSPOT_ABS_KPA,
+    HOTSPOT_REL_FRAC,
+    InterpolationGrid,
+    find_hotspots,
+)
 from analysis.step_metrics import symmetry_index_pct
 from base.frames import FOOT_NAMES, FootFrames
 from dashboard.pivot import PivotMonitor, PivotSettings
@@ -43,9 +49,6 @@ from hardware.layout import Layout
 DEFAULT_KPA_MAX = 400.0
 #: A frame is stance when its vertical force exceeds this (N).
 STANCE_FORCE_N = 40.0
-#: Hot-spot thresholds, as the analysis' HotSpotTracker defaults (kPa, share of peak).
-HOTSPOT_ABS_KPA = 150.0
-HOTSPOT_REL_FRAC = 0.7
 _MAX_COP_POINTS = 256
 _RATE_WINDOW_S = 2.0
 

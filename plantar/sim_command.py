@@ -61,9 +61,10 @@ def register(sub: Any) -> None:
     gait.add_argument(
         "--pivot",
         type=float,
-        default=20.0,
+        default=None,
         metavar="KPA",
-        help="peak rotational shear of the pivot at toe-off, fresh (kPa)",
+        help="peak rotational shear of the pivot, fresh (kPa; default: the simulator's, "
+        "calibrated to the ~10 N·m free-moment peak of real treadmill running)",
     )
     gait.add_argument(
         "--fatigue-onset-min",
@@ -129,10 +130,10 @@ def _build_insoles(args: argparse.Namespace) -> list[Any]:
         contact_time_s=args.contact_time,
         strike=args.strike,
         body_mass_kg=args.body_mass,
-        pivot_shear_kpa=args.pivot,
         fatigue_onset_s=args.fatigue_onset_min * 60.0,
         fatigue_ramp_s=args.fatigue_ramp_min * 60.0,
         **({} if args.fatigue_gain is None else {"fatigue_pivot_gain": args.fatigue_gain}),
+        **({} if args.pivot is None else {"pivot_shear_kpa": args.pivot}),
     )
     layout = load_layout(args.layout, eu_size=args.size)
     overrides = {

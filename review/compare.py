@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from analysis.records import PivotValue, pivot_spec, round_or_none
 from analysis.risk import RISK_LABEL, RISK_REGIONS
 from hardware.layout import REGIONS
 from review.session import SessionReview
@@ -78,12 +79,11 @@ def metric_defs(kind: str, sites: list[str]) -> list[tuple[str, str, str, Any]]:
     """(name, unit, group, extractor(step) → float) of every compared metric."""
 
     def pv(s: dict[str, Any]) -> Any:
-        p = s["pivot"]
-        return p["free_moment_peak_nmm"] if p["kind"] == "shear" else p["cop_ml_sweep_late_mm"]
+        return PivotValue.from_step(s).value
 
-    out: list[tuple[str, str, str, Any]] = []
+    spec = pivot_spec(kind)
+    out: list[tuple[str, str, str, Any]] = [(f"pivot: {spec.quantity}", spec.unit, "pivot", pv)]
     if kind == "shear":
-        out.append(("pivot: free-moment peak", "N·mm", "pivot", pv))
         out.append(
             (
                 "pivot: rotational shear peak",
@@ -101,8 +101,6 @@ def metric_defs(kind: str, sites: list[str]) -> list[tuple[str, str, str, Any]]:
                     lambda s, site=site: (s["pivot"].get("peak_shear_kpa") or {}).get(site),
                 )
             )
-    else:
-        out.append(("pivot proxy: late CoP sweep (proxy, not shear)", "mm", "pivot", pv))
     out.append(("contact time", "s", "timing", lambda s: s["contact_time_s"]))
     for r in REGIONS:
         out.append(
@@ -206,14 +204,6 @@ def _ci(x: np.ndarray) -> list[float] | None:
     return [round(float(lo), 6), round(float(hi), 6)]
 
 
-def _r(x: Any, nd: int = 6) -> float | None:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return round(v, nd) if math.isfinite(v) else None
-
-
 def _steps_per_km(cond: _Cond, discard: int) -> float | None:
     """Steps per km from cadence and treadmill speed of the condition's sessions."""
     if not cond.speed:
@@ -236,7 +226,11 @@ def _compare_pair(
             for s in fm.get("peak_shear", {}).get("sites", []) or []:
                 if s not in sites:
                     sites.append(s)
-    defs = metric_defs("proxy" if kind != "shear" else "shear", sites)
+    defs = metric_defs("proxy" if kind == "mixed" else kind, sites)
+    proxy_label = next(
+        (r.data["pivot"]["label"] for r in a.reviews + b.reviews if r.data["pivot"]["label"]),
+        pivot_spec("proxy").label,
+    )
     mats_a = [_matrix(_steps_after_discard(r, opts.discard_steps), defs) for r in a.reviews]
     mats_b = [_matrix(_steps_after_discard(r, opts.discard_steps), defs) for r in b.reviews]
     mats_a = [m for m in mats_a if m]
@@ -284,7 +278,7 @@ def _compare_pair(
         }
         if group == "pivot" and kind == "proxy":
             row["proxy"] = True
-            row["label"] = "proxy: CoP and IMU signals, not shear"
+            row["label"] = proxy_label
         if group == "risk":
             row["label"] = RISK_LABEL
         if group == "pivot" and kind == "mixed":
@@ -308,13 +302,13 @@ def _compare_pair(
             g_boot = corr * d_boot / sd_boot
         row.update(
             status="ok",
-            mean_a=_r(mean_a),
-            mean_b=_r(mean_b),
-            effect=_r(mean_a - mean_b),
+            mean_a=round_or_none(mean_a, 6),
+            mean_b=round_or_none(mean_b, 6),
+            effect=round_or_none(mean_a - mean_b, 6),
             effect_ci=_ci(d_boot),
-            pct_change=_r(100.0 * (mean_b / mean_a - 1.0)) if mean_a else None,
+            pct_change=round_or_none(100.0 * (mean_b / mean_a - 1.0), 6) if mean_a else None,
             pct_change_ci=_ci(pct_boot) if mean_a else None,
-            hedges_g=_r(corr * (mean_a - mean_b) / sd) if sd > 0 else None,
+            hedges_g=round_or_none(corr * (mean_a - mean_b) / sd, 6) if sd > 0 else None,
             hedges_g_ci=_ci(g_boot) if sd > 0 else None,
         )
         ci = row["effect_ci"]
@@ -322,9 +316,9 @@ def _compare_pair(
         if group == "risk":
             if spk_a and spk_b:
                 per_km_boot = ma[:, j] * spk_a - mb[:, j] * spk_b
-                row["per_km_a"] = _r(mean_a * spk_a)
-                row["per_km_b"] = _r(mean_b * spk_b)
-                row["per_km_change"] = _r(mean_b * spk_b - mean_a * spk_a)
+                row["per_km_a"] = round_or_none(mean_a * spk_a, 6)
+                row["per_km_b"] = round_or_none(mean_b * spk_b, 6)
+                row["per_km_change"] = round_or_none(mean_b * spk_b - mean_a * spk_a, 6)
                 ci_km = _ci(per_km_boot)
                 row["per_km_change_ci"] = [-ci_km[1], -ci_km[0]] if ci_km else None
             else:

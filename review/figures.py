@@ -131,7 +131,7 @@ def charts(review: SessionReview) -> dict[str, str]:
             title=f"Pivot: {piv['name']}",
             unit=piv["unit"],
             bands=bands,
-            marker=marker if d["fatigue"].get("onset_metric") == "pivot" else None,
+            marker=marker if d["fatigue"].get("onset_metric") == piv["series_key"] else None,
         ),
         "forefoot_peak": svg_series(
             by_foot("forefoot_peak_kpa"), title="Forefoot peak pressure", unit="kPa", bands=bands
@@ -150,7 +150,7 @@ def charts(review: SessionReview) -> dict[str, str]:
     trends = d["summary"].get("trends_per_minute") or {}
     fat = []
     for name, unit in (
-        ("pivot", piv["unit"]),
+        (piv["series_key"], piv["unit"]),
         ("contact_time_s", "s"),
         ("hotspot_peak_kpa", "kPa"),
     ):
@@ -160,7 +160,7 @@ def charts(review: SessionReview) -> dict[str, str]:
         mk = (
             (
                 float(fz["onset_s"]) - t0,
-                f"form breakdown from min {int((fz['onset_s'] - t0) // 60)}",
+                f"change from min {int((fz['onset_s'] - t0) // 60)}",
             )
             if fz.get("flagged") and fz.get("onset_s") is not None
             else None
@@ -168,7 +168,7 @@ def charts(review: SessionReview) -> dict[str, str]:
         fat.append(
             svg_series(
                 [("per-minute median", m, vals)],
-                title=f"Fatigue trend: {name}",
+                title=f"Trend and change point: {name}",
                 unit=unit,
                 marker=mk,
                 width=420,

@@ -62,6 +62,8 @@ def summary_sentences(review: SessionReview) -> list[str]:
     piv = d["pivot"]
     if piv["kind"] == "shear":
         out.append("Pivot (twisting) at toe-off is measured from the shear sensors (free moment).")
+    elif piv["kind"] == "force_plate":
+        out.append("Pivot (twisting) at toe-off is the force plate's free moment (measured).")
     else:
         out.append(
             "This insole has no shear sensors: the pivot shown is a proxy "
@@ -69,9 +71,7 @@ def summary_sentences(review: SessionReview) -> list[str]:
         )
     flags = d["fatigue"]["flags"]
     out.append(
-        "Fatigue: " + "; ".join(flags) + "."
-        if flags
-        else "Fatigue: no change point flagged (no sign of form breaking down)."
+        "Change points: " + "; ".join(flags) + "." if flags else "Change points: none flagged."
     )
     q = d["quality"]
     lost = sum(f["lost_frames"] for f in q["per_foot"].values())
@@ -127,14 +127,14 @@ def render_report(review: SessionReview) -> str:
     )
     for key in ("contact_time", "cadence", "pivot", "forefoot_peak", "symmetry"):
         parts.append(f"<div>{ch[key]}</div>")
-    if d["pivot"]["kind"] != "shear":
+    if d["pivot"]["kind"] == "proxy":
         parts.append(f"<p class='proxy'>Pivot: {esc(d['pivot']['label'] or 'proxy')}</p>")
-    parts.append("<h2>Fatigue trend</h2>")
+    parts.append("<h2>Trends and change points</h2>")
     flags = d["fatigue"]["flags"]
     parts.append(
         "<p class='warn'>" + esc("; ".join(flags)) + "</p>"
         if flags
-        else "<p>No form breakdown flagged.</p>"
+        else "<p>No change flagged.</p>"
     )
     parts.append(f"<div class='maps'>{ch['fatigue']}</div>")
     parts.append(
@@ -145,7 +145,10 @@ def render_report(review: SessionReview) -> str:
     )
     for region, r in (d["summary"].get("risk") or {}).items():
         kind = r.get("kind")
-        kind_txt = "proxy (pressure × CoP rotation, not shear)" if kind == "proxy" else "shear"
+        kind_txt = {
+            "proxy": "proxy (pressure × CoP rotation, not shear)",
+            "shear": "shear",
+        }.get(kind, "not measured")
         parts.append(
             f"<tr><td>{esc(region)}</td><td>{esc(kind_txt)}</td><td>{_fmt(r.get('per_step'), 3)}"
             f"</td><td>{_fmt(r.get('per_km'), 1)}</td></tr>"

@@ -27,17 +27,21 @@ from typing import Any
 import numpy as np
 
 from analysis.frame_kernels import frame_reduce_kernel, free_moment_kernel
-from analysis.hotspots import FOREFOOT_FROM_FRAC, InterpolationGrid
+from analysis.hotspots import (
+    FOREFOOT_FROM_FRAC,
+    HOTSPOT_ABS_KPA,
+    HOTSPOT_REL_FRAC,
+    InterpolationGrid,
+    interpolated_note,
+)
 from analysis.pivot import FRICTION_MU_MAX, friction_bounded_shear
+from analysis.records import PivotValue, pivot_spec, round_or_none, session_pivot_kind
 from analysis.risk import RISK_LABEL
 from hardware.layout import REGIONS, Layout
 
 FOREFOOT_REGIONS = ("MTH1", "MTH2-3", "MTH4-5", "hallux", "lesser_toes")
 #: Stance-phase samples of one step's CoP gait line.
 GAIT_LINE_POINTS = 41
-#: Hot-cell rule of the recurrence map (the same as :class:`analysis.hotspots.HotSpotTracker`).
-HOT_ABS_KPA = 150.0
-HOT_REL_FRAC = 0.7
 PROXY_MAP_LABEL = "proxy: late-stance CoP dwell, not shear"
 NOT_MEASURED = "not measured: pressure-only insole"
 
@@ -63,14 +67,6 @@ class SessionReview:
     def session_id(self) -> str:
         """Id of the session."""
         return str(self.data["session"]["id"])
-
-
-def _r(x: Any, nd: int = 4) -> float | None:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return round(v, nd) if math.isfinite(v) else None
 
 
 def load_session(directory: Path) -> tuple[dict[str, Any], Any]:
@@ -237,7 +233,7 @@ def _hot_recurrence(
     yy = np.broadcast_to(grid.y_mm[:, None], grid.inside.shape)[grid.inside]
     fore = yy >= FOREFOOT_FROM_FRAC * foot_length_mm
     vals = np.where(fore[None, :], np.nan_to_num(cells), 0.0)
-    thr = np.maximum(HOT_ABS_KPA, HOT_REL_FRAC * vals.max(axis=1, keepdims=True))
+    thr = np.maximum(HOTSPOT_ABS_KPA, HOTSPOT_REL_FRAC * vals.max(axis=1, keepdims=True))
     hot = (vals >= thr) & (vals > 0)
     return 100.0 * hot.mean(axis=0)
 
@@ -314,11 +310,11 @@ def _quality(
         lost = int(sf.get("gap_frames") or int(np.sum(np.clip(dseq - 1, 0, None))))
         per_foot[foot] = {
             "frames": n,
-            "rate_hz": _r(1.0 / dt, 2) if dt and math.isfinite(dt) and dt > 0 else None,
+            "rate_hz": round_or_none(1.0 / dt, 2) if dt and math.isfinite(dt) and dt > 0 else None,
             "lost_frames": lost,
-            "lost_pct": _r(100.0 * lost / max(n + lost, 1), 3),
+            "lost_pct": round_or_none(100.0 * lost / max(n + lost, 1), 3),
             "missing_samples": int(missing_rows.sum()),
-            "missing_pct": _r(100.0 * missing_rows.mean(), 3) if n else None,
+            "missing_pct": round_or_none(100.0 * missing_rows.mean(), 3) if n else None,
             "rejected_steps": int((result["summary"].get("rejected_steps") or {}).get(foot, 0)),
         }
     events: list[dict[str, Any]] = []
@@ -332,10 +328,10 @@ def _quality(
             if e.get("kind") in ("gap", "reconnect", "queue_overflow"):
                 events.append(
                     {
-                        "t_s": _r(e.get("t_s"), 3),
+                        "t_s": round_or_none(e.get("t_s"), 3),
                         "foot": e.get("foot"),
                         "kind": e.get("kind"),
-                        "value": _r(e.get("value"), 1),
+                        "value": round_or_none(e.get("value"), 1),
                         "detail": e.get("detail") or "",
                     }
                 )
@@ -353,31 +349,29 @@ def _quality(
         "per_foot": per_foot,
         "gaps": bands[:500],
         "n_gaps": len(bands),
-        "gap_s_total": _r(gap_s, 3),
+        "gap_s_total": round_or_none(gap_s, 3),
         "events": events[:200],
         "steps_with_gaps": steps_with_gaps,
         "dropped_frames": int(summary.get("dropped_frames") or 0),
-        "lost_at_end_s": _r(summary.get("lost_at_end_s") or 0.0, 3),
+        "lost_at_end_s": round_or_none(summary.get("lost_at_end_s") or 0.0, 3),
         "status": info.get("status"),
     }
 
 
-def _pivot_value(step: dict[str, Any]) -> float:
-    piv = step["pivot"]
-    v = piv["free_moment_peak_nmm"] if piv["kind"] == "shear" else piv["cop_ml_sweep_late_mm"]
-    return float("nan") if v is None else float(v)
+def _main_pivot_kind(pivots: list[PivotValue]) -> str:
+    """The pivot kind of most steps (the review's pivot series shows that kind only)."""
+    kinds = [p.kind for p in pivots]
+    return max(set(kinds), key=kinds.count) if kinds else "proxy"
 
 
-def pivot_unit(kind: str) -> tuple[str, str]:
-    """Name and unit of the per-step pivot value of a kind."""
-    if kind == "shear":
-        return "free-moment peak at toe-off", "N·mm"
-    return "late-stance CoP sweep (proxy: CoP, not shear)", "mm"
+def _pivot_of_kind(step: dict[str, Any], kind: str) -> float:
+    p = PivotValue.from_step(step)
+    return p.number() if p.kind == kind else float("nan")
 
 
-def _series(steps: list[dict[str, Any]]) -> dict[str, list[Any]]:
+def _series(steps: list[dict[str, Any]], pivot_kind: str) -> dict[str, list[Any]]:
     def col(fn: Any) -> list[float | None]:
-        return [_r(fn(s), 4) for s in steps]
+        return [round_or_none(fn(s), 4) for s in steps]
 
     return {
         "t_s": col(lambda s: s["heel_strike_s"]),
@@ -386,7 +380,7 @@ def _series(steps: list[dict[str, Any]]) -> dict[str, list[Any]]:
         "cadence_spm": col(
             lambda s: 60.0 / s["step_time_s"] if s.get("step_time_s") else float("nan")
         ),
-        "pivot": col(_pivot_value),
+        "pivot": col(lambda s: _pivot_of_kind(s, pivot_kind)),
         "forefoot_peak_kpa": col(
             lambda s: (
                 np.nanmax(
@@ -426,7 +420,9 @@ def _symmetry_per_minute(steps: list[dict[str, Any]]) -> dict[str, list[float | 
             rv = [s[key] for s in sel if s["foot"] == "right"]
             if lv and rv:
                 lm, rm = float(np.median(lv)), float(np.median(rv))
-                vals.append(_r(100.0 * (lm - rm) / (0.5 * (lm + rm)), 3) if lm + rm else None)
+                vals.append(
+                    round_or_none(100.0 * (lm - rm) / (0.5 * (lm + rm)), 3) if lm + rm else None
+                )
             else:
                 vals.append(None)
         out[key] = vals
@@ -501,6 +497,9 @@ def compute_review(directory: Path, progress: Any = None) -> SessionReview:
                 "label": "",
             }
         fmaps["gait_line"]["type"] = "lines"
+        sparse = interpolated_note(lay)
+        for kind in ("peak_pressure", "pti", "hotspot_recurrence"):
+            fmaps[kind]["label"] = sparse
         if lay.n_shear:
             arrays[pfx + "sites/peak_shear"] = site_shear
             arrays[pfx + "sites/pivot"] = site_rot
@@ -521,21 +520,23 @@ def compute_review(directory: Path, progress: Any = None) -> SessionReview:
             key = pfx + ("map/" if m["type"] == "grid" else "sites/") + kind
             if key in arrays:
                 v = arrays[key][np.isfinite(arrays[key])]
-                m["min"] = _r(v.min(), 3) if v.size else None
-                m["max"] = _r(v.max(), 3) if v.size else None
+                m["min"] = round_or_none(v.min(), 3) if v.size else None
+                m["max"] = round_or_none(v.max(), 3) if v.size else None
         maps[foot] = fmaps
         feet_info[foot] = {
             "layout_id": lay.id,
-            "eu_size": _r(lay.eu_size, 2),
+            "eu_size": round_or_none(lay.eu_size, 2),
             "n_sensels": lay.n_sensels,
             "n_shear": lay.n_shear,
             "steps": len(fsteps),
-            "foot_length_mm": _r(lay.foot_length_mm, 1),
+            "foot_length_mm": round_or_none(lay.foot_length_mm, 1),
+            "interpolated": sparse,
         }
     tick("data quality")
     quality = _quality(info, inp.feet, result, directory)
-    kind = summary.get("pivot_kind", "proxy")
-    name, unit = pivot_unit(kind)
+    pivots = [PivotValue.from_step(s) for s in steps]
+    kind = _main_pivot_kind(pivots)
+    spec = pivot_spec(kind)
     fatigue = summary.get("fatigue") or {}
     onset = None
     flagged_metric = None
@@ -546,7 +547,7 @@ def compute_review(directory: Path, progress: Any = None) -> SessionReview:
             and (onset is None or fz["onset_s"] < onset)
         ):
             onset, flagged_metric = fz["onset_s"], metric
-    pivot_label = "" if kind == "shear" else steps[0]["pivot"].get("label", "") if steps else ""
+    pivot_label = next((p.label for p in pivots if p.kind == kind), spec.label)
     data = {
         "version": 1,
         "session": {
@@ -559,13 +560,17 @@ def compute_review(directory: Path, progress: Any = None) -> SessionReview:
             "started_at": meta.get("started_at") or "",
             "source": meta.get("source") or "",
             "notes": meta.get("notes") or "",
-            "duration_s": _r((info.get("summary") or {}).get("duration_s"), 2),
+            "duration_s": round_or_none((info.get("summary") or {}).get("duration_s"), 2),
         },
         "feet": feet_info,
-        "pivot": {"kind": kind, "name": name, "unit": unit, "label": pivot_label},
+        "pivot": {
+            **spec.describe(pivot_label),
+            "name": spec.quantity,
+            "session_kind": session_pivot_kind({p.kind for p in pivots}),
+        },
         "risk_label": RISK_LABEL,
         "summary": summary,
-        "series": _series(steps),
+        "series": _series(steps, kind),
         "symmetry_per_minute": _symmetry_per_minute(steps),
         "fatigue": {
             "per_metric": fatigue,

@@ -59,11 +59,6 @@ STEPS_TABLE = "steps.parquet"
 NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
 _SAFE = frozenset(string.ascii_letters + string.digits + "._-")
 
-#: Which number of a step's ``pivot`` record is "the" pivot, per kind (as the analyzer's
-#: pivot alert uses it; definitions in docs/metrics.md).
-PIVOT_METRIC = {"shear": "free_moment_peak_nmm", "proxy": "cop_ml_sweep_late_mm"}
-PIVOT_UNIT = {"shear": "N.mm", "proxy": "mm"}
-
 
 def _f(name: str, type_: pa.DataType, unit: str = "") -> pa.Field:
     return pa.field(name, type_, metadata={b"unit": unit.encode()} if unit else None)
@@ -79,7 +74,7 @@ STEPS_SCHEMA = pa.schema(
         _f("stride_time_s", pa.float64(), "s"),
         _f("peak_force_n", pa.float64(), "N"),
         _f("strike_index", pa.float64(), "%"),
-        _f("pivot", pa.float64()),  # unit depends on pivot_kind: see pivot_unit
+        _f("pivot", pa.float64()),  # unit in pivot_unit (per row: it depends on pivot_kind)
         _f("pivot_kind", pa.string()),
         _f("pivot_metric", pa.string()),
         _f("pivot_unit", pa.string()),
@@ -221,12 +216,14 @@ def _num(value: Any) -> float | None:
 
 
 def steps_table(steps: list[dict[str, Any]]) -> pa.Table:
-    """Per-step table (foot, timing, pivot value and kind) from the caller's step rows."""
+    """Per-step table (foot, timing, pivot value and kind) from the caller's step rows.
+
+    The pivot's value, kind, metric and unit are those its record carries
+    (``analysis.records.PivotValue``): the archive states no unit of its own.
+    """
     rows = []
     for st in steps:
         piv = st.get("pivot") or {}
-        kind = piv.get("kind") or ""
-        metric = PIVOT_METRIC.get(kind, "")
         rows.append(
             {
                 "foot": st["foot"],
@@ -237,10 +234,10 @@ def steps_table(steps: list[dict[str, Any]]) -> pa.Table:
                 "stride_time_s": _num(st.get("stride_time_s")),
                 "peak_force_n": _num(st.get("peak_force_n")),
                 "strike_index": _num(st.get("strike_index")),
-                "pivot": _num(piv.get(metric)) if metric else None,
-                "pivot_kind": kind,
-                "pivot_metric": metric,
-                "pivot_unit": PIVOT_UNIT.get(kind, ""),
+                "pivot": _num(piv.get("value")),
+                "pivot_kind": piv.get("kind") or "",
+                "pivot_metric": piv.get("metric") or "",
+                "pivot_unit": piv.get("unit") or "",
             }
         )
     return pa.Table.from_pylist(rows, schema=STEPS_SCHEMA)

@@ -51,12 +51,12 @@
       <canvas id="replay" width="160" height="330"></canvas>`;
     h += "<h3>Per-step series</h3><p>Red bands: gaps in the data.</p>";
     for (const k of ["contact_time", "cadence", "pivot", "forefoot_peak", "symmetry"]) h += `<div class="chart" data-chart="${k}">${d.charts[k]}</div>`;
-    if (d.pivot.kind !== "shear") h += `<p class="proxy">Pivot: ${esc(d.pivot.label || "proxy")}</p>`;
-    h += "<h3>Fatigue trend</h3>";
-    h += d.fatigue.flags.length ? `<p class="warn">${esc(d.fatigue.flags.join("; "))}</p>` : "<p>No form breakdown flagged.</p>";
+    if (d.pivot.kind === "proxy") h += `<p class="proxy">Pivot: ${esc(d.pivot.label || "proxy")}</p>`;
+    h += "<h3>Trends and change points</h3>";
+    h += d.fatigue.flags.length ? `<p class="warn">${esc(d.fatigue.flags.join("; "))}</p>` : "<p>No change flagged.</p>";
     h += `<div class="maps">${d.charts.fatigue}</div>`;
     h += `<h3>Blister-risk index <small>(${esc(d.risk_label)})</small></h3><table><tr><th>region</th><th>kind</th><th>per step</th><th>per km</th></tr>`;
-    for (const [r, v] of Object.entries(d.summary.risk || {})) h += `<tr><td>${esc(r)}</td><td>${esc(v.kind === "proxy" ? "proxy (not shear)" : "shear")}</td><td>${fmt(v.per_step, 3)}</td><td>${fmt(v.per_km, 1)}</td></tr>`;
+    for (const [r, v] of Object.entries(d.summary.risk || {})) h += `<tr><td>${esc(r)}</td><td>${esc(v.kind === "proxy" ? "proxy (not shear)" : v.kind === "shear" ? "shear" : "not measured")}</td><td>${fmt(v.per_step, 3)}</td><td>${fmt(v.per_km, 1)}</td></tr>`;
     h += "</table>";
     const q = d.quality;
     h += `<h3 id="quality">Gaps and data quality</h3><p class="gaps">${q.n_gaps} gaps, ${fmt(q.gap_s_total, 2)} s in total; ${q.steps_with_gaps} steps with a gap inside stance.</p><table><tr><th>foot</th><th>frames</th><th>rate (Hz)</th><th>lost frames</th><th>missing samples</th><th>rejected steps</th></tr>`;

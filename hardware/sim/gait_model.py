@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from base.errors import ConfigError
+from hardware.layout import points_in_polygon
 
 if TYPE_CHECKING:
     from hardware.layout import Layout
@@ -119,7 +120,17 @@ _SITE_SHEAR_GAIN = {
 }
 _STATIC_FRICTION = 0.6  # sock-insole coefficient: |shear| <= mu * pressure at every site
 _PIVOT_CORE_MM = 15.0  # inside this radius the rotational shear grows linearly with radius
-_PIVOT_SCHEDULE = (0.55, 0.84, 1.0)  # heel unloaded -> toe-off (start, peak, end)
+#: Activation of the pivot over stance: a raised-cosine bump from ``PIVOT_START_TAU`` to
+#: toe-off whose peak lies at the step's own stance phase (``StanceState.pivot_peak_tau``;
+#: mean ``PIVOT_PEAK_TAU``). Calibrated to the free moment Ty of the Fukuchi et al. (2017)
+#: treadmill runs (``benchmarks/calibrate_pivot.py``, docs/metrics.md): after the impact
+#: transient the free moment rises to a peak at 34-69 % of stance (median 49 %) and falls
+#: to zero at toe-off.
+PIVOT_START_TAU = 0.2
+PIVOT_PEAK_TAU = 0.52
+#: Grid cell of the continuous field whose free moment is the simulator's ground truth (mm).
+FIELD_CELL_MM = 5.0
+_FIELD_BLOCK = 512
 
 
 @dataclass(frozen=True)
@@ -133,7 +144,9 @@ class GaitParams:
     contact_time_s : ground contact time of one step (s).
     strike : foot strike pattern, one of ``STRIKE_PATTERNS``.
     body_mass_kg : body mass (kg); body weight = mass * g.
-    pivot_shear_kpa : magnitude of the rotational shear field at toe-off before fatigue (kPa).
+    pivot_shear_kpa : magnitude of the rotational shear field at its peak before fatigue
+        (kPa); the default gives a whole-foot free-moment peak of ~10 N·m (9.5 N·m is the
+        median of the Fukuchi treadmill runs, docs/metrics.md).
     fatigue_onset_s : run time after which fatigue starts to drift the pattern (s).
     fatigue_ramp_s : time from onset to full fatigue (s).
     fatigue_pivot_gain : relative growth of the pivot shear at full fatigue (1.0 = doubles).
@@ -145,7 +158,7 @@ class GaitParams:
     contact_time_s: float = 0.25
     strike: str = "rearfoot"
     body_mass_kg: float = 70.0
-    pivot_shear_kpa: float = 20.0
+    pivot_shear_kpa: float = 11.5
     fatigue_onset_s: float = 1800.0
     fatigue_ramp_s: float = 600.0
     fatigue_pivot_gain: float = 1.0
@@ -261,6 +274,7 @@ class StanceState:
     mth1_scale: np.ndarray  # (n,) multiplier of the MTH1 blob weight (fatigue)
     pivot_kpa: np.ndarray  # (n,) rotational shear magnitude at full activation (kPa)
     shear_scale: np.ndarray  # (n,) multiplier of AP/ML shear (step-to-step variability)
+    pivot_peak_tau: np.ndarray | float = PIVOT_PEAK_TAU  # (n,) stance phase of the pivot peak
 
 
 @dataclass
@@ -271,6 +285,10 @@ class LoadFields:
     shear_kpa: np.ndarray  # (n, K, 3): tx, ty, normal pressure at shear sites
     pivot_shear_kpa: np.ndarray  # (n, K) magnitude of the rotational (pivot) shear component
     cop_xy_mm: np.ndarray  # (n, 2) centre of pressure over the sensels (nan when unloaded)
+    #: (n,) free moment of the continuous shear field over the whole insole about the
+    #: continuous field's centre of pressure (N·mm): the ground truth of the pivot, not
+    #: computed from the sampled shear sites
+    field_free_moment_nmm: np.ndarray
 
 
 class PlantarLoadModel:
@@ -300,17 +318,30 @@ class PlantarLoadModel:
         self._g_sensel = self._densities(self.sensel_xy_mm)  # (B, S) 1/mm^2
         self._g_site = self._densities(self.shear_xy_mm)  # (B, K)
         self.pivot_xy_mm = 0.6 * self.blob_xy_mm[_MTH1] + 0.4 * self.blob_xy_mm[_MTH1 + 1]
+        self._core_mm = _PIVOT_CORE_MM * scale
         site_regions = [s.region for s in layout.shear_sites]
         self._site_gain = np.array([_SITE_SHEAR_GAIN.get(r, 1.0) for r in site_regions])
-        r = self.shear_xy_mm - self.pivot_xy_mm
+        self._pivot_field = self._pivot_directions(self.shear_xy_mm)  # (K, 2), |.| <= 1
+        # The continuous field, on a grid of cells inside the insole outline.
+        self.field_xy_mm = _outline_cells(np.asarray(layout.outline_mm), FIELD_CELL_MM)
+        self.field_cell_mm2 = FIELD_CELL_MM * FIELD_CELL_MM
+        self._g_field = self._densities(self.field_xy_mm)  # (B, C)
+        nearest = _nearest(self.field_xy_mm, self.sensel_xy_mm)
+        regions = [BLOB_NAMES[int(layout.sensel_region[j])] for j in nearest]
+        self._field_gain = np.array([_SITE_SHEAR_GAIN.get(r, 1.0) for r in regions])
+        self._field_pivot = self._pivot_directions(self.field_xy_mm)
+
+    def _pivot_directions(self, points_xy_mm: np.ndarray) -> np.ndarray:
+        """(P, 2) direction of the pivot shear at each point, ``|.| <= 1``: the unit
+        tangent of a clockwise (seen from above) field about the pivot point times the
+        elastic-core falloff, signed by :attr:`pivot_sign`."""
+        r = points_xy_mm - self.pivot_xy_mm
         radius = np.hypot(r[:, 0], r[:, 1])
-        # Unit tangential direction of a clockwise (seen from above) field, times the
-        # elastic-core falloff; multiplied by pivot_sign below.
         with np.errstate(invalid="ignore", divide="ignore"):
             tangent = np.stack([r[:, 1], -r[:, 0]], axis=1) / radius[:, None]
         tangent = np.nan_to_num(tangent)
-        core = np.clip(radius / (_PIVOT_CORE_MM * scale), 0.0, 1.0)
-        self._pivot_field = -self.pivot_sign * tangent * core[:, None]  # (K, 2), |.| <= 1
+        core = np.clip(radius / self._core_mm, 0.0, 1.0)
+        return -self.pivot_sign * tangent * core[:, None]
 
     def _blob_centres(self, layout: Layout) -> np.ndarray:
         regions = np.asarray(layout.sensel_region)
@@ -353,22 +384,73 @@ class PlantarLoadModel:
         blob_force_n = shares * state.force_n[:, None]
         pressure_kpa = (blob_force_n @ self._g_sensel) * 1e3
         normal_kpa = (blob_force_n @ self._g_site) * 1e3  # (n, K)
-        shear_kpa, pivot_abs = self._shear(tau, normal_kpa, state)
-        area_p = pressure_kpa * self.sensel_area_mm2
-        total = area_p.sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            cop = (area_p @ self.sensel_xy_mm) / total[:, None]
-        cop[total <= 0.0] = np.nan
+        n = tau.shape[0]
+        shear_scale = np.broadcast_to(np.asarray(state.shear_scale, np.float64), (n,))
+        pivot_now_kpa = np.broadcast_to(
+            np.asarray(state.pivot_kpa, np.float64) * pivot_activation(tau, state.pivot_peak_tau),
+            (n,),
+        )
+        tx, ty, cap = self._tangential(
+            tau, normal_kpa, shear_scale, pivot_now_kpa, self._site_gain, self._pivot_field
+        )
+        shear_kpa = np.stack([tx, ty, normal_kpa], axis=2)
+        field_abs = np.hypot(self._pivot_field[:, 0], self._pivot_field[:, 1])
+        pivot_abs = pivot_now_kpa[:, None] * field_abs[None] * cap
         return LoadFields(
             pressure_kpa=pressure_kpa.astype(np.float32),
             shear_kpa=shear_kpa.astype(np.float32),
             pivot_shear_kpa=pivot_abs.astype(np.float32),
-            cop_xy_mm=cop,
+            cop_xy_mm=_cop(pressure_kpa * self.sensel_area_mm2, self.sensel_xy_mm),
+            field_free_moment_nmm=self._field_free_moment(
+                tau, blob_force_n, shear_scale, pivot_now_kpa
+            ),
         )
 
-    def _shear(
-        self, tau: np.ndarray, normal_kpa: np.ndarray, state: StanceState
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def _field_free_moment(
+        self,
+        tau: np.ndarray,
+        blob_force_n: np.ndarray,
+        shear_scale: np.ndarray,
+        pivot_now_kpa: np.ndarray,
+    ) -> np.ndarray:
+        """Free moment of the continuous field (N·mm, (n,)): pressure and shear evaluated
+        on every cell of the insole, Tz about the field's own centre of pressure; 0 in
+        swing. Evaluated over blocks of ``_FIELD_BLOCK`` stance samples (bounded memory)."""
+        out = np.zeros(tau.shape[0])
+        rows = np.flatnonzero(blob_force_n.sum(axis=1) > 0.0)
+        x, y = self.field_xy_mm[:, 0], self.field_xy_mm[:, 1]
+        for a in range(0, rows.size, _FIELD_BLOCK):
+            sel = rows[a : a + _FIELD_BLOCK]
+            normal_kpa = (blob_force_n[sel] @ self._g_field) * 1e3  # (m, C)
+            tx, ty, _ = self._tangential(
+                tau[sel],
+                normal_kpa,
+                shear_scale[sel],
+                pivot_now_kpa[sel],
+                self._field_gain,
+                self._field_pivot,
+            )
+            # Tz = Σ [(x − x_cop)·ty − (y − y_cop)·tx]·A about the field's own CoP.
+            total = normal_kpa.sum(axis=1)
+            cx = (normal_kpa @ x) / total
+            cy = (normal_kpa @ y) / total
+            tz = ty @ x - cx * ty.sum(axis=1) - tx @ y + cy * tx.sum(axis=1)
+            out[sel] = tz * self.field_cell_mm2 * 1e-3
+        return out
+
+    def _tangential(
+        self,
+        tau: np.ndarray,
+        normal_kpa: np.ndarray,
+        shear_scale: np.ndarray,
+        pivot_now_kpa: np.ndarray,
+        gain: np.ndarray,
+        pivot_field: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Friction-capped tangential stress ``(tx, ty)`` (n, P) at P points with shear
+        gains ``gain`` (P,) and pivot directions ``pivot_field`` (P, 2), and the cap's
+        factor (n, P); ``shear_scale`` (n,) scales the AP/ML traction, ``pivot_now_kpa``
+        (n,) is the pivot shear magnitude at each sample (activation included)."""
         speed_factor = float(np.clip(self.gait.speed_mps / 3.3, 0.5, 1.8))
         # Fraction of local pressure: braking (posterior, -y) early, propulsion (+y) late.
         ap_schedule = np.array(
@@ -376,24 +458,55 @@ class PlantarLoadModel:
         )
         # Medio-lateral: slightly medial early, lateral in push-off (in lateral units).
         ml_schedule = np.array([[-0.03, 0.0, 0.12, 0.35], [0.05, 0.40, 0.72, 1.0]])
-        ap = raised_cosine_bumps(tau, ap_schedule).sum(axis=1) * state.shear_scale
-        ml = raised_cosine_bumps(tau, ml_schedule).sum(axis=1) * state.shear_scale
-        local = normal_kpa * self._site_gain  # (n, K)
-        ty = ap[:, None] * local
-        tx = self.lateral_sign * ml[:, None] * local
-        activation = raised_cosine_bumps(tau, np.array([[1.0, *_PIVOT_SCHEDULE]]))[:, 0]
-        pivot_mag = (state.pivot_kpa * activation)[:, None]  # (n, 1)
-        tx = tx + pivot_mag * self._pivot_field[None, :, 0]
-        ty = ty + pivot_mag * self._pivot_field[None, :, 1]
-        pivot_abs = pivot_mag * np.hypot(self._pivot_field[:, 0], self._pivot_field[:, 1])[None]
-        # Static friction caps the tangential stress a site can carry.
+        ap = raised_cosine_bumps(tau, ap_schedule).sum(axis=1) * shear_scale
+        ml = raised_cosine_bumps(tau, ml_schedule).sum(axis=1) * shear_scale
+        local = normal_kpa * gain  # (n, P)
+        pivot_mag = pivot_now_kpa[:, None]  # (n, 1)
+        tx = (self.lateral_sign * ml)[:, None] * local + pivot_mag * pivot_field[None, :, 0]
+        ty = ap[:, None] * local + pivot_mag * pivot_field[None, :, 1]
+        # Static friction caps the tangential stress a point can carry.
         magnitude = np.hypot(tx, ty)
         limit = _STATIC_FRICTION * normal_kpa
         with np.errstate(invalid="ignore", divide="ignore"):
             factor = np.where(magnitude > limit, limit / magnitude, 1.0)
         factor = np.nan_to_num(factor)
-        shear = np.stack([tx * factor, ty * factor, normal_kpa], axis=2)
-        return shear, pivot_abs * factor
+        tx *= factor
+        ty *= factor
+        return tx, ty, factor
+
+
+def pivot_activation(tau: np.ndarray, peak_tau: np.ndarray | float) -> np.ndarray:
+    """Pivot activation 0..1 over stance (n,): a raised cosine from ``PIVOT_START_TAU``
+    through 1 at ``peak_tau`` (per sample, or one value) to 0 at toe-off."""
+    t = np.asarray(tau, dtype=np.float64)
+    peak = np.clip(np.broadcast_to(np.asarray(peak_tau, np.float64), t.shape), 0.3, 0.9)
+    rise = np.clip((t - PIVOT_START_TAU) / (peak - PIVOT_START_TAU), 0.0, 1.0)
+    fall = np.clip((1.0 - t) / (1.0 - peak), 0.0, 1.0)
+    return np.where(t < peak, 0.5 - 0.5 * np.cos(np.pi * rise), 0.5 - 0.5 * np.cos(np.pi * fall))
+
+
+def _cop(area_pressure: np.ndarray, xy_mm: np.ndarray) -> np.ndarray:
+    """Centre of pressure (n, 2) of per-point ``pressure * area`` (n, P); NaN unloaded."""
+    total = area_pressure.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cop = (area_pressure @ xy_mm) / total[:, None]
+    cop[total <= 0.0] = np.nan
+    return cop
+
+
+def _outline_cells(outline_mm: np.ndarray, cell_mm: float) -> np.ndarray:
+    """Centres (C, 2) of the square cells of side ``cell_mm`` inside a polygon."""
+    x = np.arange(outline_mm[:, 0].min() + cell_mm / 2, outline_mm[:, 0].max(), cell_mm)
+    y = np.arange(outline_mm[:, 1].min() + cell_mm / 2, outline_mm[:, 1].max(), cell_mm)
+    gx, gy = np.meshgrid(x, y)
+    centres = np.column_stack([gx.ravel(), gy.ravel()])
+    return centres[points_in_polygon(centres, outline_mm)]
+
+
+def _nearest(points_xy_mm: np.ndarray, targets_xy_mm: np.ndarray) -> np.ndarray:
+    """Index of the nearest target of each point."""
+    d = (points_xy_mm[:, None, :] - targets_xy_mm[None, :, :]) ** 2
+    return np.argmin(d.sum(axis=2), axis=1)
 
 
 def free_moment_nmm(

@@ -3,6 +3,11 @@
 Records are built from the samples the insole actually took (so event sequence numbers
 and peaks match what the data stream can show), from the noise-free physical fields, and
 are final once the first sample after toe-off has been taken.
+
+The pivot truth (``pivot_torque_nmm``, ``pivot_impulse_nmm_s``) is the free moment of the
+continuous shear field over the whole insole (``LoadFields.field_free_moment_nmm``), not
+of the 5 sampled shear sites the estimator reads; ``pivot_torque_sites_nmm`` (what those
+sites would read without noise) is kept only to check the estimator's arithmetic.
 """
 
 from __future__ import annotations
@@ -61,6 +66,9 @@ class StepTruth:
     # Time integral of Tz (trapezoid over the samples) from heel unloaded to toe-off
     # (see HEEL_UNLOADED_FRAC); NaN when the heel force was not given.
     pivot_impulse_nmm_s: float = float("nan")
+    # Peak |Tz| of the 5 shear sites alone, noise-free (N·mm): not ground truth, the value
+    # the estimator's arithmetic should reproduce from noise-free site readings.
+    pivot_torque_sites_nmm: float = float("nan")
 
     def to_dict(self) -> dict[str, object]:
         """Plain JSON-serialisable dict."""
@@ -77,6 +85,7 @@ class _OpenStep:
     pivot_torque_nmm: float = 0.0
     pivot_torque_signed_nmm: float = 0.0
     peak_rotational_shear_kpa: float = 0.0
+    pivot_torque_sites_nmm: float = 0.0
     # Stance samples (time, Tz, force, heel force), for the late-stance impulse at the close.
     samples: list[np.ndarray] = field(default_factory=list)
 
@@ -121,6 +130,7 @@ class GroundTruthRecorder:
         torque_nmm: np.ndarray,
         rotational_shear_kpa: np.ndarray,
         heel_force_n: np.ndarray | None = None,
+        sites_torque_nmm: np.ndarray | None = None,
     ) -> None:
         """Fold one block of samples (one entry per sample; ``region_peak_kpa`` is (n, R)).
 
@@ -152,6 +162,10 @@ class GroundTruthRecorder:
                 step.peak_rotational_shear_kpa = max(
                     step.peak_rotational_shear_kpa, float(rotational_shear_kpa[late].max())
                 )
+                if sites_torque_nmm is not None:
+                    step.pivot_torque_sites_nmm = max(
+                        step.pivot_torque_sites_nmm, float(np.abs(sites_torque_nmm[late]).max())
+                    )
             if heel_force_n is not None:
                 step.samples.append(
                     np.stack([t_true_s[rows], torque_nmm[rows], force_n[rows], heel_force_n[rows]])
@@ -189,6 +203,7 @@ class GroundTruthRecorder:
                 fatigue_level=float(tl.fatigue[k]),
                 complete=step.complete,
                 pivot_impulse_nmm_s=_late_stance_impulse(step.samples),
+                pivot_torque_sites_nmm=step.pivot_torque_sites_nmm,
             )
         )
 

@@ -31,7 +31,10 @@ class Imperfections:
     stride_jitter_cv : SD of heel-strike timing around the metronome grid, fraction of a stride.
     contact_cv : step-to-step coefficient of variation of contact time.
     load_cv : step-to-step coefficient of variation of the force amplitude.
-    pivot_cv : step-to-step coefficient of variation of the pivot shear magnitude.
+    pivot_cv : step-to-step coefficient of variation of the pivot shear magnitude (0.22:
+        the median late-stance free-moment CV of the Fukuchi treadmill runs, 0.11-0.43).
+    pivot_timing_sd : step-to-step SD of the stance phase of the pivot peak (0.07: the
+        Fukuchi runs' median within-trial spread).
     clock_ppm : device crystal error (ppm); device time = offset + (1 + ppm*1e-6) * true time.
     clock_offset_us : device clock at true time 0 (us), e.g. time since the insole booted.
     loss_probability : probability that any one frame is lost (independent losses).
@@ -50,7 +53,8 @@ class Imperfections:
     stride_jitter_cv: float = 0.012
     contact_cv: float = 0.025
     load_cv: float = 0.04
-    pivot_cv: float = 0.12
+    pivot_cv: float = 0.22
+    pivot_timing_sd: float = 0.15
     clock_ppm: float = 0.0
     clock_offset_us: int = 0
     loss_probability: float = 0.002

@@ -265,9 +265,13 @@ class SimulatedInsole:
             * (1.0 + gait.fatigue_pivot_gain * fatigue)
             * tl.pivot_scale[safe],
             shear_scale=tl.shear_scale[safe],
+            pivot_peak_tau=tl.pivot_peak_tau[safe],
         )
         fields = self.model.fields(state)
-        torque = free_moment_nmm(
+        # The truth is the continuous field's free moment; what the 5 shear sites see
+        # (noise-free) is kept beside it for checking the estimator's arithmetic only.
+        torque = fields.field_free_moment_nmm
+        sites_torque = free_moment_nmm(
             fields.shear_kpa, self.model.shear_xy_mm, self.model.shear_area_mm2, fields.cop_xy_mm
         )
         region_peak = np.zeros((n, len(BLOB_NAMES)))
@@ -288,6 +292,7 @@ class SimulatedInsole:
             region_peak_kpa=region_peak,
             cop_xy_mm=fields.cop_xy_mm,
             torque_nmm=torque,
+            sites_torque_nmm=sites_torque,
             rotational_shear_kpa=fields.pivot_shear_kpa.max(axis=1, initial=0.0),
             heel_force_n=heel_force_n,
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hardware.sim.gait_model import GaitParams
+from hardware.sim.gait_model import PIVOT_PEAK_TAU, GaitParams
 from hardware.sim.imperfections import Imperfections
 
 _CHUNK_STEPS = 64
@@ -22,7 +22,7 @@ class StepTimeline:
 
     Attributes (numpy arrays, one entry per step, grown on demand)
     ----------------------------------------------------------------
-    heel_strike_s, contact_s, load_scale, pivot_scale, shear_scale, fatigue
+    heel_strike_s, contact_s, load_scale, pivot_scale, pivot_peak_tau, shear_scale, fatigue
     """
 
     def __init__(
@@ -47,6 +47,7 @@ class StepTimeline:
         self.contact_s = np.empty(0)
         self.load_scale = np.empty(0)
         self.pivot_scale = np.empty(0)
+        self.pivot_peak_tau = np.empty(0)
         self.shear_scale = np.empty(0)
         self.fatigue = np.empty(0)
 
@@ -64,7 +65,7 @@ class StepTimeline:
         imp = self.imperfections
         stride = self.gait.stride_period_s
         k = np.arange(self.n_steps, self.n_steps + _CHUNK_STEPS)
-        z = self._rng.standard_normal((5, _CHUNK_STEPS))
+        z = self._rng.standard_normal((6, _CHUNK_STEPS))
         z = np.clip(z, -3.0, 3.0)
         jitter = imp.stride_jitter_cv * stride * z[0]
         contact = self._contact_mean_s * (1.0 + imp.contact_cv * z[1])
@@ -81,6 +82,9 @@ class StepTimeline:
             [self.pivot_scale, np.maximum(1.0 + imp.pivot_cv * z[3], 0.0)]
         )
         self.shear_scale = np.concatenate([self.shear_scale, 1.0 + 0.5 * imp.load_cv * z[4]])
+        self.pivot_peak_tau = np.concatenate(
+            [self.pivot_peak_tau, PIVOT_PEAK_TAU + imp.pivot_timing_sd * z[5]]
+        )
         self.fatigue = np.concatenate([self.fatigue, self.gait.fatigue_level(hs)])
 
     def ensure_until(self, t_true_s: float) -> None:

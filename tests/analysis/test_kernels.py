@@ -14,11 +14,13 @@ from analysis.frame_kernels import (
     free_moment_kernel,
 )
 from analysis.hotspots import InterpolationGrid, label_kernel
+from analysis.pivot import twist_free_moment_kernel
 from analysis.reference import (
     detect_events_ref,
     frame_reduce_ref,
     free_moment_ref,
     interpolate_ref,
+    twist_free_moment_ref,
 )
 from hardware.layout import REGIONS, available_layouts, load_layout
 
@@ -162,9 +164,22 @@ def test_free_moment_matches_reference_and_simulator(sim60):
     n = len(fr)
     tz, res, rot = np.empty(n), np.empty((n, layout.n_shear)), np.empty(n)
     free_moment_kernel(fr.shear_kpa, layout.shear_xy_mm, layout.shear_area_mm2, cop, tz, res, rot)
-    tz_ref, res_ref = free_moment_ref(fr.shear_kpa, layout.shear_xy_mm, layout.shear_area_mm2, cop)
+    tz_ref, res_ref, rot_ref = free_moment_ref(
+        fr.shear_kpa, layout.shear_xy_mm, layout.shear_area_mm2, cop
+    )
     np.testing.assert_allclose(tz, tz_ref, rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(res, res_ref, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(rot, rot_ref, rtol=1e-6, atol=1e-6)
+    # the twist over the loaded area: kernel and NumPy reference
+    whole = np.empty(n)
+    twist_free_moment_kernel(
+        fr.pressure_kpa, layout.sensel_xy_mm, layout.sensel_area_mm2, cop, rot, whole
+    )
+    want = twist_free_moment_ref(
+        fr.pressure_kpa, layout.sensel_xy_mm, layout.sensel_area_mm2, cop, rot_ref
+    )
+    np.testing.assert_allclose(whole, want, rtol=1e-6, atol=1e-6)
+    assert np.abs(whole).max() > 1000.0  # whole-insole N·mm, not the sites' few %
     assert np.abs(tz).max() > 10.0  # the pivot is there
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -385,3 +386,38 @@ def test_ground_truth_can_be_bounded_to_the_last_steps(layout, calibration):
         bounded.samples(2 * RATE_HZ)
     assert len(full.ground_truth) > 8
     assert bounded.ground_truth == full.ground_truth[-4:]
+
+
+FUKUCHI = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "fukuchi-running"
+
+
+def test_pivot_calibrated_to_real_free_moment():
+    """The simulator's free moment (continuous field, noise-free) has the late-stance peak,
+    step-to-step CV and peak timing of real treadmill running (Fukuchi et al. 2017): each
+    within the range of the real file-feet and near their median."""
+    from hardware.sim.pivot_calibration import (
+        FUKUCHI_SPEEDS,
+        force_plate_stats,
+        simulator_stats,
+    )
+
+    files = sorted(FUKUCHI.glob("*forces.txt"))
+    if not files:
+        pytest.skip(f"no Fukuchi running files under {FUKUCHI}")
+    real = [s for f in files for s in force_plate_stats(f)]
+    peak = np.array([s.late_peak_nmm for s in real])
+    cv = np.array([s.late_peak_cv for s in real])
+    tau = np.array([s.peak_tau for s in real])
+    for speed, (contact_s, cadence) in FUKUCHI_SPEEDS.items():
+        gait = GaitParams(speed_mps=speed, contact_time_s=contact_s, cadence_spm=cadence)
+        left, _ = make_pair(load_layout("plantar-ref"), seed=2, gait=gait)
+        block = left.samples(40 * RATE_HZ)
+        sim = simulator_stats(block.step_index, block.stance_phase, block.pivot_torque_nmm, RATE_HZ)
+        assert peak.min() <= sim.late_peak_nmm <= peak.max()
+        assert abs(np.log(sim.late_peak_nmm / np.median(peak))) < np.log(1.3)
+        assert cv.min() <= sim.late_peak_cv <= cv.max()
+        assert tau.min() <= sim.peak_tau <= tau.max()
+    # the truth is the continuous field, not the sampled sites: they differ ~40-fold
+    truth = [s for s in left.ground_truth if s.complete]
+    ratio = np.mean([s.pivot_torque_nmm / s.pivot_torque_sites_nmm for s in truth])
+    assert ratio > 10.0

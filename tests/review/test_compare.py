@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from analysis.records import pivot_spec
 from tests.review.conftest import compare_cli_json, metric, pair
 
-PIVOT = "pivot: free-moment peak"
+PIVOT = f"pivot: {pivot_spec('shear').quantity}"
 
 
 def test_known_effect_sign_and_ci(comparison: dict) -> None:

@@ -4,6 +4,7 @@ simulated session: one self-contained file, proxies labelled, gaps shown."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,9 @@ def _self_contained(html: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def imported(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+def real_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A PLANTAR_HOME for the module's imports (each file imported by its own test, so a
+    format the importers do not read yet fails only that file's test)."""
     if not REAL_FILES:
         pytest.skip(f"no real recordings under {SHARED}")
     import os
@@ -34,10 +37,8 @@ def imported(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     home = tmp_path_factory.mktemp("real-home")
     old = os.environ.get("PLANTAR_HOME")
     os.environ["PLANTAR_HOME"] = str(home)
-    from store.importers import import_file
-
     try:
-        yield {p.name: import_file(p, catalog=False).session_id for p in REAL_FILES}
+        yield home
     finally:
         if old is None:
             os.environ.pop("PLANTAR_HOME", None)
@@ -45,12 +46,16 @@ def imported(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
             os.environ["PLANTAR_HOME"] = old
 
 
-@pytest.mark.parametrize("name", [p.name for p in REAL_FILES])
-def test_report_renders_for_real_file(imported: dict[str, str], name: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("path", REAL_FILES, ids=[p.name for p in REAL_FILES])
+def test_report_renders_for_real_file(real_home: Path, path: Path, tmp_path: Path) -> None:
     from plantar.cli import main
+    from store.importers import import_file
 
+    if path.parent.name == "fukuchi-running":
+        pytest.skip("force-plate recording: no importer on this branch yet (issue 15 item 1)")
+    session_id = import_file(path, catalog=False).session_id
     out = tmp_path / "report.html"
-    assert main(["report", imported[name], "-o", str(out)]) == 0
+    assert main(["report", session_id, "-o", str(out)]) == 0
     html = out.read_text(encoding="utf-8")
     _self_contained(html)
     # no real system here has shear sensors: pivot and shear maps say so
@@ -59,6 +64,16 @@ def test_report_renders_for_real_file(imported: dict[str, str], name: str, tmp_p
     assert "relative index, no clinical threshold" in html
     assert "Gaps and data quality" in html
     assert re.search(r"\d+ gaps, [\d.]+ s in total", html)
+    # the pivot number is named with its kind and unit; IMU only where the source has one
+    assert "Pivot: late-stance CoP sweep (proxy, not the free moment) (mm)" in html
+    has_imu = path.parent.name == "moticon"
+    assert ("CoP and IMU signals" in html) == has_imu
+    assert "proxy: CoP signals, not shear" in html or has_imu
+    # sparse insoles (8 or 16 sensors) say their maps are interpolated; pedar (99) does not
+    assert ("interpolated:" in html) == (path.parent.name in ("moticon", "physionet-gaitpdb"))
+    if path.parent.name == "physionet-gaitpdb":  # no sensor under MTH2-3
+        assert re.search(r"<td>MTH2-3</td><td>not measured</td>", html)
+    assert "form is breaking down" not in html
 
 
 def test_report_shows_gaps_and_fatigue(experiment: dict, tmp_path: Path, monkeypatch) -> None:
@@ -70,5 +85,5 @@ def test_report_shows_gaps_and_fatigue(experiment: dict, tmp_path: Path, monkeyp
     html = out.read_text(encoding="utf-8")
     _self_contained(html)
     assert 'class="gap"' in html  # lost frames of the simulated insoles as bands
-    assert "Fatigue trend" in html
+    assert "Trends and change points" in html
     assert "proxy: late-stance CoP dwell" not in html  # shear insole: no proxy maps

@@ -25,7 +25,6 @@ from hardware.layout import load_layout
 from store.archive import (
     MANIFEST_FILE,
     NULL_PARTITION,
-    PIVOT_METRIC,
     archive_sessions,
     partition_value,
     source_checksums,
@@ -112,7 +111,7 @@ def _direct_means(root: Path, ids: list[str]) -> tuple[dict[Any, float], dict[An
             hotspots=False,
         )  # fmt: skip
         for st in out["steps"]:
-            value = st["pivot"][PIVOT_METRIC[st["pivot"]["kind"]]]
+            value = st["pivot"]["value"]
             if value is not None:
                 pivots[key].append(value)
         for foot in ("left", "right"):
