@@ -22,12 +22,14 @@ import numpy as np
 
 from analysis.event_detectors import CHOSEN_DETECTOR, EVENT_DETECTORS
 from analysis.pivot import FREE_MOMENT_SMOOTH_S, free_moment_peak
+from analysis.records import pivot_spec, round_or_none
+from store.session import FORCE_PLATE_LAYOUT_ID
 
-PIVOT_KIND = "force_plate"
-PIVOT_UNIT = "N·mm"
+PIVOT_KIND = pivot_spec("force_plate").kind
+PIVOT_UNIT = pivot_spec("force_plate").unit
 PIVOT_LABEL = "measured: free moment of the force plate (a reference, not a proxy)"
 LATE_STANCE_FRAC = 0.5
-PLATE_LAYOUT = "force-plate"
+PLATE_LAYOUT = FORCE_PLATE_LAYOUT_ID
 
 
 @dataclass
@@ -37,10 +39,6 @@ class PlateFoot:
     t_s: np.ndarray
     force_n: np.ndarray
     free_moment_nmm: np.ndarray
-
-
-def _r(value: float, digits: int) -> float | None:
-    return round(float(value), digits) if np.isfinite(value) else None
 
 
 def plate_steps(foot: str, data: PlateFoot) -> list[dict[str, Any]]:
@@ -66,14 +64,14 @@ def plate_steps(foot: str, data: PlateFoot) -> list[dict[str, Any]]:
                 "heel_strike_s": round(float(hs), 6),
                 "toe_off_s": round(float(to), 6),
                 "contact_time_s": round(float(to - hs), 6),
-                "peak_force_n": _r(np.nanmax(force[i0:i1]), 1) if i1 > i0 else None,
+                "peak_force_n": round_or_none(np.nanmax(force[i0:i1]), 1) if i1 > i0 else None,
                 "pivot": {
                     "kind": PIVOT_KIND,
                     "unit": PIVOT_UNIT,
                     "label": PIVOT_LABEL,
-                    "free_moment_peak_nmm": _r(peak, 1),
-                    "free_moment_at_peak_nmm": _r(at_peak, 1),
-                    "free_moment_impulse_nmm_s": _r(impulse, 2),
+                    "free_moment_peak_nmm": round_or_none(peak, 1),
+                    "free_moment_at_peak_nmm": round_or_none(at_peak, 1),
+                    "free_moment_impulse_nmm_s": round_or_none(impulse, 2),
                 },
             }
         )
@@ -93,14 +91,18 @@ def analyze_plate(feet: dict[str, PlateFoot]) -> dict[str, Any]:
     summary = {
         "steps": len(steps),
         "steps_per_foot": {f: sum(s["foot"] == f for s in steps) for f in feet},
-        "cadence_spm": _r(cadence, 2) if cadence else None,
-        "contact_time_s": _r(np.median([s["contact_time_s"] for s in steps]), 4) if steps else None,
+        "cadence_spm": round_or_none(cadence, 2) if cadence else None,
+        "contact_time_s": round_or_none(np.median([s["contact_time_s"] for s in steps]), 4)
+        if steps
+        else None,
         "pivot": {
             "kind": PIVOT_KIND,
             "unit": PIVOT_UNIT,
             "label": PIVOT_LABEL,
-            "free_moment_peak_median_nmm": _r(np.median(peaks_ok), 1) if len(peaks_ok) else None,
-            "free_moment_peak_cv": _r(np.std(peaks_ok) / np.mean(peaks_ok), 4)
+            "free_moment_peak_median_nmm": round_or_none(np.median(peaks_ok), 1)
+            if len(peaks_ok)
+            else None,
+            "free_moment_peak_cv": round_or_none(np.std(peaks_ok) / np.mean(peaks_ok), 4)
             if len(peaks_ok) > 1 and np.mean(peaks_ok) > 0
             else None,
         },

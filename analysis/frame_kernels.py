@@ -1,3 +1,4 @@
+# Long module: the per-frame kernels share private layout tables and loops (one home).
 """Per-frame reductions of a pressure frame: total force, centre of pressure, per-region
 force and peak pressure, and the free moment from the shear sites.
 

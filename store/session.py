@@ -45,6 +45,10 @@ def new_session_id(now: dt.datetime | None = None) -> str:
     return f"{now:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
 
 
+#: Layout id of a force-plate session: per-foot force, CoP and free moment, no pressure map.
+FORCE_PLATE_LAYOUT_ID = "force-plate"
+
+
 @dataclass
 class FootLayout:
     """Which layout one foot's insole uses: layout id and shoe size (EU)."""

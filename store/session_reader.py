@@ -25,7 +25,13 @@ from hardware.layout import Layout, load_layout
 from store.errors import SessionNotFoundError, StoreError
 from store.export import find_session
 from store.schema import batch_to_frames
-from store.session import PARQUET_SUFFIX, SESSION_FILE, STREAM_SUFFIX, read_session_json
+from store.session import (
+    FORCE_PLATE_LAYOUT_ID,
+    PARQUET_SUFFIX,
+    SESSION_FILE,
+    STREAM_SUFFIX,
+    read_session_json,
+)
 
 #: km/h per m/s (the catalog keeps the treadmill speed in km/h).
 KMH_PER_MPS = 3.6
@@ -82,7 +88,8 @@ def read_session(directory: Path) -> SessionRecording:
     Raises
     ------
     base.errors.ConfigError
-        No finalised frame files (the session still needs recovery), or unknown layout.
+        No finalised frame files (the session still needs recovery), unknown layout, or a
+        force-plate session (no pressure frames: ``analysis.force_plate_steps`` reads it).
     """
     meta: dict[str, Any] = read_session_json(directory).get("meta") or {}
     feet, layouts, yaw = {}, {}, {}
@@ -95,6 +102,12 @@ def read_session(directory: Path) -> SessionRecording:
             continue
         feet[foot] = batch_to_frames(table, foot)
         info = info or {}
+        if info.get("layout_id") == FORCE_PLATE_LAYOUT_ID:
+            raise ConfigError(
+                f"session {directory.name} is a force-plate recording (no pressure map): "
+                f"`plantar analyze {directory.name}` gives its steps and measured free moment; "
+                "review pages and reports read insole sessions only"
+            )
         layouts[foot] = foot_layout(
             info.get("layout_id", ""), foot, info.get("eu_size"), str(directory / SESSION_FILE)
         )

@@ -1,3 +1,4 @@
+# Long module: one physical model (force, pressure, shear and its continuous free-moment truth).
 """Physics of one foot running on a treadmill: vertical force, pressure pattern and shear.
 
 Everything here is a pure function of the stance phase ``tau`` (0 at heel strike, 1 at

@@ -39,9 +39,9 @@ import numpy as np
 
 from store.errors import ImportFormatError
 from store.importers import ChannelGroup, ImportedRecording, make_foot_frames
-from store.session import FootLayout
+from store.session import FORCE_PLATE_LAYOUT_ID, FootLayout
 
-LAYOUT_ID = "force-plate"
+LAYOUT_ID = FORCE_PLATE_LAYOUT_ID
 STANCE_CORE_FRAC = 0.2
 STANCE_MIN_S = 0.05
 COP_MIN_FORCE_N = 20.0
