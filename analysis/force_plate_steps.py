@@ -128,10 +128,10 @@ def load_plate(target: str) -> dict[str, PlateFoot] | None:
             for c in rec.channels
             if c.group == "force"
         }
-    from store.export import find_session
     from store.session import read_session_json
+    from store.session_reader import locate_session
 
-    directory = find_session(target)
+    directory = locate_session(target)
     meta = read_session_json(directory).get("meta") or {}
     feet = meta.get("feet") or {}
     if not feet or any((fl or {}).get("layout_id") != PLATE_LAYOUT for fl in feet.values()):

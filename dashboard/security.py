@@ -119,7 +119,7 @@ def own_host_names(extra: tuple[str, ...] = ()) -> frozenset[str]:
     """Host names this dashboard answers to (besides IP literals): localhost, this
     machine's name and its mDNS name, and any names the operator adds."""
     name = socket.gethostname().lower()
-    names = {"localhost", name, f"{name}.local", socket.getfqdn().lower()}
+    names = {"localhost", name, f"{name}.local"}  # no getfqdn(): it can stall without DNS
     return frozenset(names | {e.lower().rstrip(".") for e in extra if e})
 
 

@@ -25,7 +25,7 @@ from base.version import __version__
 from review.session import SessionReview, compute_review
 
 #: Bump when the review computation changes (with the package version, this keys the cache).
-REVIEW_REVISION = 3
+REVIEW_REVISION = 4  # 4: typed pivot records (series_key), whole-insole free moment
 ANALYSIS_VERSION = f"{__version__}-r{REVIEW_REVISION}"
 
 

@@ -13,8 +13,11 @@ sees them) passes here and fails there. The suite therefore:
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 import site
+import subprocess
 import sys
 import sysconfig
 from pathlib import Path
@@ -22,16 +25,31 @@ from pathlib import Path
 import pytest
 
 
+@functools.cache
 def _base_site_dirs() -> list[Path]:
-    dirs = set()
-    for key in ("purelib", "platlib"):
+    """The base interpreter's site-packages directories, as that interpreter reports them
+    (Debian's python3 has several: /usr/local/lib/python3.X/dist-packages,
+    /usr/lib/python3/dist-packages ...), and its user site."""
+    base_python = getattr(sys, "_base_executable", None) or sys.executable
+    probe = "import json, site; print(json.dumps(site.getsitepackages() + [site.USER_SITE]))"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    dirs: set[Path] = set()
+    try:
+        out = subprocess.run(
+            [base_python, "-c", probe], capture_output=True, text=True, env=env, timeout=60
+        )
+        dirs |= {Path(d).resolve() for d in json.loads(out.stdout) if d}
+    except (OSError, ValueError, subprocess.SubprocessError):
+        pass
+    for key in ("purelib", "platlib"):  # the same, from this side, in case the probe failed
         path = sysconfig.get_path(
             key, vars={"base": sys.base_prefix, "platbase": sys.base_exec_prefix}
         )
         dirs.add(Path(path).resolve())
     if site.USER_SITE:
         dirs.add(Path(site.USER_SITE).resolve())
-    return sorted(dirs)
+    venv = Path(sys.prefix).resolve()
+    return sorted(d for d in dirs if not d.is_relative_to(venv))
 
 
 def _venv_sees_system_site() -> bool:

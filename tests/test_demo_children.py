@@ -50,6 +50,7 @@ def test_sigkill_of_demo_leaves_no_child(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
+    children: list[int] = []
     try:
         assert proc.stderr is not None
         t_end = time.monotonic() + 300  # a cold numba cache compiles first
@@ -71,5 +72,6 @@ def test_sigkill_of_demo_leaves_no_child(tmp_path: Path) -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
-        for c in _children(proc.pid):
-            os.kill(c, signal.SIGKILL)
+        for c in children:  # the saved list: proc.pid may name another process by now
+            if _alive(c):
+                os.kill(c, signal.SIGKILL)

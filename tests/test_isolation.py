@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import _base_site_dirs, modules_from_base_interpreter
 
 REPO = Path(__file__).resolve().parents[1]
@@ -34,6 +36,25 @@ def test_the_guard_sees_a_module_loaded_from_base_site_packages() -> None:
     )
     assert out.returncode == 0, out.stderr
     assert "probe_mod" in out.stdout
+
+
+def test_the_guard_covers_where_the_base_interpreter_finds_packages() -> None:
+    """Independent evidence: ask the base interpreter where a third-party module it can
+    import lives; that directory must be one the guard watches."""
+    base_python = getattr(sys, "_base_executable", None) or sys.executable
+    probe = (
+        "import importlib.util as u\n"
+        "for m in ('pip', 'setuptools', 'numpy', 'pytest'):\n"
+        "    s = u.find_spec(m)\n"
+        "    if s and s.origin: print(s.origin)"
+    )
+    out = subprocess.run([base_python, "-c", probe], capture_output=True, text=True, timeout=60)
+    origins = [Path(line).resolve() for line in out.stdout.splitlines() if line.strip()]
+    if not origins:
+        pytest.skip("the base interpreter has no third-party module to locate")
+    watched = _base_site_dirs()
+    for origin in origins:
+        assert any(origin.is_relative_to(d) for d in watched), (origin, watched)
 
 
 def test_subprocess_python3_is_the_venv() -> None:
