@@ -6,14 +6,16 @@ both the streaming :class:`~analysis.analyzer.Analyzer` and the batch
 """
 
 from analysis.analyzer import Analyzer, AnalyzerOutput, analyze_recording
-from analysis.events import EventParams, detect_events
+from analysis.contact_events import ContactParams
+from analysis.event_detectors import CHOSEN_DETECTOR, EVENT_DETECTORS
 from analysis.hotspots import InterpolationGrid
 
 __all__ = [
+    "CHOSEN_DETECTOR",
+    "EVENT_DETECTORS",
     "Analyzer",
     "AnalyzerOutput",
-    "EventParams",
+    "ContactParams",
     "InterpolationGrid",
     "analyze_recording",
-    "detect_events",
 ]

@@ -20,9 +20,7 @@ from typing import Any
 import numpy as np
 
 # Gait events: the contact detector chosen by `plantar validate` (docs/metrics.md).
-from analysis.contact_events import ContactParams as EventParams
-from analysis.contact_events import contact_events_kernel as detect_events_kernel
-from analysis.contact_events import new_contact_state as new_event_state
+from analysis.contact_events import ContactParams, contact_events_kernel, new_contact_state
 from analysis.events import EVENT_HEEL_STRIKE
 from analysis.fatigue import change_flag, per_minute, ramp_change_point
 from analysis.frame_kernels import FrameReducer, free_moment_kernel
@@ -148,7 +146,7 @@ class _FootState:
     def __init__(self, layout: Layout, params: np.ndarray, keep_frames: int, hotspots: bool):
         self.layout = layout
         self.params = params
-        self.state = new_event_state()
+        self.state = new_contact_state()
         self.ring = _Ring(layout.n_sensels, len(REGIONS), layout.n_shear, 4 * keep_frames)
         self.keep = keep_frames
         self.pending_hs: float | None = None
@@ -201,7 +199,7 @@ class Analyzer:
         self,
         layouts: dict[str, Layout],
         *,
-        event_params: EventParams | None = None,
+        event_params: ContactParams | None = None,
         risk: RiskAssumptions | None = None,
         speed_mps: float | None = None,
         hotspots: bool = True,
@@ -209,7 +207,7 @@ class Analyzer:
         rate_hint_hz: float = 500.0,
         keep_steps: int | None = None,
     ) -> None:
-        params = (event_params or EventParams()).as_array()
+        params = (event_params or ContactParams()).as_array()
         keep = int(keep_s * rate_hint_hz)
         self.feet = {f: _FootState(lay, params, keep, hotspots) for f, lay in layouts.items()}
         self.risk = risk or RiskAssumptions()
@@ -265,7 +263,7 @@ class Analyzer:
         if yaw_rate_dps is not None and not fs.has_imu:
             fs.has_imu = bool(np.isfinite(yaw_rate_dps).any())
         events = np.empty((n + 1, 3))
-        n_ev = detect_events_kernel(ring.t_s[sl], ring.force_n[sl], fs.params, fs.state, events)
+        n_ev = contact_events_kernel(ring.t_s[sl], ring.force_n[sl], fs.params, fs.state, events)
         for kind, t_event, _ in events[:n_ev]:
             if kind == EVENT_HEEL_STRIKE:
                 fs.pending_hs = float(t_event)
@@ -579,7 +577,7 @@ def analyze_recording(
     *,
     yaw_rate_dps: dict[str, np.ndarray] | None = None,
     speed_mps: float | None = None,
-    event_params: EventParams | None = None,
+    event_params: ContactParams | None = None,
     hotspots: bool = True,
     speed_changes: list[tuple[float, float]] | None = None,
 ) -> dict[str, Any]:

@@ -30,17 +30,14 @@ from typing import Any
 import numpy as np
 
 from analysis.analyzer import Analyzer
-from analysis.contact_events import ContactParams as EventParams
-from analysis.contact_events import contact_events_kernel as detect_events_kernel
-from analysis.contact_events import new_contact_state as new_event_state
+from analysis.contact_events import ContactParams, contact_events_kernel, new_contact_state
 from analysis.frame_kernels import (
     FrameReducer,
     frame_reduce_batch,
     frame_reduce_kernel,
     free_moment_kernel,
 )
-from analysis.reference import contact_events_ref as detect_events_ref
-from analysis.reference import frame_reduce_ref, free_moment_ref
+from analysis.reference import contact_events_ref, frame_reduce_ref, free_moment_ref
 from analysis.warmup import warm_up
 from base.frames import FootFrames
 from hardware.layout import REGIONS, Layout, load_layout
@@ -63,7 +60,7 @@ def _pipeline_numba(fr: FootFrames, layout: Layout, batch: int) -> None:
     n = len(fr)
     area, xy, reg = layout.sensel_area_mm2, layout.sensel_xy_mm, layout.sensel_region
     sxy, sarea = layout.shear_xy_mm.reshape(-1, 2), layout.shear_area_mm2
-    state, params = new_event_state(), EventParams().as_array()
+    state, params = new_contact_state(), ContactParams().as_array()
     r = len(REGIONS)
     reduce = FrameReducer(area, xy, reg, r)  # layout tables built once, as the Analyzer does
     for a in range(0, n, batch):
@@ -74,7 +71,7 @@ def _pipeline_numba(fr: FootFrames, layout: Layout, batch: int) -> None:
         reduce(p, force, cop, rf, rp)
         tz, res, rot = np.empty(m), np.empty((m, layout.n_shear)), np.empty(m)
         free_moment_kernel(fr.shear_kpa[a : a + batch], sxy, sarea, cop, tz, res, rot)
-        detect_events_kernel(fr.t_s[a : a + batch], force, params, state, np.empty((m + 1, 3)))
+        contact_events_kernel(fr.t_s[a : a + batch], force, params, state, np.empty((m + 1, 3)))
 
 
 def _pipeline_numpy(fr: FootFrames, layout: Layout, batch: int) -> None:
@@ -90,7 +87,7 @@ def _pipeline_numpy(fr: FootFrames, layout: Layout, batch: int) -> None:
         free_moment_ref(fr.shear_kpa[a : a + batch], layout.shear_xy_mm, layout.shear_area_mm2, cop)
         force_all.append(f)
     # The detector is a state machine: its reference runs over the samples in order.
-    detect_events_ref(fr.t_s, np.concatenate(force_all))
+    contact_events_ref(fr.t_s, np.concatenate(force_all))
 
 
 def _best(fn: Any, repeat: int = 3) -> float:
@@ -171,7 +168,7 @@ def run_benchmarks(quick: bool = False) -> dict[str, Any]:
         frame_reduce_kernel(
             big, ref.sensel_area_mm2, ref.sensel_xy_mm, ref.sensel_region, force, cop, rf, rp
         )
-        detect_events_kernel(t_s, force, EventParams().as_array(), new_event_state(), events)
+        contact_events_kernel(t_s, force, ContactParams().as_array(), new_contact_state(), events)
 
     batch_pass()  # first touch of the ~0.1 GB of outputs: page faults are not the pass
     t_batch, t_sum = _best_interleaved([batch_pass, lambda: np.sum(big)], 3)
@@ -193,7 +190,7 @@ def run_benchmarks(quick: bool = False) -> dict[str, Any]:
             rp,
             threads=threads,
         )
-        detect_events_kernel(t_s, force, EventParams().as_array(), new_event_state(), events)
+        contact_events_kernel(t_s, force, ContactParams().as_array(), new_contact_state(), events)
 
     result["bandwidth_fraction_threads"] = round(t_sum / _best(batch_pass_threads, 3), 3)
     result["batch_threads"] = threads
