@@ -7,6 +7,8 @@ import json
 import math
 from typing import Any
 
+from base.units import kmh_to_mps
+
 
 def register(sub: Any) -> None:
     """Add the analysis subcommands to ``sub`` (an argparse subparsers object)."""
@@ -89,7 +91,7 @@ def run_analyze(args: argparse.Namespace) -> int:
             print(f"contact time (s): {s['contact_time_s']}; pivot: {s['pivot']['label']}")
         return 0
     data = load_recording(args.session)
-    speed = args.speed_kmh / 3.6 if args.speed_kmh else data.speed_mps
+    speed = kmh_to_mps(args.speed_kmh) if args.speed_kmh else data.speed_mps
     result = analyze_recording(
         data.feet, data.layouts, yaw_rate_dps=data.yaw_rate_dps, speed_mps=speed
     )

@@ -32,6 +32,8 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from base.units import mps_to_kmh
+
 #: Permutations of the change-point test (p-values in steps of 1/200).
 PERMUTATIONS = 199
 #: Significance level of the change-point test.
@@ -193,7 +195,7 @@ def change_flag(
     if near:
         t, v = near[0]
         text += (
-            f" (treadmill speed changed to {v * 3.6:.1f} km/h at minute "
+            f" (treadmill speed changed to {mps_to_kmh(v):.1f} km/h at minute "
             f"{int((t - t0_s) // 60)}: not necessarily fatigue)"
         )
     return text

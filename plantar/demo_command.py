@@ -22,6 +22,8 @@ import sys
 import tempfile
 from typing import Any
 
+from base.units import kmh_to_mps
+
 #: Demo pivot gauge: 10 s to settle, baseline from 10 to 50 s of the run.
 DEMO_BASELINE_SKIP_S = 10.0
 DEMO_BASELINE_S = 40.0
@@ -89,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--duration must be a positive number of seconds")
     try:  # check the runner's parameters here, for a clear error before anything starts
         GaitParams(
-            speed_mps=args.speed_kmh / 3.6,
+            speed_mps=kmh_to_mps(args.speed_kmh),
             strike=args.strike,
             fatigue_onset_s=1e9 if args.no_fatigue else args.fatigue_onset_s,
             fatigue_ramp_s=args.fatigue_ramp_s,
@@ -152,7 +154,7 @@ def _start_simulated_insoles(args: argparse.Namespace) -> tuple[subprocess.Popen
     command = [
         sys.executable, "-m", "plantar.cli", "sim", "--json",
         "--layout", args.layout, "--rate", f"{args.rate:g}", "--seed", str(args.seed),
-        "--speed", f"{args.speed_kmh / 3.6:.4f}", "--strike", args.strike,
+        "--speed", f"{kmh_to_mps(args.speed_kmh):.4f}", "--strike", args.strike,
         "--fatigue-onset-min", f"{(1e9 if args.no_fatigue else args.fatigue_onset_s) / 60:.6g}",
         "--fatigue-ramp-min", f"{args.fatigue_ramp_s / 60:.6g}",
         "--fatigue-gain", f"{args.fatigue_gain:g}",

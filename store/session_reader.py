@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 from base import paths
 from base.errors import ConfigError
 from base.frames import FOOT_NAMES, FootFrames
+from base.units import kmh_to_mps
 from hardware.layout import Layout, load_layout
 from store.errors import SessionNotFoundError, StoreError
 from store.export import find_session
@@ -33,8 +34,6 @@ from store.session import (
     read_session_json,
 )
 
-#: km/h per m/s (the catalog keeps the treadmill speed in km/h).
-KMH_PER_MPS = 3.6
 #: Sampling rate assumed when neither the summary nor the frames tell it (Hz).
 FALLBACK_RATE_HZ = 100
 
@@ -60,7 +59,7 @@ def foot_layout(layout_id: str, foot: str, eu_size: float | None, where: str) ->
 def speed_mps(meta: dict[str, Any]) -> float | None:
     """Treadmill speed of a session's metadata in m/s (None when not given)."""
     kmh = meta.get("treadmill_speed_kmh")
-    return kmh / KMH_PER_MPS if kmh else None
+    return kmh_to_mps(kmh) if kmh else None
 
 
 def locate_session(target: str | Path, root: Path | None = None) -> Path:
