@@ -47,6 +47,25 @@ def _param(group: Any, name: str, path: Path) -> Any:
     return param
 
 
+#: ANALOG:UNITS spellings of a moment and their factor to N·mm.
+MOMENT_UNITS_TO_NMM = {"nmm": 1.0, "n.mm": 1.0, "n*mm": 1.0, "n·mm": 1.0, "nm": 1e3, "n.m": 1e3}
+
+
+def _moment_to_nmm(units: list[str], chans: np.ndarray, path: Path) -> float:
+    """Factor from the plate's moment channels' unit (ANALOG:UNITS) to N·mm; N·mm when the
+    file names no unit (the usual C3D convention with POINT:UNITS mm)."""
+    named = {units[c].strip().lower().replace(" ", "") for c in chans[3:6] if c < len(units)}
+    named.discard("")
+    if not named:
+        return 1.0
+    if len(named) > 1 or next(iter(named)) not in MOMENT_UNITS_TO_NMM:
+        raise ImportFormatError(
+            f"{path}: force-plate moment channels in unit {sorted(named)}; "
+            f"supported: {', '.join(sorted(MOMENT_UNITS_TO_NMM))}"
+        )
+    return MOMENT_UNITS_TO_NMM[next(iter(named))]
+
+
 def _read(path: Path) -> tuple[np.ndarray, float, dict[str, np.ndarray], int]:
     import c3d
 
@@ -64,6 +83,9 @@ def _read(path: Path) -> tuple[np.ndarray, float, dict[str, np.ndarray], int]:
             }
             if kind == 4:
                 params["cal"] = _param(plate, "CAL_MATRIX", path).float_array[0]
+            analog_group = reader.get("ANALOG")
+            units = analog_group.get("UNITS") if analog_group is not None else None
+            params["units"] = list(units.string_array) if units is not None else []
             rate = float(reader.analog_rate)
             expected = int(reader.last_frame) - int(reader.first_frame) + 1
             with warnings.catch_warnings():
@@ -73,6 +95,8 @@ def _read(path: Path) -> tuple[np.ndarray, float, dict[str, np.ndarray], int]:
         raise StoreError(f"{path}: cannot read ({err.strerror})") from err
     except (ValueError, AssertionError, IndexError, KeyError, TypeError, struct.error) as err:
         raise ImportFormatError(f"{path}: not a readable C3D file ({err})") from err
+    if not frames:
+        raise ImportFormatError(f"{path}: C3D holds no analog frames; nothing imported")
     if len(frames) < expected:
         raise ImportFormatError(
             f"{path}: C3D cut short: {len(frames)} of {expected} frames; nothing imported"
@@ -90,6 +114,8 @@ def read_c3d(path: Path) -> ImportedRecording:
     if chans.min() < 0 or chans.max() >= analog.shape[1]:
         raise ImportFormatError(f"{path}: FORCE_PLATFORM:CHANNEL names a missing analog channel")
     raw = analog[:, chans].astype(np.float64)
+    if kind == 2:  # calibrated channels: moments in the file's own unit, we keep N·mm
+        raw[:, 3:] *= _moment_to_nmm(p["units"], chans, path)
     # CAL_MATRIX is stored by column: row i of the matrix is column i in the file.
     wrench = raw @ p["cal"].T if kind == 4 else raw
     unloaded = np.abs(wrench[:, 2]) <= np.percentile(np.abs(wrench[:, 2]), UNLOADED_QUANTILE)
