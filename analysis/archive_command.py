@@ -35,10 +35,16 @@ def register(sub: Any) -> None:
 
 
 def session_steps(directory: Path) -> list[dict[str, Any]]:
-    """Step rows of one finalised session directory (no hot spots: the archive keeps none)."""
+    """Step rows of one finalised session directory (no hot spots: the archive keeps none);
+    a force-plate session gives its steps with the measured free moment."""
     from analysis.analyzer import analyze_recording
+    from analysis.force_plate_steps import analyze_plate, load_plate
     from store.session_reader import read_session
 
+    plate = load_plate(str(directory))
+    if plate is not None:
+        plate_steps: list[dict[str, Any]] = analyze_plate(plate)["steps"]
+        return plate_steps
     rec = read_session(directory)
     out = analyze_recording(
         rec.feet,

@@ -22,7 +22,7 @@ import numpy as np
 
 from analysis.event_detectors import CHOSEN_DETECTOR, EVENT_DETECTORS
 from analysis.pivot import FREE_MOMENT_SMOOTH_S, free_moment_peak
-from analysis.records import pivot_spec, round_or_none
+from analysis.records import PivotValue, pivot_spec, round_or_none
 from store.session import FORCE_PLATE_LAYOUT_ID
 
 PIVOT_KIND = pivot_spec("force_plate").kind
@@ -65,14 +65,16 @@ def plate_steps(foot: str, data: PlateFoot) -> list[dict[str, Any]]:
                 "toe_off_s": round(float(to), 6),
                 "contact_time_s": round(float(to - hs), 6),
                 "peak_force_n": round_or_none(np.nanmax(force[i0:i1]), 1) if i1 > i0 else None,
-                "pivot": {
-                    "kind": PIVOT_KIND,
-                    "unit": PIVOT_UNIT,
-                    "label": PIVOT_LABEL,
-                    "free_moment_peak_nmm": round_or_none(peak, 1),
-                    "free_moment_at_peak_nmm": round_or_none(at_peak, 1),
-                    "free_moment_impulse_nmm_s": round_or_none(impulse, 2),
-                },
+                "pivot": PivotValue(
+                    PIVOT_KIND,
+                    peak,
+                    {
+                        "free_moment_peak_nmm": peak,
+                        "free_moment_at_peak_nmm": at_peak,
+                        "free_moment_impulse_nmm_s": impulse,
+                    },
+                    PIVOT_LABEL,
+                ).to_dict(),
             }
         )
     return steps

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 
 from analysis.force_plate_steps import PIVOT_KIND, PIVOT_UNIT, analyze_plate, load_plate
@@ -62,3 +63,16 @@ def test_analyze_an_imported_force_plate_session(tmp_path: Path) -> None:
     assert len(doc["steps"]) >= 75
     assert {s["pivot"]["kind"] for s in doc["steps"]} == {PIVOT_KIND}
     assert doc["summary"]["steps_per_foot"]["left"] >= 37
+    # by its folder too, and into the archive's per-step table with its kind and unit
+    by_path = run_cli("analyze", str(tmp_path / "sessions" / session), "--json", env=env)
+    assert by_path.returncode == 0, by_path.stderr
+    assert json.loads(by_path.stdout)["summary"] == doc["summary"]
+    archived = run_cli("archive", "--to", str(tmp_path / "archive"), "--json", env=env)
+    assert archived.returncode == 0, archived.stderr
+    (steps_file,) = (tmp_path / "archive").rglob("steps.parquet")
+    rows = pq.read_table(steps_file).to_pylist()
+    assert len(rows) == len(doc["steps"])
+    assert {(r["pivot_kind"], r["pivot_unit"]) for r in rows} == {(PIVOT_KIND, PIVOT_UNIT)}
+    assert [r["pivot"] for r in rows] == pytest.approx(
+        [s["pivot"]["value"] for s in doc["steps"]], rel=1e-6
+    )
