@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from base.errors import ConfigError, DeviceError
+from base.frames import FOOT_NAMES
 from base.wire.cobs import frame_message
 from base.wire.messages import DeviceInfo, encode_info
 from base.wire.payload import encode_data_frame
@@ -61,7 +62,7 @@ class SessionReplayTransport(ReplayTransport):
         if target.suffix == ".parquet":  # replay:///sessions/<id>/left.parquet
             foot = foot or target.stem
             target = target.parent
-        if foot is not None and foot not in ("left", "right"):
+        if foot is not None and foot not in FOOT_NAMES:
             raise ConfigError(f"transport URL {url!r}: foot must be left or right, got {foot!r}")
         self.target = target
         self.foot = foot

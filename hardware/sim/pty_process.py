@@ -17,6 +17,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from base.errors import DeviceError
+from base.frames import FOOT_NAMES
 from hardware.sim.imperfections import Imperfections
 from hardware.sim.insole import make_pair
 from hardware.sim.pty_device import DEFAULT_TX_BUFFER_BYTES, FAULTS, PtyDeviceServer
@@ -54,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     """
     parser = argparse.ArgumentParser(prog="python -m hardware.sim.pty_process")
     parser.add_argument("link", type=Path)
-    parser.add_argument("--foot", choices=("left", "right"), default="left")
+    parser.add_argument("--foot", choices=FOOT_NAMES, default="left")
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--layout", default="plantar-ref")
     parser.add_argument("--seed", type=int, default=0)
