@@ -1,6 +1,6 @@
 """``sim://``: a simulated insole, in process, through the real codec.
 
-``sim://?foot=left&layout=plantar-ref&rate=200&seed=0&pivot=20&loss=0.002&speed=1``
+``sim://?foot=left&layout=plantar-ref&rate=200&seed=0&pivot=12&loss=0.002&speed=1``
 
 The :class:`~hardware.sim.insole.SimulatedInsole` encodes its samples into protocol
 bytes (``encode_data_frame`` → COBS → 0x00) at real-time pace (``speed`` times faster),
@@ -8,8 +8,8 @@ and the bridge decodes them with :class:`~firmware_bridge.stream_decoder.StreamD
 serial or BLE byte stream: ``plantar demo`` exercises the same code as a real insole.
 
 Query parameters (all optional): ``foot`` left|right, ``layout`` (layout id), ``rate``
-(Hz), ``seed``, ``pivot`` (rotational shear at toe-off, kPa), ``loss`` (probability that
-a frame is lost), ``speed`` (time factor, 1 = real time), ``block_ms`` (interval
+(Hz), ``seed``, ``pivot`` (peak rotational shear of the twist in stance, kPa; default
+11.5, calibrated to real free moments), ``loss`` (probability that a frame is lost), ``speed`` (time factor, 1 = real time), ``block_ms`` (interval
 between chunks, ms), ``device_id``.
 
 For tests and demos the transport has fault hooks: :meth:`SimTransport.unplug`,
