@@ -9,8 +9,9 @@ serial or BLE byte stream: ``plantar demo`` exercises the same code as a real in
 
 Query parameters (all optional): ``foot`` left|right, ``layout`` (layout id), ``rate``
 (Hz), ``seed``, ``pivot`` (peak rotational shear of the twist in stance, kPa; default
-11.5, calibrated to real free moments), ``loss`` (probability that a frame is lost), ``speed`` (time factor, 1 = real time), ``block_ms`` (interval
-between chunks, ms), ``device_id``.
+11.5, calibrated to real free moments), ``loss`` (probability that a frame is lost),
+``speed`` (time factor, 1 = real time), ``block_ms`` (interval between chunks, ms),
+``device_id``.
 
 For tests and demos the transport has fault hooks: :meth:`SimTransport.unplug`,
 :meth:`SimTransport.replug` and :meth:`SimTransport.lose_next_frames`.
