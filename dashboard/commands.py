@@ -78,7 +78,7 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``plantar serve``."""
-    from dashboard.runtime import LiveRuntime, RuntimeOptions
+    from live.runtime import LiveRuntime, RuntimeOptions
     from plantar.errors import ConfigError
 
     if bool(args.left) != bool(args.right):

@@ -33,7 +33,7 @@ import numpy as np
 _CLIENT = r"""
 import json, sys, time
 from websockets.sync.client import connect
-from dashboard.wire import decode_display
+from live.display_wire import decode_display
 url, duration = sys.argv[1], float(sys.argv[2])
 lat, build, n, t_end = [], [], 0, time.monotonic() + duration
 with connect(url, max_size=None, open_timeout=10) as ws:
@@ -120,9 +120,9 @@ def measure_live(
     record : record the session (to ``sessions_root`` or a temporary directory).
     """
     from dashboard.pivot import PivotSettings
-    from dashboard.runtime import LiveRuntime, RuntimeOptions
     from hardware.sim import make_pair
     from hardware.sim.pty_device import PtyDeviceServer
+    from live.runtime import LiveRuntime, RuntimeOptions
 
     tmp = None
     if sessions_root is None:

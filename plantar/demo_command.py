@@ -78,8 +78,8 @@ def _say(text: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``plantar demo``."""
-    from dashboard.runtime import LiveRuntime, RuntimeOptions
     from hardware.sim import GaitParams
+    from live.runtime import LiveRuntime, RuntimeOptions
     from plantar.errors import ConfigError
 
     if args.duration is not None and args.duration <= 0:

@@ -6,7 +6,7 @@ What it does, in order:
 2. finalises every session a power cut or crash interrupted
    (:func:`store.recovery.recover_interrupted`), one log record each;
 3. builds the live runtime that ``plantar serve`` and ``plantar demo`` use
-   (:class:`dashboard.runtime.LiveRuntime`: bridge → recorder + analysis → dashboard)
+   (:class:`live.runtime.LiveRuntime`: bridge → recorder + analysis → dashboard)
    and serves the page at once;
 4. connects the insoles in the background: an insole that is off, absent or not
    answering is waited for (``--retry-interval``, default 5 s; the page shows it as
@@ -262,9 +262,9 @@ def insole_urls(cfg: Any) -> dict[str, str]:
 
 
 def runtime_options(cfg: Any) -> Any:
-    """The :class:`dashboard.runtime.RuntimeOptions` for a configuration."""
+    """The :class:`live.runtime.RuntimeOptions` for a configuration."""
     from dashboard.pivot import PivotSettings
-    from dashboard.runtime import RuntimeOptions
+    from live.runtime import RuntimeOptions
     from plantar.config import DEFAULT_LAYOUT
     from plantar.errors import ConfigError
 
@@ -438,7 +438,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         recovered = recover_sessions(cfg.sessions_dir(create=True))
         options = runtime_options(cfg)
-        from dashboard.runtime import LiveRuntime
+        from live.runtime import LiveRuntime
 
         runtime = LiveRuntime(options, urls=urls, meta=session_meta(cfg))
         runtime.start(

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from dashboard.bridge_feed import BridgeFeed
 from firmware_bridge.insole_stream import InsoleStream
+from live.bridge_feed import BridgeFeed
 from plantar.errors import ConfigError
 
 pytest.importorskip("serial")

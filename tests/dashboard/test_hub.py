@@ -6,8 +6,8 @@ import asyncio
 
 import numpy as np
 
-from dashboard.hub import LiveHub
-from dashboard.wire import decode_display
+from live.display_wire import decode_display
+from live.hub import LiveHub
 from tests.dashboard.conftest import frames_of
 
 

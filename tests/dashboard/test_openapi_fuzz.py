@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
 from dashboard.app import create_app
-from dashboard.hub import LiveHub
 from hardware.layout import load_layout
+from live.hub import LiveHub
 
 
 class _FakeControl:
@@ -22,7 +22,7 @@ class _FakeControl:
         self.recording = False
 
     def start_recording(self, meta: dict) -> dict:
-        from dashboard.app import ControlError
+        from live.control import ControlError
 
         if self.recording:
             raise ControlError("already recording")
@@ -31,7 +31,7 @@ class _FakeControl:
         return {"state": "recording"}
 
     def stop_recording(self) -> dict:
-        from dashboard.app import ControlError
+        from live.control import ControlError
 
         if not self.recording:
             raise ControlError("not recording")

@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 
 from dashboard.pivot import PivotMonitor, PivotSettings
-from dashboard.wire import FootView, decode_display, dequantise_grid, encode_display, quantise_grid
+from live.display_wire import (
+    FootView,
+    decode_display,
+    dequantise_grid,
+    encode_display,
+    quantise_grid,
+)
 
 
 def test_quantise_round_trip_within_one_step() -> None:

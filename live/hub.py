@@ -8,7 +8,7 @@ lock and returns; it never waits for a client or the network.
 
 Two channels per browser:
 
-* **display** (``/ws/live``, binary, :mod:`dashboard.wire`): at most ``max_rate_hz``
+* **display** (``/ws/live``, binary, :mod:`live.display_wire`): at most ``max_rate_hz``
   messages per second, built once per tick for all clients from the newest frame of each
   foot. Every client has a one-message slot; a new message replaces an unsent one, so a
   slow or stalled client costs one message of memory and never slows anything else.
@@ -35,9 +35,9 @@ import numpy as np
 from analysis.hotspots import FOREFOOT_FROM_FRAC, InterpolationGrid, find_hotspots
 from analysis.step_metrics import symmetry_index_pct
 from dashboard.pivot import PivotMonitor, PivotSettings
-from dashboard.wire import FootView, encode_display
 from firmware_bridge.frames import FOOT_NAMES, FootFrames
 from hardware.layout import Layout
+from live.display_wire import FootView, encode_display
 
 #: Fixed top of the colour scale (kPa): forefoot peaks in shod running reach ~260 kPa.
 DEFAULT_KPA_MAX = 400.0

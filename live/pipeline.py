@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dashboard.app import ControlError
-from dashboard.hub import LiveHub
 from firmware_bridge.frames import FootFrames
 from hardware.layout import Layout
+from live.control import ControlError
+from live.hub import LiveHub
 
-log = logging.getLogger("plantar.dashboard.live")
+log = logging.getLogger("plantar.live.pipeline")
 
 #: Batches the analysis worker may lag behind before batches are skipped (and counted).
 ANALYSIS_QUEUE_BATCHES = 2000

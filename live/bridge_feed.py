@@ -3,10 +3,10 @@
 The bridge opens the insoles one at a time, left then right (BlueZ cannot connect two at
 once), then reads both concurrently; here it runs on an asyncio loop in a thread of its
 own and this object is its consumer. Each batch
-is handed to :meth:`dashboard.live.LivePipeline.on_frames` together with the arrival time
+is handed to :meth:`live.pipeline.LivePipeline.on_frames` together with the arrival time
 of the chunk that completed it (``Chunk.t_host_ns``, the "bridge receive" time of the
 latency bar); stream events (gaps, link lost, reconnects) go to
-:meth:`~dashboard.live.LivePipeline.on_event` and link status to the hub once a second.
+:meth:`~live.pipeline.LivePipeline.on_event` and link status to the hub once a second.
 The consumer calls never block, so a slow page or disk cannot hold the bridge up.
 
 Two ways to start:

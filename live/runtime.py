@@ -20,7 +20,7 @@ from typing import Any
 
 from dashboard.pivot import PivotSettings
 
-log = logging.getLogger("plantar.dashboard.runtime")
+log = logging.getLogger("plantar.live.runtime")
 
 
 @dataclass
@@ -70,10 +70,10 @@ class LiveRuntime:
         meta: dict[str, Any] | None = None,
     ) -> None:
         from dashboard.app import create_app
-        from dashboard.hub import LiveHub
-        from dashboard.live import LivePipeline
         from dashboard.server import DashboardServer, bind_socket, page_url, resolve_token
         from hardware.layout import load_layout
+        from live.hub import LiveHub
+        from live.pipeline import LivePipeline
 
         self.options = options
         self.urls = urls
@@ -120,7 +120,7 @@ class LiveRuntime:
         A malformed URL raises :class:`~plantar.errors.ConfigError` either way.
         """
         if self.urls and self.pipeline is not None:
-            from dashboard.bridge_feed import RETRY_S, BridgeFeed
+            from live.bridge_feed import RETRY_S, BridgeFeed
 
             self._record_on_connect = record and wait
             self.pipeline.record_when_connected = self._record_on_connect
