@@ -263,7 +263,7 @@ def insole_urls(cfg: Any) -> dict[str, str]:
 
 def runtime_options(cfg: Any) -> Any:
     """The :class:`live.runtime.RuntimeOptions` for a configuration."""
-    from dashboard.pivot import PivotSettings
+    from analysis.analyzer import PivotAlertPolicy
     from live.runtime import RuntimeOptions
     from plantar.config import DEFAULT_LAYOUT
     from plantar.errors import ConfigError
@@ -276,11 +276,11 @@ def runtime_options(cfg: Any) -> Any:
         )
     layout, size = next(iter(layouts.values()))
     a = cfg.alerts
-    pivot = PivotSettings(
-        skip_s=a.acclimatisation_s,
-        baseline_s=a.pivot_baseline_s,
+    pivot_alert = PivotAlertPolicy(
+        acclimatisation_steps=a.acclimatisation_steps,
+        baseline_steps=a.pivot_baseline_steps,
+        recent_steps=a.pivot_recent_steps,
         factor=a.pivot_factor,
-        consecutive_steps=a.pivot_consecutive_steps,
     )
     return RuntimeOptions(
         host=cfg.dashboard.host,
@@ -288,7 +288,7 @@ def runtime_options(cfg: Any) -> Any:
         token=cfg.dashboard.token or None,
         layout=layout,
         eu_size=size,
-        pivot=pivot,
+        pivot_alert=pivot_alert,
     )
 
 
@@ -345,7 +345,7 @@ def _status_fields(runtime: Any) -> dict[str, Any]:
         "frames_dropped": sum((st.get("frames_dropped") or {}).values()),
         "frames_lost_link": sum((st.get("frames_lost_link") or {}).values()),
         "steps": sum((pipeline.steps_total if pipeline else {}).values()),
-        "analysis_skipped": getattr(pipeline, "analysis_skipped", 0),
+        "analysis_failed": getattr(pipeline, "analysis_failed", 0),
         "rss_mb": round(rss_mb(), 1),
     }
     if st.get("error"):
@@ -438,9 +438,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         recovered = recover_sessions(cfg.sessions_dir(create=True))
         options = runtime_options(cfg)
-        from live.runtime import LiveRuntime
+        from dashboard.server import live_runtime
 
-        runtime = LiveRuntime(options, urls=urls, meta=session_meta(cfg))
+        runtime = live_runtime(options, urls=urls, meta=session_meta(cfg))
         runtime.start(
             record=cfg.recording.autostart,
             wait=args.wait_for_insoles,
