@@ -40,6 +40,7 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from live.loop import running_loop
 from plantar.errors import DeviceError, PlantarError
 
 log = logging.getLogger("plantar.live.bridge")
@@ -139,7 +140,7 @@ class BridgeFeed:
         """Run ``coro`` on the loop to its end, from outside the loop: drive the loop when it
         is not running (before serving), or wait for it when it runs in another thread."""
         if self._loop.is_running():
-            if _running_loop() is self._loop:
+            if running_loop() is self._loop:
                 coro.close()
                 raise RuntimeError("BridgeFeed.start/stop: call them from outside its loop")
             return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
@@ -461,10 +462,3 @@ class BridgeFeed:
             self._stop.set()
         with contextlib.suppress(Exception, asyncio.CancelledError):
             await asyncio.wait_for(task, 10.0)
-
-
-def _running_loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None

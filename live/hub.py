@@ -42,6 +42,7 @@ from analysis.hotspots import InterpolationGrid
 from firmware_bridge.frames import FootFrames
 from hardware.layout import Layout
 from live.display_wire import FootView, encode_display
+from live.loop import running_loop
 
 #: Fixed top of the colour scale (kPa): forefoot peaks in shod running reach ~260 kPa.
 DEFAULT_KPA_MAX = 400.0
@@ -384,7 +385,7 @@ class LiveHub:
         if loop is None or self._wake_pending:
             return
         self._wake_pending = True
-        if _running_loop() is loop:  # the pipeline runs on this loop: no hand-over
+        if running_loop() is loop:  # the pipeline runs on this loop: no hand-over
             self._wake_set()
             return
         with contextlib.suppress(RuntimeError):  # loop closed during shutdown
@@ -477,7 +478,7 @@ class LiveHub:
         loop = self._loop
         if loop is None:
             return
-        if _running_loop() is loop:
+        if running_loop() is loop:
             self._deliver(event)
         else:
             with contextlib.suppress(RuntimeError):
@@ -508,13 +509,6 @@ class LiveHub:
     def remove_event_client(self, client: _EventClient) -> None:
         """Unregister an event client."""
         self._events.discard(client)
-
-
-def _running_loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
 
 
 def _num(x: float, nd: int) -> float | None:

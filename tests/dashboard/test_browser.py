@@ -156,4 +156,11 @@ def test_live_page_in_headless_chromium(tmp_path: Path) -> None:
     assert summary["frames_lost"] < 0.02 * summary["frames_recorded"]
     assert sum(summary["frames_dropped_recorder"].values()) == 0
     assert summary["alerts"] == ["pivot_rising"]  # one policy, published and recorded once
-    assert (tmp_path / "home" / "sessions" / summary["session_id"] / "session.json").exists()
+    session_dir = tmp_path / "home" / "sessions" / summary["session_id"]
+    assert (session_dir / "session.json").exists()
+    # the one alert policy's alert is in the recording once, as the page got it
+    import pyarrow.parquet as pq
+
+    events = pq.read_table(session_dir / "events.parquet").to_pylist()
+    recorded = [json.loads(e["detail"])["kind"] for e in events if e["kind"] == "alert"]
+    assert recorded == ["pivot_rising"]

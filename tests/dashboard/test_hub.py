@@ -4,6 +4,7 @@ own hot cells through the live pipeline, bounded per-client queues."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 import numpy as np
 
@@ -68,6 +69,7 @@ def test_display_slot_keeps_only_the_newest_message(layouts, analyzer, pair) -> 
         await hub.start()
         try:
             client = hub.add_display_client()  # never reads: a stalled browser
+            t0 = time.monotonic()
             for _ in range(60):
                 for insole in pair:
                     publish(hub, analyzer, frames_of(insole, 10))
@@ -78,8 +80,9 @@ def test_display_slot_keeps_only_the_newest_message(layouts, analyzer, pair) -> 
             assert client.replaced == hub.messages_built - 1  # all but the newest dropped
             newest = decode_display(client.slot)
             assert newest["msg_seq"] == hub.messages_built
-            # rate limit: about 0.7 s of publishing at <= 30 Hz
-            assert hub.messages_built <= 30
+            # rate limit: at most 30 messages per second of publishing (however long the
+            # publishing took on a busy machine)
+            assert hub.messages_built <= 30 * (time.monotonic() - t0) + 2
         finally:
             await hub.stop()
 
