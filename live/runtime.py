@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +27,10 @@ from live.hub import LiveHub
 from live.pipeline import LivePipeline
 
 log = logging.getLogger("plantar.live.runtime")
+
+#: GIL switch interval while serving (s; Python's default is 0.005): the loop gets the
+#: GIL back from the recorder's and the serial readers' threads within 1 ms.
+GIL_SWITCH_S = 0.001
 
 
 @dataclass
@@ -194,9 +199,12 @@ class LiveRuntime:
             previous = signal.signal(signal.SIGTERM, lambda *_: self.server.stop())
         # the loop is not running yet: scheduling on it from here is safe
         timer = self.loop.call_later(duration_s, self.server.stop) if duration_s else None
+        switch_s = sys.getswitchinterval()
+        sys.setswitchinterval(GIL_SWITCH_S)
         try:
             self.loop.run_until_complete(self.server.serve())
         finally:
+            sys.setswitchinterval(switch_s)
             if timer is not None:
                 timer.cancel()
             if previous is not None:
