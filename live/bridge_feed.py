@@ -1,3 +1,4 @@
+# Over 450 lines: fail-fast and wait-for-insoles modes share the bridge task and link reports.
 """Feeding the live pipeline from the insoles through :class:`firmware_bridge.bridge.Bridge`.
 
 The bridge opens the insoles one at a time, left then right (BlueZ cannot connect two at

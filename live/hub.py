@@ -1,3 +1,4 @@
+# Over 450 lines: per-foot live state, display loop and event fan-out share one lock and loop.
 """The live hub: what the live pipeline publishes, fanned out to the page's subscribers.
 
 The producer is :class:`live.pipeline.LivePipeline`, on the server's event loop: it calls
@@ -43,6 +44,7 @@ from firmware_bridge.frames import FootFrames
 from hardware.layout import Layout
 from live.display_wire import FootView, encode_display
 from live.loop import running_loop
+from live.subscribers import DisplayClient, EventClient
 
 #: Fixed top of the colour scale (kPa): forefoot peaks in shod running reach ~260 kPa.
 DEFAULT_KPA_MAX = 400.0
@@ -70,50 +72,6 @@ class _FootLive:
     arrivals: deque = field(default_factory=deque)  # (t_recv_s, n_frames, first_seq, last_seq)
     frames_total: int = 0
     link: dict[str, Any] = field(default_factory=dict)
-
-
-class _DisplayClient:
-    """One browser's display slot: the newest message replaces an unsent one."""
-
-    def __init__(self) -> None:
-        self.slot: bytes | None = None
-        self.ready = asyncio.Event()
-        self.sent = 0
-        self.replaced = 0
-
-    def offer(self, message: bytes) -> None:
-        if self.slot is not None:
-            self.replaced += 1
-        self.slot = message
-        self.ready.set()
-
-    async def take(self) -> bytes:
-        while self.slot is None:
-            self.ready.clear()
-            await self.ready.wait()
-        message, self.slot = self.slot, None
-        self.ready.clear()
-        return message
-
-
-class _EventClient:
-    """One browser's reliable event queue (bounded: overflow closes the client)."""
-
-    def __init__(self, limit: int) -> None:
-        self.queue: deque[dict[str, Any]] = deque()
-        self.limit = limit
-        self.ready = asyncio.Event()
-        self.overflowed = False
-
-    def offer(self, event: dict[str, Any]) -> None:
-        if self.overflowed:
-            return
-        if len(self.queue) >= self.limit:
-            self.overflowed = True
-            self.queue.clear()
-        else:
-            self.queue.append(event)
-        self.ready.set()
 
 
 class LiveHub:
@@ -155,8 +113,8 @@ class LiveHub:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._wake_pending = False
-        self._display: set[_DisplayClient] = set()
-        self._events: set[_EventClient] = set()
+        self._display: set[DisplayClient] = set()
+        self._events: set[EventClient] = set()
         self._steps: deque[dict[str, Any]] = deque(maxlen=history)
         self._alerts: deque[dict[str, Any]] = deque(maxlen=history)
         self._metrics: dict[str, Any] = {}
@@ -488,25 +446,25 @@ class LiveHub:
         for client in list(self._events):
             client.offer(event)
 
-    def add_display_client(self) -> _DisplayClient:
+    def add_display_client(self) -> DisplayClient:
         """Register a display client (call on the hub's loop)."""
-        client = _DisplayClient()
+        client = DisplayClient()
         self._display.add(client)
         self._wake_display()
         return client
 
-    def remove_display_client(self, client: _DisplayClient) -> None:
+    def remove_display_client(self, client: DisplayClient) -> None:
         """Unregister a display client."""
         self._display.discard(client)
 
-    def add_event_client(self) -> _EventClient:
+    def add_event_client(self) -> EventClient:
         """Register an event client; its queue starts with :meth:`snapshot`."""
-        client = _EventClient(self.max_client_events)
+        client = EventClient(self.max_client_events)
         client.offer(self.snapshot())
         self._events.add(client)
         return client
 
-    def remove_event_client(self, client: _EventClient) -> None:
+    def remove_event_client(self, client: EventClient) -> None:
         """Unregister an event client."""
         self._events.discard(client)
 
