@@ -1,3 +1,4 @@
+# Long module: the streaming Analyzer and its batch wrapper share per-foot state.
 """The streaming :class:`Analyzer` (frame batches in, step records and alerts out) and the
 batch function :func:`analyze_recording` over a whole session (the same Analyzer and
 kernels, fed 10 s batches of both feet in time order).
@@ -13,6 +14,7 @@ There is no Python loop over frames.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +29,7 @@ from analysis.frame_kernels import FrameReducer, free_moment_kernel
 from analysis.hotspots import HotSpotTracker, InterpolationGrid, interpolated_note
 from analysis.pivot import FRICTION_MU_MAX, FrictionBound, twist_free_moment_kernel
 from analysis.records import (
+    PIVOT_ALERT_FACTOR,
     PIVOT_INVALID_FRAME_LOSS,
     PROXY_LABEL_COP,
     PROXY_LABEL_COP_IMU,
@@ -134,12 +137,70 @@ class _Ring:
         return sl
 
 
+# -- what the live engine publishes (per-frame reductions, hot cells, pivot alert) --------
+
+
+@dataclass(frozen=True)
+class PivotAlertPolicy:
+    """The one pivot-alert policy (``"pivot_rising"``), for ``plantar analyze`` and live.
+
+    Steps of both feet are counted in order: the first ``acclimatisation_steps`` are
+    discarded, the next ``baseline_steps`` set the runner's own baseline (median pivot at
+    toe-off), and the alert is raised when the median of the last ``recent_steps`` exceeds
+    ``factor`` x baseline, at most once per ``repeat_s`` of session time. The factor is a
+    display setting: no validated threshold exists for blister risk.
+    """
+
+    acclimatisation_steps: int = ACCLIMATISATION_STEPS
+    baseline_steps: int = BASELINE_STEPS
+    recent_steps: int = ALERT_RECENT_STEPS
+    factor: float = PIVOT_ALERT_FACTOR
+    repeat_s: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.acclimatisation_steps < 0 or self.baseline_steps < 1 or self.recent_steps < 1:
+            raise ValueError(
+                "pivot alert: need acclimatisation_steps >= 0, baseline_steps >= 1 and "
+                "recent_steps >= 1"
+            )
+        if not self.factor > 1.0 or not self.repeat_s >= 0.0:
+            raise ValueError("pivot alert: need factor > 1 and repeat_s >= 0")
+
+
+#: Pivot values per foot kept for the gauge's sparkline.
+PIVOT_HISTORY_STEPS = 40
+
+
+@dataclass
+class FrameReductions:
+    """The Analyzer's per-frame reductions of one batch of one foot (copies, row = frame).
+
+    ``stance`` is the gait-event detector's phase after each frame (True from the frame at
+    which a heel strike was decided to the one at which its toe-off was decided).
+    """
+
+    foot: str
+    force_n: np.ndarray
+    cop_xy_mm: np.ndarray
+    stance: np.ndarray
+
+
 @dataclass
 class AnalyzerOutput:
-    """What one :meth:`Analyzer.feed` produced."""
+    """What one :meth:`Analyzer.feed` produced.
+
+    ``hot_cells`` has one entry per step in ``steps``: the flat indices of the cells of the
+    foot's :class:`~analysis.hotspots.InterpolationGrid` that were hot on that step's own
+    peak-pressure map (empty without hot-spot tracking).
+    """
 
     steps: list[dict[str, Any]] = field(default_factory=list)
     alerts: list[dict[str, Any]] = field(default_factory=list)
+    frames: FrameReductions | None = None
+    hot_cells: list[list[int]] = field(default_factory=list)
+
+
+# -----------------------------------------------------------------------------------------
 
 
 class _FootState:
@@ -173,6 +234,8 @@ class _FootState:
         self.region_measured = np.bincount(layout.sensel_region, minlength=len(REGIONS)) > 0
         #: True once a batch came with a yaw rate (the proxy then uses an IMU signal).
         self.has_imu = False
+        self.last_hot_cells: list[int] = []
+        self.pivot_history: deque[float] = deque(maxlen=PIVOT_HISTORY_STEPS)
         self.scalars = np.empty(N_SCALARS)
         self.region_out = np.empty((N_REGION_ROWS, len(REGIONS)))
         self.site_out = np.empty((N_SITE_ROWS, layout.n_shear))
@@ -193,6 +256,7 @@ class Analyzer:
         keeps every one (the batch pass, which summarises the whole session). The live
         path keeps a window so that memory and per-step work stay flat over a 2-hour run;
         the pivot baseline is kept separately and is not affected.
+    pivot_alert : when ``"pivot_rising"`` is raised (default :class:`PivotAlertPolicy`).
     """
 
     def __init__(
@@ -206,6 +270,7 @@ class Analyzer:
         keep_s: float = 3.0,
         rate_hint_hz: float = 500.0,
         keep_steps: int | None = None,
+        pivot_alert: PivotAlertPolicy | None = None,
     ) -> None:
         params = (event_params or ContactParams()).as_array()
         keep = int(keep_s * rate_hint_hz)
@@ -217,9 +282,14 @@ class Analyzer:
         self.alerts: list[dict[str, Any]] = []
         self.n_steps = 0  # steps found since the start, whatever the window keeps
         self._baseline_pivot: list[float] = []  # pivot of steps after acclimatisation
-        self._recent_pivot: deque[float] = deque(maxlen=ALERT_RECENT_STEPS)
+        self.pivot_alert = pivot_alert or PivotAlertPolicy()
+        self._recent_pivot: deque[float] = deque(maxlen=self.pivot_alert.recent_steps)
         self._last_alert_s = -np.inf
         self._pivot_kind: str | None = None  # kind of the steps in the alert's baseline
+        self._pivot_baseline = math.nan
+        self._pivot_recent = math.nan
+        #: True while the recent pivot is above the policy's factor x baseline.
+        self.pivot_alert_active = False
 
     def feed(self, frames: FootFrames, yaw_rate_dps: np.ndarray | None = None) -> AnalyzerOutput:
         """Analyse one batch of one foot; returns the steps finished in it and alerts."""
@@ -264,7 +334,9 @@ class Analyzer:
             fs.has_imu = bool(np.isfinite(yaw_rate_dps).any())
         events = np.empty((n + 1, 3))
         n_ev = contact_events_kernel(ring.t_s[sl], ring.force_n[sl], fs.params, fs.state, events)
-        for kind, t_event, _ in events[:n_ev]:
+        stance = np.full(n, fs.pending_hs is not None)
+        for kind, t_event, i_event in events[:n_ev]:
+            stance[int(i_event) :] = kind == EVENT_HEEL_STRIKE
             if kind == EVENT_HEEL_STRIKE:
                 fs.pending_hs = float(t_event)
             elif fs.pending_hs is not None:
@@ -272,6 +344,10 @@ class Analyzer:
                 fs.pending_hs = None
                 if step is not None:
                     out.steps.append(step)
+                    out.hot_cells.append(fs.last_hot_cells)
+        out.frames = FrameReductions(
+            frames.foot, ring.force_n[sl].copy(), ring.cop_xy_mm[sl].copy(), stance
+        )
         self.steps.extend(out.steps)
         out.alerts = self._alerts(out.steps)
         self.alerts.extend(out.alerts)
@@ -358,6 +434,7 @@ class Analyzer:
             peak_map = np.nanmax(ring.pressure_kpa[i0:i1], axis=0)
             note = {"interpolated": fs.interpolated} if fs.interpolated else {}
             record.hotspots = [h.to_dict() | note for h in fs.tracker.step(peak_map)[:3]]
+            fs.last_hot_cells = np.flatnonzero(fs.tracker.last_hot).tolist()
         return record.to_dict()
 
     def _pivot_values(self, fs: _FootState, s: np.ndarray) -> PivotValue:
@@ -409,30 +486,82 @@ class Analyzer:
         return out
 
     def _alerts(self, new_steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        policy = self.pivot_alert
+        baseline_end = policy.acclimatisation_steps + policy.baseline_steps
         for step in new_steps:
             pivot = PivotValue.from_step(step)
             value = pivot.number()
             self._pivot_kind = self._pivot_kind or pivot.kind
+            self.feet[step["foot"]].pivot_history.append(value)
             # a step without a pivot value (frame loss at toe-off), or of another kind than
             # the baseline's (never compare mm with N·mm), is left out of both
             if np.isfinite(value) and pivot.kind == self._pivot_kind:
-                in_baseline = (
-                    ACCLIMATISATION_STEPS <= self.n_steps < ACCLIMATISATION_STEPS + BASELINE_STEPS
-                )
-                if in_baseline:
+                if policy.acclimatisation_steps <= self.n_steps < baseline_end:
                     self._baseline_pivot.append(value)
                 self._recent_pivot.append(value)
             self.n_steps += 1
-        if not new_steps or self.n_steps < ACCLIMATISATION_STEPS + BASELINE_STEPS:
+        if not new_steps or self.n_steps < baseline_end:
             return []
         base = np.nanmedian(self._baseline_pivot)
         recent = np.nanmedian(np.array(self._recent_pivot, dtype=np.float64))
+        self._pivot_baseline, self._pivot_recent = float(base), float(recent)
+        self.pivot_alert_active = bool(base > 0 and recent > policy.factor * base)
         t = new_steps[-1]["toe_off_s"]
         spec = pivot_spec(self._pivot_kind or "proxy")
-        if base > 0 and recent > spec.alert_factor * base and t - self._last_alert_s >= 60.0:
+        if self.pivot_alert_active and t - self._last_alert_s >= policy.repeat_s:
             self._last_alert_s = t
             return [pivot_rising_alert(spec.kind, t, float(recent), float(base))]
         return []
+
+    def pivot_gauge(self) -> dict[str, dict[str, Any]]:
+        """Per foot, the pivot-alert state for display: the foot's last pivot and recent
+        history as multiples of the (both-feet) baseline, and the alert's own state."""
+        policy = self.pivot_alert
+        base = self._pivot_baseline
+        ready = bool(np.isfinite(base) and base > 0)
+        out = {}
+        for foot, fs in self.feet.items():
+            spec = pivot_spec("shear" if fs.layout.n_shear else "proxy")
+            last = fs.pivot_history[-1] if fs.pivot_history else math.nan
+            out[foot] = {
+                "foot": foot,
+                "kind": spec.kind,
+                "unit": spec.unit,
+                "quantity": spec.quantity,
+                "value": round_or_none(last),
+                "baseline": round_or_none(base) if ready else None,
+                "baseline_ready": ready,
+                "baseline_steps": len(self._baseline_pivot),
+                "baseline_steps_needed": policy.baseline_steps,
+                "acclimatisation_steps": policy.acclimatisation_steps,
+                "steps": self.n_steps,
+                "ratio": round_or_none(last / base) if ready else None,
+                "recent_ratio": round_or_none(self._pivot_recent / base) if ready else None,
+                "recent_steps": policy.recent_steps,
+                "history_ratio": [
+                    round_or_none(v / base) if ready else None for v in fs.pivot_history
+                ],
+                "threshold": policy.factor,
+                "alert": self.pivot_alert_active,
+            }
+        return out
+
+    def live_metrics(self, last_steps: int = 40, per_foot: int = 10) -> dict[str, Any]:
+        """Cadence (median step time of the last ``last_steps`` steps), contact time per
+        foot (median of its last ``per_foot`` steps) and their symmetry index."""
+        steps = self.steps[-last_steps:]
+        step_times = [s["step_time_s"] for s in steps if s.get("step_time_s")]
+        cadence = 60.0 / float(np.median(step_times)) if step_times else math.nan
+        contact = {}
+        for foot in self.feet:
+            vals = [s["contact_time_s"] for s in steps if s["foot"] == foot][-per_foot:]
+            contact[foot] = float(np.median(vals)) if vals else math.nan
+        si = symmetry_index_pct(contact.get("left", math.nan), contact.get("right", math.nan))
+        return {
+            "cadence_spm": round_or_none(cadence, 1),
+            "contact_time_ms": {f: round_or_none(v * 1000.0, 0) for f, v in contact.items()},
+            "symmetry_contact_pct": round_or_none(si, 1),
+        }
 
     def summary(self) -> dict[str, Any]:
         """Session summary: cadence, symmetry, risk per region, trends and fatigue flags."""

@@ -221,6 +221,8 @@ class HotSpotTracker:
         self.recurrence = np.zeros(grid.inside.shape)
         self._labels = np.zeros(grid.inside.shape, dtype=np.int32)
         self._stack = np.zeros(grid.inside.size, dtype=np.int64)
+        #: Hot-cell mask of the last step (the live page outlines it).
+        self.last_hot = np.zeros(grid.inside.shape, dtype=bool)
 
     def step(self, peak_map_sensel_kpa: np.ndarray) -> list[HotSpot]:
         """Hot spots of one step from its per-sensel peak pressure (S,), strongest first."""
@@ -238,6 +240,7 @@ class HotSpotTracker:
             self.recurrence,
         )
         self.recurrence += RECURRENCE_ALPHA * (hot.astype(np.float64) - self.recurrence)
+        self.last_hot = hot
         return spots
 
 

@@ -10,7 +10,7 @@ Routes (``/docs`` has the OpenAPI description):
   ``GET /api/sessions/{id}/files/{name}``: recorded sessions, read-only. Ids and file
   names are checked against a strict pattern and must resolve inside the sessions
   directory (no path traversal, no hidden files, no symlinks out).
-* ``WS /ws/live`` binary display messages (:mod:`dashboard.wire`), ``WS /ws/events``
+* ``WS /ws/live`` binary display messages (:mod:`live.display_wire`), ``WS /ws/events``
   JSON events (steps, alerts, gauges, links, recording; ``{"type": "ping"}`` → pong).
 """
 
@@ -23,7 +23,7 @@ import re
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from fastapi import FastAPI, HTTPException, WebSocket, WebSocketDisconnect
 from fastapi import Path as PathParam
@@ -33,29 +33,14 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
 from base.version import __version__
-from dashboard.hub import LiveHub
 from dashboard.security import OriginGuard, TokenMiddleware
+from live.control import ControlError, SessionControl
+from live.hub import LiveHub
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$"
 _NAME_RE = re.compile(NAME_PATTERN)
 FILE_SUFFIXES = (".parquet", ".json", ".jsonl", ".arrows", ".csv")
-
-
-class ControlError(Exception):
-    """A request the live session cannot honour now (maps to 409)."""
-
-
-class SessionControl(Protocol):
-    """What the page may ask of the live pipeline (see :class:`dashboard.live.LivePipeline`)."""
-
-    def start_recording(self, meta: dict[str, Any]) -> dict[str, Any]: ...
-
-    def stop_recording(self) -> dict[str, Any]: ...
-
-    def update_meta(self, meta: dict[str, Any]) -> dict[str, Any]: ...
-
-    def session_info(self) -> dict[str, Any]: ...
 
 
 class SessionMetaIn(BaseModel):

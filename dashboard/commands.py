@@ -32,27 +32,33 @@ def add_server_options(p: argparse.ArgumentParser, default_port: int = 8000) -> 
     p.add_argument("--token", default=None, help="access token for LAN mode (default: generated)")
     p.add_argument("--layout", default="plantar-ref", help="insole layout id (default plantar-ref)")
     p.add_argument("--eu-size", type=float, default=None, help="shoe size (EU) to scale the layout")
-    g = p.add_argument_group("pivot gauge")
+    from analysis.analyzer import PivotAlertPolicy
+
+    d = PivotAlertPolicy()
+    g = p.add_argument_group("pivot alert (the analysis' policy: steps of both feet, in order)")
     g.add_argument(
-        "--baseline-skip-s",
-        type=float,
-        default=20.0,
-        help="seconds of acclimatisation before the pivot baseline (default 20)",
+        "--pivot-acclimatisation-steps",
+        type=int,
+        default=d.acclimatisation_steps,
+        help=f"steps discarded before the pivot baseline (default {d.acclimatisation_steps})",
     )
     g.add_argument(
-        "--baseline-s", type=float, default=120.0, help="pivot baseline window (s, default 120)"
+        "--pivot-baseline-steps",
+        type=int,
+        default=d.baseline_steps,
+        help=f"steps whose median pivot is the runner's baseline (default {d.baseline_steps})",
+    )
+    g.add_argument(
+        "--pivot-recent-steps",
+        type=int,
+        default=d.recent_steps,
+        help=f"recent steps whose median is compared with it (default {d.recent_steps})",
     )
     g.add_argument(
         "--pivot-factor",
         type=float,
-        default=1.25,
-        help="a step is above baseline when pivot > factor x baseline (default 1.25)",
-    )
-    g.add_argument(
-        "--pivot-steps",
-        type=int,
-        default=8,
-        help="consecutive steps above baseline that raise the alert (default 8)",
+        default=d.factor,
+        help=f"alert when recent median > factor x baseline (default {d.factor:g})",
     )
 
 
@@ -79,14 +85,15 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run ``plantar serve``."""
     from base.errors import ConfigError
-    from dashboard.runtime import LiveRuntime, RuntimeOptions
+    from dashboard.server import live_runtime
+    from live.runtime import RuntimeOptions
 
     if bool(args.left) != bool(args.right):
         raise ConfigError("give both --left URL and --right URL, or neither (review only)")
     urls = {"left": args.left, "right": args.right} if args.left else None
     options = RuntimeOptions.from_args(args)
     meta = {"shoe": args.shoe, "sock": args.sock, "treadmill_speed_kmh": args.speed_kmh}
-    runtime = LiveRuntime(options, urls=urls, meta=meta)
+    runtime = live_runtime(options, urls=urls, meta=meta)
     try:
         runtime.start(record=args.record)
         print(f"Plantar dashboard: {runtime.url}", flush=True)

@@ -33,7 +33,7 @@ import numpy as np
 _CLIENT = r"""
 import json, sys, time
 from websockets.sync.client import connect
-from dashboard.wire import decode_display
+from live.display_wire import decode_display
 url, duration = sys.argv[1], float(sys.argv[2])
 lat, build, n, t_end = [], [], 0, time.monotonic() + duration
 with connect(url, max_size=None, open_timeout=10) as ws:
@@ -119,10 +119,10 @@ def measure_live(
         never read.
     record : record the session (to ``sessions_root`` or a temporary directory).
     """
-    from dashboard.pivot import PivotSettings
-    from dashboard.runtime import LiveRuntime, RuntimeOptions
+    from dashboard.server import live_runtime
     from hardware.sim import make_pair
     from hardware.sim.pty_device import PtyDeviceServer
+    from live.runtime import RuntimeOptions
 
     tmp = None
     if sessions_root is None:
@@ -131,8 +131,8 @@ def measure_live(
     insoles = make_pair("plantar-ref", sampling_rate_hz=rate_hz, seed=7)
     sim = PtyDeviceServer(insoles)
     urls = {ins.foot: f"serial://{p}" for ins, p in zip(insoles, sim.paths, strict=True)}
-    options = RuntimeOptions(port=0, pivot=PivotSettings(), sessions_root=sessions_root)
-    runtime = LiveRuntime(options, urls=urls, meta={"source": "benchmark"})
+    options = RuntimeOptions(port=0, sessions_root=sessions_root)
+    runtime = live_runtime(options, urls=urls, meta={"source": "benchmark"})
     server = threading.Thread(target=runtime.serve, name="plantar-bench-server", daemon=True)
     stalled: list[socket.socket] = []
     client = None

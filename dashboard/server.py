@@ -2,13 +2,13 @@
 
 Binding happens before uvicorn starts so that a busy port or a bad address ends in one
 line (``plantar: error: ...``) and so that ``--port 0`` picks a free port whose URL can
-be printed.
+be printed. :func:`live_runtime` builds a :class:`live.runtime.LiveRuntime` whose front
+end is this server: uvicorn then serves on the runtime's event loop, beside the bridge.
 """
 
 from __future__ import annotations
 
 import socket
-import threading
 from typing import Any
 
 from base.errors import ConfigError, DeviceError
@@ -78,36 +78,56 @@ def _lan_address() -> str | None:
 
 
 class DashboardServer:
-    """uvicorn on a bound socket; ``run()`` in the foreground, ``stop()`` from anywhere."""
+    """uvicorn on a bound socket: :meth:`serve` on the runtime's loop, :meth:`stop` from
+    anywhere; ``url`` and ``token`` are what the page is opened with."""
 
-    def __init__(self, app: Any, sock: socket.socket) -> None:
+    def __init__(self, app: Any, sock: socket.socket, url: str, token: str | None) -> None:
         import uvicorn
 
         self.sock = sock
+        self.url = url
+        self.token = token
         config = uvicorn.Config(
             app, log_level="warning", lifespan="on", ws="websockets-sansio", access_log=False
         )
         self.server = uvicorn.Server(config)
-        self._timer: threading.Timer | None = None
 
     @property
     def port(self) -> int:
         """The port actually bound."""
         return int(self.sock.getsockname()[1])
 
-    def run(self, duration_s: float | None = None) -> None:
-        """Serve until Ctrl-C, :meth:`stop`, or ``duration_s`` seconds."""
-        if duration_s is not None:
-            self._timer = threading.Timer(duration_s, self.stop)
-            self._timer.daemon = True
-            self._timer.start()
+    async def serve(self) -> None:
+        """Serve until Ctrl-C or :meth:`stop`."""
         try:
-            self.server.run(sockets=[self.sock])
+            await self.server.serve(sockets=[self.sock])
         finally:
-            if self._timer is not None:
-                self._timer.cancel()
             self.sock.close()
 
     def stop(self) -> None:
         """Ask the server to finish."""
         self.server.should_exit = True
+
+    def close(self) -> None:
+        """Release the listening socket (when :meth:`serve` never ran)."""
+        self.sock.close()
+
+
+def dashboard_frontend(hub: Any, pipeline: Any, options: Any) -> DashboardServer:
+    """The dashboard as the front end of a live runtime (a ``live.runtime.FrontendFactory``)."""
+    from dashboard.app import create_app
+
+    token = resolve_token(options.host, options.token)
+    app = create_app(hub, pipeline, token=token, sessions_root=options.sessions_root)
+    sock = bind_socket(options.host, options.port)
+    port = int(sock.getsockname()[1])
+    return DashboardServer(app, sock, page_url(options.host, port, token), token)
+
+
+def live_runtime(
+    options: Any, *, urls: dict[str, str] | None = None, meta: dict[str, Any] | None = None
+) -> Any:
+    """A :class:`live.runtime.LiveRuntime` serving this dashboard."""
+    from live.runtime import LiveRuntime
+
+    return LiveRuntime(options, frontend=dashboard_frontend, urls=urls, meta=meta)

@@ -103,16 +103,19 @@ class RecordingConfig:
 class AlertsConfig:
     """Thresholds of the live alerts (the blister-risk index is relative, never a probability).
 
-    pivot_factor : pivot at toe-off / the runner's own baseline above which a step counts.
-    pivot_consecutive_steps : steps in a row above the factor that raise the alert.
-    pivot_baseline_s : length of the baseline window (s), after ``acclimatisation_s``.
-    acclimatisation_s : time discarded before the baseline (s).
+    The analysis' one pivot-alert policy (:class:`analysis.analyzer.PivotAlertPolicy`),
+    counted in steps of both feet:
+
+    pivot_factor : alert when the recent median pivot at toe-off exceeds this x baseline.
+    pivot_recent_steps : steps in the recent median.
+    pivot_baseline_steps : steps whose median pivot is the runner's own baseline.
+    acclimatisation_steps : steps discarded before the baseline.
     """
 
-    pivot_factor: float = 1.25
-    pivot_consecutive_steps: int = 8
-    pivot_baseline_s: float = 120.0
-    acclimatisation_s: float = 20.0
+    pivot_factor: float = 1.3
+    pivot_recent_steps: int = 20
+    pivot_baseline_steps: int = 60
+    acclimatisation_steps: int = 30
 
 
 @dataclass(frozen=True)
@@ -534,19 +537,19 @@ class _Validator:
     def alerts(self, data: dict[str, Any]) -> AlertsConfig:
         names = tuple(AlertsConfig.__dataclass_fields__)
         t = self.table(data, "alerts", names)
-        factor = self.get(t, "alerts", "pivot_factor", "float", 1.25, lo=1.0, hi=10.0)
+        factor = self.get(t, "alerts", "pivot_factor", "float", 1.3, lo=1.0, hi=10.0)
         if factor <= 1.0:
-            raise self.fail("alerts.pivot_factor", "must be greater than 1 (1.25 = 25 % above)")
+            raise self.fail("alerts.pivot_factor", "must be greater than 1 (1.3 = 30 % above)")
         return AlertsConfig(
             pivot_factor=factor,
-            pivot_consecutive_steps=self.get(
-                t, "alerts", "pivot_consecutive_steps", "int", 8, lo=1, hi=1000
+            pivot_recent_steps=self.get(
+                t, "alerts", "pivot_recent_steps", "int", 20, lo=1, hi=1000
             ),
-            pivot_baseline_s=self.get(
-                t, "alerts", "pivot_baseline_s", "float", 120.0, lo=1, hi=3600, unit="s"
+            pivot_baseline_steps=self.get(
+                t, "alerts", "pivot_baseline_steps", "int", 60, lo=1, hi=10000
             ),
-            acclimatisation_s=self.get(
-                t, "alerts", "acclimatisation_s", "float", 20.0, lo=0, hi=3600, unit="s"
+            acclimatisation_steps=self.get(
+                t, "alerts", "acclimatisation_steps", "int", 30, lo=0, hi=10000
             ),
         )
 
@@ -648,10 +651,11 @@ notes = ""
 [alerts]
 # Live alerts compare the runner with their own baseline; the blister-risk index is a
 # relative index (no validated threshold exists), never a probability.
-# Pivot at toe-off above pivot_factor x baseline for pivot_consecutive_steps steps.
-pivot_factor = 1.25
-pivot_consecutive_steps = 8
-# Baseline window (s) after the acclimatisation time (s) is discarded.
-pivot_baseline_s = 120
-acclimatisation_s = 20
+# Steps of both feet, in order: acclimatisation_steps are discarded, the next
+# pivot_baseline_steps set the baseline (median pivot at toe-off); the alert shows when
+# the median of the last pivot_recent_steps exceeds pivot_factor x baseline.
+pivot_factor = 1.3
+pivot_recent_steps = 20
+pivot_baseline_steps = 60
+acclimatisation_steps = 30
 """

@@ -24,9 +24,6 @@ from typing import Any
 
 from base.units import kmh_to_mps
 
-#: Demo pivot gauge: 10 s to settle, baseline from 10 to 50 s of the run.
-DEMO_BASELINE_SKIP_S = 10.0
-DEMO_BASELINE_S = 40.0
 #: Demo fatigue: drift starts at 60 s and is complete at 180 s (pivot x 2.5 at full drift).
 DEMO_FATIGUE_ONSET_S = 60.0
 DEMO_FATIGUE_RAMP_S = 120.0
@@ -46,7 +43,6 @@ def register(sub: Any) -> None:
         ),
     )
     add_server_options(p)
-    p.set_defaults(baseline_skip_s=DEMO_BASELINE_SKIP_S, baseline_s=DEMO_BASELINE_S)
     p.add_argument("--duration", type=float, default=None, help="stop after S seconds")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser")
     p.add_argument("--no-record", action="store_true", help="show live data without recording")
@@ -84,8 +80,9 @@ def _say(text: str) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run ``plantar demo``."""
     from base.errors import ConfigError
-    from dashboard.runtime import LiveRuntime, RuntimeOptions
+    from dashboard.server import live_runtime
     from hardware.sim import GaitParams
+    from live.runtime import RuntimeOptions
 
     if args.duration is not None and args.duration <= 0:
         raise ConfigError("--duration must be a positive number of seconds")
@@ -120,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
             "treadmill_speed_kmh": args.speed_kmh,
             "source": "demo",
         }
-        runtime = LiveRuntime(options, urls=urls, meta=meta)
+        runtime = live_runtime(options, urls=urls, meta=meta)
         runtime.start(record=not args.no_record)
         _say(f"Plantar demo: {runtime.url}")
         _say(f"simulated insoles on {paths['left']} (left) and {paths['right']} (right)")

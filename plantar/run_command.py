@@ -6,7 +6,7 @@ What it does, in order:
 2. finalises every session a power cut or crash interrupted
    (:func:`store.recovery.recover_interrupted`), one log record each;
 3. builds the live runtime that ``plantar serve`` and ``plantar demo`` use
-   (:class:`dashboard.runtime.LiveRuntime`: bridge → recorder + analysis → dashboard)
+   (:class:`live.runtime.LiveRuntime`: bridge → recorder + analysis → dashboard)
    and serves the page at once;
 4. connects the insoles in the background: an insole that is off, absent or not
    answering is waited for (``--retry-interval``, default 5 s; the page shows it as
@@ -103,10 +103,10 @@ def insole_urls(cfg: Any) -> dict[str, str]:
 
 
 def runtime_options(cfg: Any) -> Any:
-    """The :class:`dashboard.runtime.RuntimeOptions` for a configuration."""
+    """The :class:`live.runtime.RuntimeOptions` for a configuration."""
+    from analysis.analyzer import PivotAlertPolicy
     from base.errors import ConfigError
-    from dashboard.pivot import PivotSettings
-    from dashboard.runtime import RuntimeOptions
+    from live.runtime import RuntimeOptions
     from plantar.config import DEFAULT_LAYOUT
 
     layouts = {f: (i.layout or DEFAULT_LAYOUT, i.size_eu) for f, i in cfg.insoles.items()}
@@ -117,11 +117,11 @@ def runtime_options(cfg: Any) -> Any:
         )
     layout, size = next(iter(layouts.values()))
     a = cfg.alerts
-    pivot = PivotSettings(
-        skip_s=a.acclimatisation_s,
-        baseline_s=a.pivot_baseline_s,
+    pivot_alert = PivotAlertPolicy(
+        acclimatisation_steps=a.acclimatisation_steps,
+        baseline_steps=a.pivot_baseline_steps,
+        recent_steps=a.pivot_recent_steps,
         factor=a.pivot_factor,
-        consecutive_steps=a.pivot_consecutive_steps,
     )
     return RuntimeOptions(
         host=cfg.dashboard.host,
@@ -129,7 +129,7 @@ def runtime_options(cfg: Any) -> Any:
         token=cfg.dashboard.token or None,
         layout=layout,
         eu_size=size,
-        pivot=pivot,
+        pivot_alert=pivot_alert,
     )
 
 
@@ -186,7 +186,7 @@ def _status_fields(runtime: Any) -> dict[str, Any]:
         "frames_dropped": sum((st.get("frames_dropped") or {}).values()),
         "frames_lost_link": sum((st.get("frames_lost_link") or {}).values()),
         "steps": sum((pipeline.steps_total if pipeline else {}).values()),
-        "analysis_skipped": getattr(pipeline, "analysis_skipped", 0),
+        "analysis_failed": getattr(pipeline, "analysis_failed", 0),
         "rss_mb": round(rss_mb(), 1),
     }
     if st.get("error"):
@@ -281,9 +281,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         recovered = recover_sessions(cfg.sessions_dir(create=True))
         options = runtime_options(cfg)
-        from dashboard.runtime import LiveRuntime
+        from dashboard.server import live_runtime
 
-        runtime = LiveRuntime(options, urls=urls, meta=session_meta(cfg))
+        runtime = live_runtime(options, urls=urls, meta=session_meta(cfg))
         runtime.start(
             record=cfg.recording.autostart,
             wait=args.wait_for_insoles,

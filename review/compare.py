@@ -1,3 +1,4 @@
+# Long module: condition grouping, bootstrap CIs and effect sizes share one step table.
 """Shoe × sock comparison: conditions, acclimatisation discard, per-region per-step
 distributions, effect sizes with bootstrap 95 % CIs, risk-index change per km and
 difference maps.

@@ -1,3 +1,4 @@
+# Long module: one review document (maps, curves, gaps, trends) built from one session read.
 """Per-session review: maps per foot, per-step series, fatigue trend, CoP gait line and
 data quality, computed once per session and cached (:mod:`review.cache`).
 

@@ -1,5 +1,5 @@
 // Plantar live page. Plain canvas, no build step, no external code.
-// Display messages (binary, /ws/live): see dashboard/wire.py for the layout.
+// Display messages (binary, /ws/live): see live/display_wire.py for the layout.
 // Events (JSON, /ws/events): snapshot, step, gauge, metrics, link, recording, alert, pong.
 "use strict";
 
@@ -261,7 +261,7 @@
     ctx.fillStyle = "#262c36";
     ctx.fillRect(0, 0, w, h);
     if (!g) return;
-    const thr = g.threshold || 1.25;
+    const thr = g.threshold || 1.3;
     // bar of the latest step
     if (g.ratio !== null && g.ratio !== undefined) {
       ctx.fillStyle = g.alert ? "#ff4d4f" : g.ratio > thr ? "#ffb020" : "#3ddc84";
@@ -291,9 +291,9 @@
     document.getElementById(`gauge-${foot}-value`).textContent = g.ratio !== null && g.ratio !== undefined ? `${fmt(g.ratio, 2)}×` : "–";
     const note = document.getElementById(`gauge-${foot}-note`);
     if (!g.baseline_ready) {
-      note.textContent = `baseline: collecting (${g.baseline_steps} steps)`;
+      note.textContent = `baseline: collecting (${g.baseline_steps}/${g.baseline_steps_needed} steps after ${g.acclimatisation_steps})`;
     } else {
-      note.textContent = `× own baseline ${fmt(g.baseline, 0)} ${g.unit} · ${g.streak} steps above ${fmt(g.threshold, 2)}× (alert at ${g.streak_needed})`;
+      note.textContent = `× own baseline ${fmt(g.baseline, 0)} ${g.unit} · last ${g.recent_steps} steps ${fmt(g.recent_ratio, 2)}× (alert above ${fmt(g.threshold, 2)}×)`;
     }
     drawGauge(foot);
     refreshAlert();
@@ -305,9 +305,9 @@
     const banner = document.getElementById("alert");
     banner.hidden = !state.alertActive;
     if (state.alertActive) {
-      const n = state.gauges[active[0]].streak_needed;
+      const g = state.gauges[active[0]];
       document.getElementById("alert-text").textContent =
-        `PIVOT RISING ${active.map((f) => f.toUpperCase()).join(" + ")} · above baseline for ${n}+ steps`;
+        `PIVOT RISING · ${fmt(g.recent_ratio, 2)}× early-run level`;
     }
     FEET.forEach((f) => document.getElementById(`panel-${f}`).classList.toggle("alerting", active.includes(f)));
   }

@@ -8,9 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from analysis.analyzer import Analyzer
 from base.frames import FootFrames
 from hardware.layout import Layout, load_layout
 from hardware.sim import GaitParams, SimulatedInsole, make_pair
+from live.hub import LiveHub
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
@@ -33,6 +35,18 @@ def frames_of(insole: SimulatedInsole, n: int) -> FootFrames:
         pressure_kpa=b.measured_pressure_kpa[keep],
         shear_kpa=b.measured_shear_kpa[keep],
     )
+
+
+def publish(hub: LiveHub, analyzer: Analyzer, frames: FootFrames) -> None:
+    """Hand a batch to the hub as the live pipeline does: with the Analyzer's reductions."""
+    out = analyzer.feed(frames)
+    if out.frames is not None:  # None for an empty batch (all its frames lost)
+        hub.publish_frames(frames, out.frames)
+
+
+@pytest.fixture
+def analyzer(layouts: dict[str, Layout]) -> Analyzer:
+    return Analyzer(layouts, rate_hint_hz=200.0, keep_steps=100)
 
 
 @pytest.fixture
@@ -58,7 +72,7 @@ class FakeControl:
         self.calls: list[str] = []
 
     def start_recording(self, meta: dict) -> dict:
-        from dashboard.app import ControlError
+        from live.control import ControlError
 
         self.calls.append("start")
         if self.recording:
@@ -68,7 +82,7 @@ class FakeControl:
         return {"state": "recording"}
 
     def stop_recording(self) -> dict:
-        from dashboard.app import ControlError
+        from live.control import ControlError
 
         self.calls.append("stop")
         if not self.recording:

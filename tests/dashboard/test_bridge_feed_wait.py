@@ -5,22 +5,25 @@ right one's path does not exist until its device process is started. The feed mu
 the left insole alone while it waits for the right one (no connect/disconnect churn every
 retry: on Bluetooth that costs battery and upsets BlueZ), report both links, and stream
 once the right insole appears. A configuration error found while connecting is not
-waited out.
+waited out. The feed runs on an event loop serving in another thread, as the server's
+loop does while ``plantar run`` waits for the insoles.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from base.errors import ConfigError
-from dashboard.bridge_feed import BridgeFeed
 from firmware_bridge.insole_stream import InsoleStream
+from live.bridge_feed import BridgeFeed
 
 pytest.importorskip("serial")
 pytestmark = pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs pseudo-terminals")
@@ -52,6 +55,20 @@ class Hub:
         pass
 
 
+@pytest.fixture
+def loop() -> Iterator[asyncio.AbstractEventLoop]:
+    """An event loop running in its own thread (the server's loop while it serves)."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="test-server-loop", daemon=True)
+    thread.start()
+    try:
+        yield loop
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
+
+
 def _until(ok: Any, timeout_s: float, what: str) -> None:
     t_end = time.monotonic() + timeout_s
     while time.monotonic() < t_end:
@@ -62,7 +79,7 @@ def _until(ok: Any, timeout_s: float, what: str) -> None:
 
 
 def test_waits_for_the_missing_insole_without_reopening_the_other(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, loop: asyncio.AbstractEventLoop
 ) -> None:
     from tests.firmware_bridge.test_serial import DeviceProcess
 
@@ -78,6 +95,7 @@ def test_waits_for_the_missing_insole_without_reopening_the_other(
     pipeline = Collector()
     connected = threading.Event()
     feed = BridgeFeed(
+        loop,
         {"left": f"serial://{left}", "right": f"serial://{right}"},
         pipeline,
         Hub(),
@@ -116,9 +134,10 @@ def test_waits_for_the_missing_insole_without_reopening_the_other(
             d.stop()
 
 
-def test_stop_while_waiting_ends_promptly(tmp_path: Path) -> None:
+def test_stop_while_waiting_ends_promptly(tmp_path: Path, loop: asyncio.AbstractEventLoop) -> None:
     pipeline = Collector()
     feed = BridgeFeed(
+        loop,
         {"left": f"serial://{tmp_path}/l", "right": f"serial://{tmp_path}/r"},
         pipeline,
         Hub(),
@@ -130,10 +149,12 @@ def test_stop_while_waiting_ends_promptly(tmp_path: Path) -> None:
     t0 = time.monotonic()
     feed.stop()  # in the middle of a 60 s pause between attempts
     assert time.monotonic() - t0 < 20.0  # far less than the pause, even on a busy machine
-    assert feed._thread is None
+    assert feed._task is None
 
 
-def test_a_config_error_while_connecting_is_fatal_not_waited_out(tmp_path: Path) -> None:
+def test_a_config_error_while_connecting_is_fatal_not_waited_out(
+    tmp_path: Path, loop: asyncio.AbstractEventLoop
+) -> None:
     not_a_capture = tmp_path / "left.plantar-bytes"
     not_a_capture.write_bytes(b"this is not a byte capture")
     fatal: list[BaseException] = []
@@ -144,6 +165,7 @@ def test_a_config_error_while_connecting_is_fatal_not_waited_out(tmp_path: Path)
         done.set()
 
     feed = BridgeFeed(
+        loop,
         {"left": f"replay://{not_a_capture}", "right": f"serial://{tmp_path}/r"},
         Collector(),
         Hub(),
@@ -159,8 +181,9 @@ def test_a_config_error_while_connecting_is_fatal_not_waited_out(tmp_path: Path)
         feed.stop()
 
 
-def test_a_malformed_url_fails_in_start(tmp_path: Path) -> None:
+def test_a_malformed_url_fails_in_start(tmp_path: Path, loop: asyncio.AbstractEventLoop) -> None:
     feed = BridgeFeed(
+        loop,
         {"left": f"serial://{tmp_path}/l?baud=fast", "right": f"serial://{tmp_path}/r"},
         Collector(),
         Hub(),
@@ -168,4 +191,4 @@ def test_a_malformed_url_fails_in_start(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match="baud"):
         feed.start()
-    assert feed._thread is None
+    assert feed._task is None

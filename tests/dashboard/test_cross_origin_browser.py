@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 from dashboard.app import create_app
-from dashboard.hub import LiveHub
 from dashboard.server import DashboardServer, bind_socket
+from live.hub import LiveHub
 from tests.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.dashboard.conftest import FakeControl
 

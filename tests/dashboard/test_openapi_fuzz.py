@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
 from dashboard.app import create_app
-from dashboard.hub import LiveHub
 from hardware.layout import load_layout
+from live.hub import LiveHub
 from tests.dashboard.conftest import FakeControl
 
 

@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from dashboard.app import create_app
-from dashboard.hub import LiveHub
 from dashboard.server import resolve_token
+from live.hub import LiveHub
 
 TOKEN = "s3cret-token-for-tests"
 

@@ -41,7 +41,7 @@ def test_empty_file_gives_defaults() -> None:
     assert cfg.insoles == {}
     assert cfg.dashboard.host == "127.0.0.1" and cfg.dashboard.port == 8000
     assert cfg.recording.autostart is True
-    assert cfg.alerts.pivot_factor == 1.25
+    assert cfg.alerts.pivot_factor == 1.3
 
 
 @pytest.mark.parametrize("insoles", ["ble", "serial", "sim"])

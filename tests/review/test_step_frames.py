@@ -8,8 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from dashboard.app import create_app
-from dashboard.hub import LiveHub
 from hardware.layout import load_layout
+from live.hub import LiveHub
 from review.cache import get_review
 
 

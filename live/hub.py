@@ -1,14 +1,19 @@
-"""The live hub: what the bridge and the analyzer publish, fanned out to browsers.
+# Long module: per-foot live state, display loop and event fan-out share one lock and loop.
+"""The live hub: what the live pipeline publishes, fanned out to the page's subscribers.
 
-Producers (any thread: the bridge, the analysis worker, the recorder's owner) call
-:meth:`LiveHub.publish_frames`, :meth:`~LiveHub.publish_step`,
-:meth:`~LiveHub.publish_alert`, :meth:`~LiveHub.publish_link` and
-:meth:`~LiveHub.publish_recording`. Each call does a few NumPy operations under a short
-lock and returns; it never waits for a client or the network.
+The producer is :class:`live.pipeline.LivePipeline`, on the server's event loop: it calls
+:meth:`LiveHub.publish_frames` with each batch and the Analyzer's reductions of it (force,
+CoP, stance flag), :meth:`~LiveHub.publish_step` with each step and its own hot cells,
+:meth:`~LiveHub.publish_analysis` with the Analyzer's pivot gauge and metrics, and
+:meth:`~LiveHub.publish_alert`, :meth:`~LiveHub.publish_link`,
+:meth:`~LiveHub.publish_recording` (the last also from the recorder's status thread).
+The hub computes no metric: it keeps the newest frame, the CoP trace of the current
+stance (from the Analyzer's stance flags) and the latest analysis state, and never waits
+for a client or the network.
 
 Two channels per browser:
 
-* **display** (``/ws/live``, binary, :mod:`dashboard.wire`): at most ``max_rate_hz``
+* **display** (``/ws/live``, binary, :mod:`live.display_wire`): at most ``max_rate_hz``
   messages per second, built once per tick for all clients from the newest frame of each
   foot. Every client has a one-message slot; a new message replaces an unsent one, so a
   slow or stalled client costs one message of memory and never slows anything else.
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import math
 import threading
@@ -32,23 +38,16 @@ from typing import Any
 
 import numpy as np
 
-from analysis.hotspots import (
-    FOREFOOT_FROM_FRAC,
-    HOTSPOT_ABS_KPA,
-    HOTSPOT_REL_FRAC,
-    InterpolationGrid,
-    find_hotspots,
-)
-from analysis.step_metrics import symmetry_index_pct
-from base.frames import FOOT_NAMES, FootFrames
-from dashboard.pivot import PivotMonitor, PivotSettings
-from dashboard.wire import FootView, encode_display
+from analysis.analyzer import FrameReductions, PivotAlertPolicy
+from analysis.hotspots import InterpolationGrid
+from base.frames import FootFrames
 from hardware.layout import Layout
+from live.display_wire import FootView, encode_display
+from live.loop import running_loop
+from live.subscribers import DisplayClient, EventClient
 
 #: Fixed top of the colour scale (kPa): forefoot peaks in shod running reach ~260 kPa.
 DEFAULT_KPA_MAX = 400.0
-#: A frame is stance when its vertical force exceeds this (N).
-STANCE_FORCE_N = 40.0
 _MAX_COP_POINTS = 256
 _RATE_WINDOW_S = 2.0
 
@@ -61,9 +60,6 @@ def _wall_ms_from_monotonic_ns(t_ns: float, offset_ms: float) -> float:
 class _FootLive:
     layout: Layout
     grid: InterpolationGrid
-    area_mm2: np.ndarray
-    xy_mm: np.ndarray
-    forefoot: np.ndarray
     pressure_kpa: np.ndarray | None = None
     shear_kpa: np.ndarray | None = None
     t_s: float = math.nan
@@ -73,55 +69,9 @@ class _FootLive:
     stance: bool = False
     cop: np.ndarray = field(default_factory=lambda: np.zeros((_MAX_COP_POINTS, 2), np.float32))
     n_cop: int = 0
-    stance_peak: np.ndarray | None = None
-    done_peak: np.ndarray | None = None
     arrivals: deque = field(default_factory=deque)  # (t_recv_s, n_frames, first_seq, last_seq)
     frames_total: int = 0
     link: dict[str, Any] = field(default_factory=dict)
-
-
-class _DisplayClient:
-    """One browser's display slot: the newest message replaces an unsent one."""
-
-    def __init__(self) -> None:
-        self.slot: bytes | None = None
-        self.ready = asyncio.Event()
-        self.sent = 0
-        self.replaced = 0
-
-    def offer(self, message: bytes) -> None:
-        if self.slot is not None:
-            self.replaced += 1
-        self.slot = message
-        self.ready.set()
-
-    async def take(self) -> bytes:
-        while self.slot is None:
-            self.ready.clear()
-            await self.ready.wait()
-        message, self.slot = self.slot, None
-        self.ready.clear()
-        return message
-
-
-class _EventClient:
-    """One browser's reliable event queue (bounded: overflow closes the client)."""
-
-    def __init__(self, limit: int) -> None:
-        self.queue: deque[dict[str, Any]] = deque()
-        self.limit = limit
-        self.ready = asyncio.Event()
-        self.overflowed = False
-
-    def offer(self, event: dict[str, Any]) -> None:
-        if self.overflowed:
-            return
-        if len(self.queue) >= self.limit:
-            self.overflowed = True
-            self.queue.clear()
-        else:
-            self.queue.append(event)
-        self.ready.set()
 
 
 class LiveHub:
@@ -132,7 +82,7 @@ class LiveHub:
     layouts : {"left": Layout, "right": Layout}, each for its own foot.
     max_rate_hz : display messages per second per client (≤ 30).
     kpa_max : top of the fixed colour scale (kPa).
-    pivot : baseline and alert settings of the pivot gauge.
+    pivot_alert : the Analyzer's pivot-alert policy (shown with the layout).
     max_client_events : event queue bound per client.
     history : step records and alerts kept for the snapshot a new client gets.
     """
@@ -143,7 +93,7 @@ class LiveHub:
         *,
         max_rate_hz: float = 30.0,
         kpa_max: float = DEFAULT_KPA_MAX,
-        pivot: PivotSettings | None = None,
+        pivot_alert: PivotAlertPolicy | None = None,
         max_client_events: int = 2000,
         history: int = 60,
     ) -> None:
@@ -154,27 +104,19 @@ class LiveHub:
         self.max_client_events = int(max_client_events)
         self._feet: dict[str, _FootLive] = {}
         for foot, layout in layouts.items():
-            grid = InterpolationGrid.from_layout(layout)
-            self._feet[foot] = _FootLive(
-                layout=layout,
-                grid=grid,
-                area_mm2=np.asarray(layout.sensel_area_mm2, np.float64),
-                xy_mm=np.asarray(layout.sensel_xy_mm, np.float64),
-                forefoot=grid.inside
-                & (grid.y_mm[:, None] >= FOREFOOT_FROM_FRAC * layout.foot_length_mm),
-            )
-        self.pivot = PivotMonitor(pivot)
+            self._feet[foot] = _FootLive(layout=layout, grid=InterpolationGrid.from_layout(layout))
+        self.pivot_alert = pivot_alert or PivotAlertPolicy()
+        self._gauges: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._mono_to_wall_ms = time.time() * 1000.0 - time.monotonic_ns() / 1e6
         self._t0_ns: int | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._wake_pending = False
-        self._display: set[_DisplayClient] = set()
-        self._events: set[_EventClient] = set()
+        self._display: set[DisplayClient] = set()
+        self._events: set[EventClient] = set()
         self._steps: deque[dict[str, Any]] = deque(maxlen=history)
         self._alerts: deque[dict[str, Any]] = deque(maxlen=history)
-        self._recent_steps: deque[dict[str, Any]] = deque(maxlen=40)
         self._metrics: dict[str, Any] = {}
         self._recording: dict[str, Any] = {"state": "idle"}
         self._tasks: list[asyncio.Task] = []
@@ -208,12 +150,7 @@ class LiveHub:
             "feet": feet,
             "kpa_max": self.kpa_max,
             "max_rate_hz": self.max_rate_hz,
-            "pivot": {
-                "factor": self.pivot.settings.factor,
-                "consecutive_steps": self.pivot.settings.consecutive_steps,
-                "skip_s": self.pivot.settings.skip_s,
-                "baseline_s": self.pivot.settings.baseline_s,
-            },
+            "pivot_alert": dataclasses.asdict(self.pivot_alert),
         }
 
     # -- producers (any thread) --------------------------------------------------------
@@ -222,8 +159,10 @@ class LiveHub:
         """Session time 0 on ``time.monotonic_ns()`` (lets the page show sensor latency)."""
         self._t0_ns = int(t0_monotonic_ns)
 
-    def publish_frames(self, frames: FootFrames, t_recv_ns: int | None = None) -> None:
-        """Newest frames of one foot (a batch, as the bridge hands it on).
+    def publish_frames(
+        self, frames: FootFrames, reduced: FrameReductions, t_recv_ns: int | None = None
+    ) -> None:
+        """Newest frames of one foot (a batch) with the Analyzer's reductions of them.
 
         ``t_recv_ns`` is when the bridge received the bytes of the newest frame
         (``time.monotonic_ns()``); default: now.
@@ -233,14 +172,8 @@ class LiveHub:
         if n == 0 or fl is None:
             return
         t_recv = time.monotonic_ns() if t_recv_ns is None else int(t_recv_ns)
-        p = np.nan_to_num(np.asarray(frames.pressure_kpa, np.float64), nan=0.0)
-        load = p * fl.area_mm2  # kPa·mm² = mN
-        force = load.sum(axis=1) * 1e-3
-        with np.errstate(invalid="ignore", divide="ignore"):
-            cop = (load @ fl.xy_mm) / (force[:, None] * 1e3)
-        stance = force > STANCE_FORCE_N
         with self._lock:
-            self._account_stance(fl, p, cop, stance)
+            self._trace_cop(fl, reduced.cop_xy_mm, reduced.stance)
             fl.pressure_kpa = np.array(frames.pressure_kpa[-1], dtype=np.float64)
             fl.shear_kpa = np.array(frames.shear_kpa[-1], dtype=np.float32)
             fl.t_s = float(frames.t_s[-1])
@@ -248,36 +181,24 @@ class LiveHub:
             fl.t_sample_ns = (
                 self._t0_ns + fl.t_s * 1e9 if self._t0_ns is not None else float(t_recv)
             )
-            fl.force_n = float(force[-1])
-            fl.stance = bool(stance[-1])
+            fl.force_n = float(reduced.force_n[-1])
+            fl.stance = bool(reduced.stance[-1])
             fl.frames_total += n
             fl.arrivals.append((t_recv / 1e9, n, int(frames.seq[0]), int(frames.seq[-1])))
             while fl.arrivals and fl.arrivals[0][0] < t_recv / 1e9 - _RATE_WINDOW_S:
                 fl.arrivals.popleft()
         self._wake_display()
 
-    def _account_stance(
-        self, fl: _FootLive, p: np.ndarray, cop: np.ndarray, stance: np.ndarray
-    ) -> None:
-        """CoP trace and peak map of the current stance; split the batch at transitions."""
+    def _trace_cop(self, fl: _FootLive, cop: np.ndarray, stance: np.ndarray) -> None:
+        """CoP trace of the current stance: a heel strike in the batch starts a new one."""
         prev = np.concatenate(([fl.stance], stance[:-1]))
         cut_list = np.flatnonzero(stance != prev).tolist()
-        cuts = set(cut_list)
         bounds = [0, *cut_list, len(stance)]
         for a, b in itertools.pairwise(bounds):
-            if a == b:
+            if a == b or not stance[a]:
                 continue
-            if a in cuts and stance[a]:  # heel strike: a new trace and peak map
+            if a in cut_list:  # heel strike: a new trace
                 fl.n_cop = 0
-                fl.stance_peak = None
-            if a in cuts and not stance[a] and fl.stance_peak is not None:  # toe-off
-                fl.done_peak = fl.stance_peak
-            if not stance[a]:
-                continue
-            seg_peak = p[a:b].max(axis=0)
-            fl.stance_peak = (
-                seg_peak if fl.stance_peak is None else np.maximum(fl.stance_peak, seg_peak)
-            )
             pts = cop[a:b]
             pts = pts[np.isfinite(pts).all(axis=1)]
             if fl.n_cop + len(pts) > _MAX_COP_POINTS:  # decimate the older half
@@ -288,35 +209,27 @@ class LiveHub:
             fl.cop[fl.n_cop : fl.n_cop + len(pts)] = pts
             fl.n_cop += len(pts)
 
-    def publish_step(self, step: dict[str, Any]) -> dict[str, Any] | None:
-        """A finished step record from the analyzer (``Analyzer.feed(...).steps``).
-
-        Returns the pivot gauge's alert when this step raised it (also published).
-        """
+    def publish_step(self, step: dict[str, Any], hot_cells: list[int]) -> None:
+        """A finished step record from the Analyzer, with the hot cells of its own peak map
+        (:attr:`analysis.analyzer.AnalyzerOutput.hot_cells`)."""
         foot = step.get("foot")
         if foot not in self._feet:
-            return None
-        gauge, alert = self.pivot.update(step)
-        with self._lock:
-            hot_cells = self._hot_cells(self._feet[foot])
-            self._recent_steps.append(step)
-            self._metrics = self._compute_metrics()
-        event = {
-            "type": "step",
-            "foot": foot,
-            "step": _slim_step(step),
-            "hot_cells": hot_cells,
-        }
+            return
+        event = {"type": "step", "foot": foot, "step": _slim_step(step), "hot_cells": hot_cells}
         self._steps.append(event)
         self._broadcast(event)
-        self._broadcast({"type": "gauge", **gauge})
-        self._broadcast({"type": "metrics", **self._metrics})
-        if alert is not None:
-            self.publish_alert(alert)
-        return alert
+
+    def publish_analysis(self, gauges: dict[str, Any], metrics: dict[str, Any]) -> None:
+        """The Analyzer's pivot gauge per foot (:meth:`~analysis.analyzer.Analyzer.pivot_gauge`)
+        and live metrics (:meth:`~analysis.analyzer.Analyzer.live_metrics`)."""
+        self._gauges = gauges
+        self._metrics = metrics
+        for gauge in gauges.values():
+            self._broadcast({"type": "gauge", **gauge})
+        self._broadcast({"type": "metrics", **metrics})
 
     def publish_alert(self, alert: dict[str, Any]) -> None:
-        """An alert (the analyzer's, or the pivot gauge's own)."""
+        """An alert of the Analyzer (``"pivot_rising"`` ...)."""
         event = {"type": "alert", "t_wall_ms": time.time() * 1000.0, **alert}
         self._alerts.append(event)
         self._broadcast(event)
@@ -351,43 +264,6 @@ class LiveHub:
 
     # -- derived state -----------------------------------------------------------------
 
-    def _hot_cells(self, fl: _FootLive) -> list[int]:
-        peak = fl.done_peak if fl.done_peak is not None else fl.stance_peak
-        if peak is None:
-            return []
-        g = fl.grid
-        pmap = g.interpolate(peak)
-        labels = np.zeros(g.inside.shape, dtype=np.int32)
-        stack = np.zeros(g.inside.size, dtype=np.int64)
-        _, hot = find_hotspots(
-            pmap,
-            fl.forefoot,
-            g.cell_mm,
-            HOTSPOT_ABS_KPA,
-            HOTSPOT_REL_FRAC,
-            labels,
-            stack,
-            g.x_mm,
-            g.y_mm,
-            np.zeros(g.inside.shape),
-        )
-        return np.flatnonzero(hot.ravel()).tolist()
-
-    def _compute_metrics(self) -> dict[str, Any]:
-        steps = list(self._recent_steps)
-        step_times = [s["step_time_s"] for s in steps if s.get("step_time_s")]
-        cadence = 60.0 / float(np.median(step_times)) if step_times else math.nan
-        contact = {}
-        for foot in FOOT_NAMES:
-            vals = [s["contact_time_s"] for s in steps if s["foot"] == foot][-10:]
-            contact[foot] = float(np.median(vals)) if vals else math.nan
-        si = symmetry_index_pct(contact.get("left", math.nan), contact.get("right", math.nan))
-        return {
-            "cadence_spm": _num(cadence, 1),
-            "contact_time_ms": {f: _num(v * 1000.0, 0) for f, v in contact.items()},
-            "symmetry_contact_pct": _num(si, 1),
-        }
-
     def link_event(self, foot: str) -> dict[str, Any]:
         """Link status of one insole: bridge facts plus rate and loss seen by the hub."""
         fl = self._feet[foot]
@@ -420,7 +296,7 @@ class LiveHub:
             "type": "snapshot",
             "steps": list(self._steps)[-10:],
             "alerts": list(self._alerts),
-            "gauges": self.pivot.states(),
+            "gauges": self._gauges,
             "metrics": self._metrics,
             "links": {f: self.link_event(f) for f in self._feet},
             "recording": self._recording,
@@ -436,7 +312,7 @@ class LiveHub:
             "frames": {f: fl.frames_total for f, fl in self._feet.items()},
             "links": {f: self.link_event(f) for f in self._feet},
             "metrics": self._metrics,
-            "gauges": self.pivot.states(),
+            "gauges": self._gauges,
             "alerts": list(self._alerts),
             "recording": self._recording,
             "client_latency": self.client_latency,
@@ -467,6 +343,9 @@ class LiveHub:
         if loop is None or self._wake_pending:
             return
         self._wake_pending = True
+        if running_loop() is loop:  # the pipeline runs on this loop: no hand-over
+            self._wake_set()
+            return
         with contextlib.suppress(RuntimeError):  # loop closed during shutdown
             loop.call_soon_threadsafe(self._wake_set)
 
@@ -557,11 +436,7 @@ class LiveHub:
         loop = self._loop
         if loop is None:
             return
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
+        if running_loop() is loop:
             self._deliver(event)
         else:
             with contextlib.suppress(RuntimeError):
@@ -571,25 +446,25 @@ class LiveHub:
         for client in list(self._events):
             client.offer(event)
 
-    def add_display_client(self) -> _DisplayClient:
+    def add_display_client(self) -> DisplayClient:
         """Register a display client (call on the hub's loop)."""
-        client = _DisplayClient()
+        client = DisplayClient()
         self._display.add(client)
         self._wake_display()
         return client
 
-    def remove_display_client(self, client: _DisplayClient) -> None:
+    def remove_display_client(self, client: DisplayClient) -> None:
         """Unregister a display client."""
         self._display.discard(client)
 
-    def add_event_client(self) -> _EventClient:
+    def add_event_client(self) -> EventClient:
         """Register an event client; its queue starts with :meth:`snapshot`."""
-        client = _EventClient(self.max_client_events)
+        client = EventClient(self.max_client_events)
         client.offer(self.snapshot())
         self._events.add(client)
         return client
 
-    def remove_event_client(self, client: _EventClient) -> None:
+    def remove_event_client(self, client: EventClient) -> None:
         """Unregister an event client."""
         self._events.discard(client)
 

@@ -1,13 +1,16 @@
-"""The live pipeline behind the page: bridge output → recorder, analysis worker, hub.
+"""The live pipeline: bridge output → recorder, Analyzer and hub, on the server's loop.
 
 :class:`LivePipeline` is the bridge's consumer. :meth:`~LivePipeline.on_frames` is called
-with every batch of either foot; it hands the batch to the recorder (when recording; a
-queue put that never blocks), to the analysis worker (a bounded queue; its thread runs
-:class:`analysis.analyzer.Analyzer` and publishes steps and alerts) and to the hub (a
-copy of the newest row). None of them can hold the bridge up.
+on the event loop with every batch of either foot; it hands the batch to the recorder
+(when recording; a queue put that never blocks), runs the
+:class:`analysis.analyzer.Analyzer` on it (numba kernels, tens of microseconds a batch;
+the per-step work, at toe-off, about a millisecond) and publishes the newest frame with
+the Analyzer's force, CoP and stance flag to the hub, then any finished step (with its
+own hot cells), the Analyzer's pivot gauge and metrics, and its alerts. Steps and alerts
+are recorded once, here. Nothing waits for the page: the hub keeps one slot per client.
 
-It also implements :class:`dashboard.app.SessionControl`: start and stop recording and
-the session's conditions (shoe, sock, speed) from the page.
+It also implements :class:`live.control.SessionControl`: start and stop recording and the
+session's conditions (shoe, sock, speed) from the page.
 """
 
 from __future__ import annotations
@@ -15,22 +18,18 @@ from __future__ import annotations
 import json
 import logging
 import math
-import queue
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from analysis.analyzer import Analyzer, PivotAlertPolicy
 from base.frames import FootFrames
-from dashboard.app import ControlError
-from dashboard.hub import LiveHub
 from hardware.layout import Layout
+from live.control import ControlError
+from live.hub import LiveHub
 
-log = logging.getLogger("plantar.dashboard.live")
-
-#: Batches the analysis worker may lag behind before batches are skipped (and counted).
-ANALYSIS_QUEUE_BATCHES = 2000
+log = logging.getLogger("plantar.live.pipeline")
 
 
 @dataclass
@@ -58,6 +57,7 @@ class LivePipeline:
     sessions_root : sessions directory for recordings (default: the data directory's).
     meta : initial session conditions (athlete, shoe, sock, treadmill_speed_kmh ...).
     catalog : passed to :class:`store.recorder.Recorder` (None: default catalog).
+    pivot_alert : the Analyzer's pivot-alert policy (default: its own defaults).
     """
 
     def __init__(
@@ -68,19 +68,22 @@ class LivePipeline:
         sessions_root: Path | None = None,
         meta: dict[str, Any] | None = None,
         catalog: Any = None,
+        pivot_alert: PivotAlertPolicy | None = None,
     ) -> None:
-        from analysis.analyzer import Analyzer
-
         self.hub = hub
         self.layouts = layouts
         self.sessions_root = sessions_root
         self.catalog = catalog
         self.meta: dict[str, Any] = dict(meta or {})
         self._analyzer = Analyzer(
-            layouts, rate_hint_hz=200.0, speed_mps=self._speed_mps(), keep_steps=500
+            layouts,
+            rate_hint_hz=200.0,
+            speed_mps=self._speed_mps(),
+            keep_steps=500,
+            pivot_alert=pivot_alert,
         )
-        self._analysis_q: queue.Queue[FootFrames | None] = queue.Queue(ANALYSIS_QUEUE_BATCHES)
-        self.analysis_skipped = 0
+        #: Frames of batches the Analyzer failed on (shown nowhere, still recorded).
+        self.analysis_failed = 0
         self._rec_lock = threading.Lock()
         self._hand_lock = threading.Lock()  # held only around a non-blocking queue put
         self._recorder: Any = None
@@ -92,20 +95,17 @@ class LivePipeline:
         self.waiting_for_insoles = False
         #: Set by the runtime: a recording starts by itself once the insoles stream.
         self.record_when_connected = False
-        self._worker = threading.Thread(
-            target=self._analysis_loop, name="plantar-analysis", daemon=True
-        )
-        self._worker.start()
+        hub.publish_analysis(self._analyzer.pivot_gauge(), self._analyzer.live_metrics())
         self._status_stop = threading.Event()
         self._status_thread = threading.Thread(
             target=self._status_loop, name="plantar-rec-status", daemon=True
         )
         self._status_thread.start()
 
-    # -- the bridge's side (its thread; never blocks) ----------------------------------
+    # -- the bridge's side (the event loop; never blocks) -------------------------------
 
     def on_frames(self, frames: FootFrames, t_recv_ns: int | None = None) -> None:
-        """One batch of one foot from the bridge."""
+        """One batch of one foot from the bridge: record, analyse, publish."""
         if len(frames) == 0:
             return
         with self._hand_lock:
@@ -118,10 +118,30 @@ class LivePipeline:
                 if rec.write_frames(frames):
                     c.handed += len(frames)
         try:
-            self._analysis_q.put_nowait(frames)
-        except queue.Full:
-            self.analysis_skipped += len(frames)
-        self.hub.publish_frames(frames, t_recv_ns)
+            out = self._analyzer.feed(frames)
+        except Exception:  # a bad batch must not end the live view (it is recorded)
+            self.analysis_failed += len(frames)
+            log.exception("analysis failed on a batch of %s frames", len(frames))
+            return
+        assert out.frames is not None
+        self.hub.publish_frames(frames, out.frames, t_recv_ns)
+        for step, hot_cells in zip(out.steps, out.hot_cells, strict=True):
+            self.steps_total[step["foot"]] += 1
+            if rec is not None:
+                self._counts.steps[step["foot"]] += 1
+                rec.write_event(
+                    "step",
+                    float(step["toe_off_s"]),
+                    foot=step["foot"],
+                    value=step.get("contact_time_s"),
+                    detail=json.dumps(step, allow_nan=False, default=_json_default),
+                )
+            self.hub.publish_step(step, hot_cells)
+        if out.steps:
+            self.hub.publish_analysis(self._analyzer.pivot_gauge(), self._analyzer.live_metrics())
+        for alert in out.alerts:
+            self._record_alert(alert)
+            self.hub.publish_alert(alert)
 
     def on_event(
         self,
@@ -152,36 +172,7 @@ class LivePipeline:
         if self._recorder is None:
             self.hub.publish_recording(self.recording_status())
 
-    # -- analysis worker ---------------------------------------------------------------
-
-    def _analysis_loop(self) -> None:
-        while True:
-            frames = self._analysis_q.get()
-            if frames is None:
-                return
-            try:
-                out = self._analyzer.feed(frames)
-            except Exception:  # a bad batch must not end the live view
-                log.exception("analysis failed on a batch of %s frames", len(frames))
-                continue
-            rec = self._recorder
-            for step in out.steps:
-                self.steps_total[step["foot"]] += 1
-                if rec is not None:
-                    self._counts.steps[step["foot"]] += 1
-                    rec.write_event(
-                        "step",
-                        float(step["toe_off_s"]),
-                        foot=step["foot"],
-                        value=step.get("contact_time_s"),
-                        detail=json.dumps(step, allow_nan=False, default=_json_default),
-                    )
-                pivot_alert = self.hub.publish_step(step)
-                if pivot_alert is not None:
-                    self._record_alert(pivot_alert)
-            for alert in out.alerts:
-                self._record_alert(alert)
-                self.hub.publish_alert(alert)
+    # -- analysis results ----------------------------------------------------------------
 
     def _record_alert(self, alert: dict[str, Any]) -> None:
         rec = self._recorder
@@ -193,13 +184,6 @@ class LivePipeline:
                 value=alert.get("ratio"),
                 detail=json.dumps(alert, default=_json_default),
             )
-
-    def drain(self, timeout_s: float = 5.0) -> None:
-        """Wait until the analysis worker has caught up (tests, shutdown)."""
-        t_end = time.monotonic() + timeout_s
-        while not self._analysis_q.empty() and time.monotonic() < t_end:
-            time.sleep(0.01)
-        time.sleep(0.05)
 
     # -- session control (the page; a worker thread) -----------------------------------
 
@@ -324,13 +308,12 @@ class LivePipeline:
         return float(self.hub.latest_t_s())
 
     def close(self) -> dict[str, Any] | None:
-        """Stop recording (if any) and the worker threads; returns the final status."""
+        """Stop recording (if any) and the status thread; returns the final status."""
         final = None
         if self._recorder is not None:
             final = self.stop_recording()
         self._status_stop.set()
-        self._analysis_q.put(None)
-        self._worker.join(timeout=5.0)
+        self._status_thread.join(timeout=5.0)
         return final
 
 

@@ -1,43 +1,50 @@
+# Long module: fail-fast and wait-for-insoles modes share the bridge task and link reports.
 """Feeding the live pipeline from the insoles through :class:`firmware_bridge.bridge.Bridge`.
 
 The bridge opens the insoles one at a time, left then right (BlueZ cannot connect two at
-once), then reads both concurrently; here it runs on an asyncio loop in a thread of its
-own and this object is its consumer. Each batch
-is handed to :meth:`dashboard.live.LivePipeline.on_frames` together with the arrival time
+once), then reads both concurrently. It runs as a task on the event loop it is given:
+the server's loop (:class:`live.runtime.LiveRuntime`), so a batch goes from the transport
+to the Analyzer, the recorder's queue and the hub without a thread hand-over. This object
+is the bridge's consumer. Each batch
+is handed to :meth:`live.pipeline.LivePipeline.on_frames` together with the arrival time
 of the chunk that completed it (``Chunk.t_host_ns``, the "bridge receive" time of the
 latency bar); stream events (gaps, link lost, reconnects) go to
-:meth:`~dashboard.live.LivePipeline.on_event` and link status to the hub once a second.
+:meth:`~live.pipeline.LivePipeline.on_event` and link status to the hub once a second.
 The consumer calls never block, so a slow page or disk cannot hold the bridge up.
 
 Two ways to start:
 
 * **fail fast** (``plantar demo``, ``plantar serve --left/--right``): :meth:`BridgeFeed.start`
   returns once both insoles stream, or raises the first error (``DeviceError`` after
-  :data:`OPEN_TIMEOUT_S`).
+  :data:`OPEN_TIMEOUT_S`). It runs the loop until then when the loop is not running yet
+  (the runtime connects before it serves), or waits on it from outside when it is.
 * **wait** (``plantar run``, the service; ``wait=True``): :meth:`~BridgeFeed.start` checks
-  the URLs (a malformed one is a ``ConfigError`` at once) and returns; the bridge thread
-  then tries to connect every ``retry_s`` seconds until both insoles answer, reporting each
-  missing insole's link as ``{"state": "waiting", "url": ..., "detail": <why>}`` (an insole
-  that answered while the other did not is ``"ready"``). Only device errors (port or
-  insole not there, not answering, busy ...) are waited out; a configuration error found
-  while connecting is handed to ``on_fatal``. Once both stream, ``on_connected`` is called
-  in the bridge thread before any frame is handed on (the runtime starts the recording
-  there, so a session never starts before the insoles do).
+  the URLs (a malformed one is a ``ConfigError`` at once) and returns; the bridge task
+  (once the loop runs) then tries to connect every ``retry_s`` seconds until both insoles
+  answer, reporting each missing insole's link as
+  ``{"state": "waiting", "url": ..., "detail": <why>}`` (an insole that answered while
+  the other did not is ``"ready"``). Only device errors (port or insole not there, not
+  answering, busy ...) are waited out; a configuration error found while connecting is
+  handed to ``on_fatal``. Once both stream, ``on_connected`` is called on the loop before
+  any frame is handed on (the runtime starts the recording there, so a session never
+  starts before the insoles do).
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from base.errors import DeviceError, PlantarError
+from live.loop import running_loop
 
-log = logging.getLogger("plantar.dashboard.bridge")
+log = logging.getLogger("plantar.live.bridge")
 
 #: How long opening both insoles may take before ``start`` gives up (s); in wait mode, the
 #: bound on one connection attempt.
@@ -51,10 +58,11 @@ class _Stopped(Exception):  # noqa: N818 - an end, not an error
 
 
 class BridgeFeed:
-    """Both insoles of one session, read in a background thread.
+    """Both insoles of one session, read by a task on ``loop``.
 
     Parameters
     ----------
+    loop : the event loop the bridge runs on (the server's).
     urls : {"left": url, "right": url} transport URLs (``serial://``, ``ble://`` ...).
     pipeline : the consumer (``on_frames``, ``on_event``, ``on_link``).
     hub : the live hub (its timebase is set to the session's).
@@ -62,12 +70,13 @@ class BridgeFeed:
         default, :data:`firmware_bridge.insole_stream.CLOCK_SETTLE_S`).
     wait : keep retrying until the insoles answer instead of failing (see the module).
     retry_s : seconds between attempts while waiting.
-    on_connected : called (in the bridge thread) once both insoles stream.
+    on_connected : called (on the loop) once both insoles stream.
     on_fatal : called with the error that ended waiting for good (a ConfigError, a bug).
     """
 
     def __init__(
         self,
+        loop: asyncio.AbstractEventLoop,
         urls: dict[str, str],
         pipeline: Any,
         hub: Any,
@@ -87,11 +96,11 @@ class BridgeFeed:
         self.on_connected = on_connected
         self.on_fatal = on_fatal
         self.streams: dict[str, Any] = {}
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop = loop
+        self._task: asyncio.Task[None] | None = None
         self._stop: asyncio.Event | None = None
         self._stop_requested = threading.Event()
-        self._opened = threading.Event()
+        self._opened = asyncio.Event()
         self._error: BaseException | None = None
         self.last_chunk_ns: dict[str, int] = {}
         self.bridge: Any = None
@@ -103,7 +112,7 @@ class BridgeFeed:
         self._opening: str | None = None
 
     def start(self) -> None:
-        """Start the bridge thread.
+        """Start the bridge task.
 
         Fail-fast mode: return once left and right stream; raise the first open error.
         Wait mode: check the URLs (ConfigError) and return at once.
@@ -115,11 +124,9 @@ class BridgeFeed:
                 open_transport(url)  # parses only; a bad URL fails here, not after a wait
             self.waiting = True
             self._set_waiting(True)
-        self._thread = threading.Thread(target=self._run, name="plantar-bridge", daemon=True)
-        self._thread.start()
-        if self.wait:
+            self._on_loop(self._spawn())
             return
-        if not self._opened.wait(OPEN_TIMEOUT_S):
+        if not self._on_loop(self._spawn_and_wait_opened()):
             self.stop()
             raise DeviceError(
                 f"insoles did not answer within {OPEN_TIMEOUT_S:g} s: check they are on and "
@@ -130,12 +137,29 @@ class BridgeFeed:
             self.stop()
             raise err
 
-    def _run(self) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
+    def _on_loop(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        """Run ``coro`` on the loop to its end, from outside the loop: drive the loop when it
+        is not running (before serving), or wait for it when it runs in another thread."""
+        if self._loop.is_running():
+            if running_loop() is self._loop:
+                coro.close()
+                raise RuntimeError("BridgeFeed.start/stop: call them from outside its loop")
+            return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+        return self._loop.run_until_complete(coro)
+
+    async def _spawn(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="plantar-bridge")
+
+    async def _spawn_and_wait_opened(self) -> bool:
+        await self._spawn()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._opened.wait(), OPEN_TIMEOUT_S)
+        return self._opened.is_set()
+
+    async def _run(self) -> None:
         try:
-            loop.run_until_complete(self._main())
-        except BaseException as err:  # reported to start() or logged
+            await self._main()
+        except Exception as err:  # reported to start() or logged
             if not self._opened.is_set() and not self.wait:
                 self._error = err
             elif self.waiting:
@@ -145,7 +169,6 @@ class BridgeFeed:
                 log.exception("bridge stopped")
         finally:
             self._opened.set()
-            loop.close()
 
     def _new_bridge(self, order: list[str] | None = None) -> Any:
         """A bridge for both insoles, opening them in ``order`` (default left, right)."""
@@ -425,12 +448,18 @@ class BridgeFeed:
         return {f: s.stats.to_dict() for f, s in self.streams.items()}
 
     def stop(self) -> None:
-        """Close both insoles (or stop waiting for them) and end the thread."""
+        """Close both insoles (or stop waiting for them) and end the task (from outside the
+        loop, running or not)."""
         self._stop_requested.set()
-        loop, stop = self._loop, self._stop
-        if loop is not None and stop is not None and not loop.is_closed():
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(stop.set)
-        if self._thread is not None:
-            self._thread.join(timeout=10.0)
-            self._thread = None
+        task = self._task
+        if task is None or self._loop.is_closed():
+            return
+        with contextlib.suppress(concurrent.futures.TimeoutError, RuntimeError):
+            self._on_loop(self._shutdown(task))
+        self._task = None
+
+    async def _shutdown(self, task: asyncio.Task[None]) -> None:
+        if self._stop is not None:
+            self._stop.set()
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await asyncio.wait_for(task, 10.0)

@@ -1,51 +1,61 @@
-"""Everything a live dashboard process runs, wired once for ``plantar serve`` and ``demo``.
+"""Everything a live process runs, wired once for ``plantar serve``, ``demo`` and ``run``.
 
-``LiveRuntime`` builds the hub, the live pipeline (recorder + analysis worker), the
-bridge that feeds it (when insole URLs are given) and the web server, and tears them down
-in the order that keeps the recording whole: bridge first, then the recording is
-finalised, then the server goes.
+``LiveRuntime`` owns one asyncio event loop. On it run the bridge (a task, started by
+:meth:`LiveRuntime.start`), the live pipeline it feeds (Analyzer, recorder hand-over, hub)
+and the front end that subscribes to the hub (the dashboard's web server, given as a
+factory so that this package does not import the dashboard). :meth:`~LiveRuntime.close`
+tears them down in the order that keeps the recording whole: bridge first, then the
+recording is finalised, then the front end's socket goes.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import logging
 import signal
+import sys
 import threading
-import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from dashboard.pivot import PivotSettings
+from analysis.analyzer import PivotAlertPolicy
+from live.hub import LiveHub
+from live.pipeline import LivePipeline
 
-log = logging.getLogger("plantar.dashboard.runtime")
+log = logging.getLogger("plantar.live.runtime")
+
+#: GIL switch interval while serving (s; Python's default is 0.005): the loop gets the
+#: GIL back from the recorder's and the serial readers' threads within 1 ms.
+GIL_SWITCH_S = 0.001
 
 
 @dataclass
 class RuntimeOptions:
-    """Server and display settings (see ``plantar serve --help``)."""
+    """Server, display and alert settings (see ``plantar serve --help``)."""
 
     host: str = "127.0.0.1"
     port: int = 8000
     token: str | None = None
     layout: str = "plantar-ref"
     eu_size: float | None = None
-    pivot: PivotSettings = field(default_factory=PivotSettings)
+    pivot_alert: PivotAlertPolicy = field(default_factory=PivotAlertPolicy)
     sessions_root: Path | None = None
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> RuntimeOptions:
-        """From the parsed options of :func:`dashboard.commands.add_server_options`."""
+        """From the parsed options of ``dashboard.commands.add_server_options``."""
         from base.errors import ConfigError
 
         try:
-            pivot = PivotSettings(
-                skip_s=args.baseline_skip_s,
-                baseline_s=args.baseline_s,
+            pivot_alert = PivotAlertPolicy(
+                acclimatisation_steps=args.pivot_acclimatisation_steps,
+                baseline_steps=args.pivot_baseline_steps,
+                recent_steps=args.pivot_recent_steps,
                 factor=args.pivot_factor,
-                consecutive_steps=args.pivot_steps,
             )
         except ValueError as err:
             raise ConfigError(str(err)) from None
@@ -55,24 +65,41 @@ class RuntimeOptions:
             token=args.token,
             layout=args.layout,
             eu_size=args.eu_size,
-            pivot=pivot,
+            pivot_alert=pivot_alert,
         )
 
 
+class Frontend(Protocol):
+    """What subscribes to the hub and serves it (the dashboard's web server)."""
+
+    url: str
+    token: str | None
+
+    @property
+    def port(self) -> int: ...
+
+    async def serve(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+#: Builds the front end of a runtime from its hub, pipeline (None: no insoles) and options.
+FrontendFactory = Callable[[LiveHub, LivePipeline | None, RuntimeOptions], Frontend]
+
+
 class LiveRuntime:
-    """Hub, pipeline, bridge and server of one dashboard process."""
+    """Event loop, hub, pipeline, bridge and front end of one live process."""
 
     def __init__(
         self,
         options: RuntimeOptions,
         *,
+        frontend: FrontendFactory,
         urls: dict[str, str] | None = None,
         meta: dict[str, Any] | None = None,
     ) -> None:
-        from dashboard.app import create_app
-        from dashboard.hub import LiveHub
-        from dashboard.live import LivePipeline
-        from dashboard.server import DashboardServer, bind_socket, page_url, resolve_token
         from hardware.layout import load_layout
 
         self.options = options
@@ -83,24 +110,22 @@ class LiveRuntime:
             f: load_layout(options.layout, foot=f, eu_size=options.eu_size)
             for f in ("left", "right")
         }
-        self.token = resolve_token(options.host, options.token)
-        self.hub = LiveHub(self.layouts, pivot=options.pivot)
+        self.loop = asyncio.new_event_loop()
+        self.hub = LiveHub(self.layouts, pivot_alert=options.pivot_alert)
         self.pipeline = (
             LivePipeline(
                 self.hub,
                 self.layouts,
                 sessions_root=options.sessions_root,
                 meta={k: v for k, v in (meta or {}).items() if v not in (None, "")},
+                pivot_alert=options.pivot_alert,
             )
             if urls
             else None
         )
-        self.app = create_app(
-            self.hub, self.pipeline, token=self.token, sessions_root=options.sessions_root
-        )
-        self.sock = bind_socket(options.host, options.port)
-        self.server = DashboardServer(self.app, self.sock)
-        self.url = page_url(options.host, self.server.port, self.token)
+        self.server = frontend(self.hub, self.pipeline, options)
+        self.url = self.server.url
+        self.token = self.server.token
         self.bridge: Any = None
         self.final_recording: dict[str, Any] | None = None
         #: The error that ended waiting for the insoles for good (``start(wait=True)``);
@@ -115,16 +140,18 @@ class LiveRuntime:
 
         ``wait=False``: return once both stream; an insole that does not answer raises
         :class:`~base.errors.DeviceError`. ``wait=True`` (the service): return at once;
-        the bridge thread retries every ``retry_s`` seconds until both insoles answer (the
-        page shows them as waiting) and the recording, if ``record``, starts only then.
-        A malformed URL raises :class:`~base.errors.ConfigError` either way.
+        the bridge task retries every ``retry_s`` seconds, once the loop runs, until both
+        insoles answer (the page shows them as waiting) and the recording, if ``record``,
+        starts only then. A malformed URL raises :class:`~base.errors.ConfigError`
+        either way.
         """
         if self.urls and self.pipeline is not None:
-            from dashboard.bridge_feed import RETRY_S, BridgeFeed
+            from live.bridge_feed import RETRY_S, BridgeFeed
 
             self._record_on_connect = record and wait
             self.pipeline.record_when_connected = self._record_on_connect
             self.bridge = BridgeFeed(
+                self.loop,
                 self.urls,
                 self.pipeline,
                 self.hub,
@@ -146,7 +173,7 @@ class LiveRuntime:
         return dict(bridge.waiting_for)
 
     def _on_connected(self) -> None:
-        """Both insoles stream (bridge thread, before any frame is handed on)."""
+        """Both insoles stream (on the loop, before any frame is handed on)."""
         if self._record_on_connect and self.pipeline is not None:
             status = self.pipeline.start_recording()
             log.info(
@@ -161,7 +188,7 @@ class LiveRuntime:
         self.server.stop()
 
     def serve(self, duration_s: float | None = None) -> None:
-        """Serve the page in the foreground until Ctrl-C, SIGTERM or ``duration_s``.
+        """Run the loop (bridge, pipeline, page) until Ctrl-C, SIGTERM or ``duration_s``.
 
         SIGTERM (``systemctl stop``, ``kill``) ends serving like Ctrl-C, so that the caller's
         :meth:`close` finalises the recording: uvicorn re-raises the signal it caught once
@@ -170,27 +197,40 @@ class LiveRuntime:
         previous = None
         if threading.current_thread() is threading.main_thread():
             previous = signal.signal(signal.SIGTERM, lambda *_: self.server.stop())
+        # the loop is not running yet: scheduling on it from here is safe
+        timer = self.loop.call_later(duration_s, self.server.stop) if duration_s else None
+        switch_s = sys.getswitchinterval()
+        sys.setswitchinterval(GIL_SWITCH_S)
         try:
-            self.server.run(duration_s)
+            self.loop.run_until_complete(self.server.serve())
         finally:
+            sys.setswitchinterval(switch_s)
+            if timer is not None:
+                timer.cancel()
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
 
     def close(self) -> None:
-        """Stop the bridge, finalise the recording, stop the worker threads."""
+        """Stop the bridge, finalise the recording, close the front end and the loop."""
         if self.bridge is not None:
             with contextlib.suppress(Exception):
                 self.bridge.stop()
         if self.pipeline is not None:
-            time.sleep(0.05)
-            self.pipeline.drain()
             self.final_recording = self.pipeline.close()
         with contextlib.suppress(OSError):
-            self.sock.close()
+            self.server.close()
+        if not self.loop.is_running() and not self.loop.is_closed():
+            pending = asyncio.all_tasks(self.loop)
+            for task in pending:
+                task.cancel()
+            with contextlib.suppress(Exception):
+                self.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+                self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+            self.loop.close()
 
 
 def _warm_up_analysis() -> None:
-    """Load the numba kernels before streaming (a JIT pause would stall the bridge thread)."""
+    """Load the numba kernels before streaming (a JIT pause would stall the loop)."""
     try:
         from analysis.warmup import warm_up
     except ImportError:
