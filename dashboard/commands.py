@@ -30,6 +30,13 @@ def add_server_options(p: argparse.ArgumentParser, default_port: int = 8000) -> 
         help=f"TCP port (default {default_port}; 0 = any free)",
     )
     p.add_argument("--token", default=None, help="access token for LAN mode (default: generated)")
+    p.add_argument(
+        "--allow-host",
+        action="append",
+        metavar="NAME",
+        help="a host name the page is opened by (a reverse proxy's or the lab's DNS name); "
+        "IP addresses, localhost and this machine's name always work (repeatable)",
+    )
     p.add_argument("--layout", default="plantar-ref", help="insole layout id (default plantar-ref)")
     p.add_argument("--eu-size", type=float, default=None, help="shoe size (EU) to scale the layout")
     from analysis.analyzer import PivotAlertPolicy

@@ -118,7 +118,13 @@ def dashboard_frontend(hub: Any, pipeline: Any, options: Any) -> DashboardServer
     from dashboard.app import create_app
 
     token = resolve_token(options.host, options.token)
-    app = create_app(hub, pipeline, token=token, sessions_root=options.sessions_root)
+    app = create_app(
+        hub,
+        pipeline,
+        token=token,
+        sessions_root=options.sessions_root,
+        allowed_hosts=options.allowed_hosts,
+    )
     sock = bind_socket(options.host, options.port)
     port = int(sock.getsockname()[1])
     return DashboardServer(app, sock, page_url(options.host, port, token), token)

@@ -44,6 +44,8 @@ class RuntimeOptions:
     eu_size: float | None = None
     pivot_alert: PivotAlertPolicy = field(default_factory=PivotAlertPolicy)
     sessions_root: Path | None = None
+    #: host names the page may be opened by besides IP addresses and this machine's names
+    allowed_hosts: tuple[str, ...] = ()
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> RuntimeOptions:
@@ -66,6 +68,7 @@ class RuntimeOptions:
             layout=args.layout,
             eu_size=args.eu_size,
             pivot_alert=pivot_alert,
+            allowed_hosts=tuple(getattr(args, "allow_host", None) or ()),
         )
 
 

@@ -85,6 +85,13 @@ class DashboardConfig:
     host: str = "127.0.0.1"
     port: int = 8000
     token: str = ""
+    #: host names the page is opened by besides IP addresses, localhost and this machine's
+    #: name (a reverse proxy's or the lab's DNS name), comma-separated
+    allowed_hosts: str = ""
+
+    def allowed_host_names(self) -> tuple[str, ...]:
+        """:attr:`allowed_hosts` as a tuple of names."""
+        return tuple(h.strip() for h in self.allowed_hosts.split(",") if h.strip())
 
 
 @dataclass(frozen=True)
@@ -168,6 +175,7 @@ class Config:
                 "host": self.dashboard.host,
                 "port": self.dashboard.port,
                 "token": token if reveal_token or not token else "***",
+                "allowed_hosts": self.dashboard.allowed_hosts,
             },
             "recording": dict(vars(self.recording)),
             "alerts": dict(vars(self.alerts)),
@@ -488,7 +496,7 @@ class _Validator:
         return StorageConfig(dir=directory, min_free_hours=hours)
 
     def dashboard(self, data: dict[str, Any]) -> DashboardConfig:
-        t = self.table(data, "dashboard", ("host", "port", "token"))
+        t = self.table(data, "dashboard", ("host", "port", "token", "allowed_hosts"))
         host = self.get(t, "dashboard", "host", "str", "127.0.0.1", nonempty=True).strip()
         if host != "localhost":
             try:
@@ -510,6 +518,7 @@ class _Validator:
             host=host,
             port=self.get(t, "dashboard", "port", "int", 8000, lo=1, hi=65535),
             token=token,
+            allowed_hosts=self.get(t, "dashboard", "allowed_hosts", "str", ""),
         )
 
     def recording(self, data: dict[str, Any]) -> RecordingConfig:

@@ -130,6 +130,7 @@ def runtime_options(cfg: Any) -> Any:
         layout=layout,
         eu_size=size,
         pivot_alert=pivot_alert,
+        allowed_hosts=cfg.dashboard.allowed_host_names(),
     )
 
 

@@ -95,6 +95,27 @@ def test_env_overrides_keys_and_are_typed() -> None:
     assert "PLANTAR_DASHBOARD__PORT" in cfg.overrides and "PLANTAR_HOME" not in cfg.overrides
 
 
+def test_allowed_hosts_reach_the_dashboard_guard() -> None:
+    """dashboard.allowed_hosts (a reverse proxy's name) is let in by the origin guard; a
+    name not listed still is not."""
+    from fastapi.testclient import TestClient
+
+    from dashboard.app import create_app
+    from hardware.layout import load_layout
+    from live.hub import LiveHub
+    from plantar.run_command import runtime_options
+
+    toml = '[insoles]\nleft = "sim://"\nright = "sim://"\n'
+    cfg = _load(toml + '[dashboard]\nallowed_hosts = "treadmill1.lab, pi.example"\n', {})
+    assert cfg.dashboard.allowed_host_names() == ("treadmill1.lab", "pi.example")
+    options = runtime_options(cfg)
+    layouts = {f: load_layout("plantar-ref", foot=f) for f in ("left", "right")}
+    app = create_app(LiveHub(layouts), None, allowed_hosts=options.allowed_hosts)
+    with TestClient(app, base_url="http://treadmill1.lab") as client:
+        assert client.get("/api/health").status_code == 200
+        assert client.get("/api/health", headers={"host": "evil.example"}).status_code == 403
+
+
 # --- errors: one test per kind, each naming the key ---------------------------------------
 
 
