@@ -12,6 +12,7 @@ control case: its write gets through.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import http.server
 import threading
@@ -68,10 +69,11 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
 def dashboard(layouts, tmp_path: Path):
     control = FakeControl()
     app = create_app(LiveHub(layouts), control, sessions_root=tmp_path / "sessions")
-    server = DashboardServer(app, bind_socket("127.0.0.1", 0))
-    thread = threading.Thread(target=server.run, daemon=True)
+    sock = bind_socket("127.0.0.1", 0)
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    server = DashboardServer(app, sock, url, None)
+    thread = threading.Thread(target=asyncio.run, args=(server.serve(),), daemon=True)
     thread.start()
-    url = f"http://127.0.0.1:{server.port}"
     _wait_until_up(url)
     yield url, server.port, control
     server.stop()
