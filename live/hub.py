@@ -40,6 +40,7 @@ import numpy as np
 
 from analysis.analyzer import FrameReductions, PivotAlertPolicy
 from analysis.hotspots import InterpolationGrid
+from analysis.records import round_or_none
 from base.frames import FootFrames
 from hardware.layout import Layout
 from live.display_wire import FootView, encode_display
@@ -284,8 +285,8 @@ class LiveHub:
             "type": "link",
             "foot": foot,
             "state": state,
-            "rate_hz": _num(rate, 1) if rate is not None else None,
-            "loss_pct": _num(loss, 2) if loss is not None else None,
+            "rate_hz": round_or_none(rate, 1) if rate is not None else None,
+            "loss_pct": round_or_none(loss, 2) if loss is not None else None,
             "frames": total,
             **{k: v for k, v in link.items() if k != "type"},
         }
@@ -467,10 +468,6 @@ class LiveHub:
     def remove_event_client(self, client: EventClient) -> None:
         """Unregister an event client."""
         self._events.discard(client)
-
-
-def _num(x: float, nd: int) -> float | None:
-    return round(float(x), nd) if x is not None and math.isfinite(x) else None
 
 
 def _slim_step(step: dict[str, Any]) -> dict[str, Any]:
