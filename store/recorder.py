@@ -33,11 +33,12 @@ from base.frames import FOOT_NAMES, FootFrames
 from store import schema as sch
 from store.errors import RecordingError, describe_os_error
 from store.session import (
-    LOCK_FILE,
     STATUS_RECORDING,
     SessionMeta,
     fsync_dir,
+    hold_lock,
     new_session_id,
+    release_lock,
     utc_now_iso,
     write_json_atomic,
 )
@@ -169,7 +170,7 @@ class Recorder:
                     log.warning("%s", rep.message())
             directory = root / self.session_id
             directory.mkdir()
-            self._lock_fd = _hold_lock(directory)
+            self._lock_fd = hold_lock(directory)
             if not self.meta.started_at:
                 self.meta.started_at = utc_now_iso()
             write_json_atomic(
@@ -234,7 +235,7 @@ class Recorder:
                     self.session_id,
                     describe_os_error(err),
                 )
-        _release_lock(self._lock_fd)
+        release_lock(self._lock_fd)
         return self.report
 
     def __enter__(self) -> Recorder:
@@ -494,19 +495,3 @@ def _concat(batches: list[tuple[FootFrames, float]]) -> tuple[FootFrames, np.nda
         shear_kpa=np.concatenate([p.shear_kpa for p in parts]),
     )
     return merged, hosts
-
-
-def _hold_lock(directory: Path) -> int:
-    import fcntl
-    import os
-
-    fd = os.open(directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
-    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    return fd
-
-
-def _release_lock(fd: int | None) -> None:
-    import os
-
-    if fd is not None:
-        os.close(fd)

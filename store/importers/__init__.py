@@ -3,9 +3,10 @@
 Each format module has ``read_<format>(path) -> ImportedRecording`` (parse and convert
 units to kPa, s, µs; no I/O besides reading) and ``sniff(head) -> bool``. :func:`import_file`
 detects the format, writes the recording through the same stream writer and finaliser
-as a live recording (into a hidden directory that is renamed into place only once the
-session is complete, so a failed import leaves nothing behind) and registers it in the
-catalog with source ``import:<format>``.
+as a live recording (into a hidden staging directory, locked from the first byte, that is
+renamed into place only once the session is complete, so a failed import leaves nothing
+behind and no other process sees it half-written) and registers it in the catalog with
+source ``import:<format>``.
 """
 
 from __future__ import annotations
@@ -24,11 +25,14 @@ from base.frames import FootFrames
 from store.errors import ImportFormatError, RecordingError, StoreError, describe_os_error
 from store.finalise import FinaliseReport, finalise_session
 from store.session import (
+    STAGING_PREFIX,
     STATUS_RECORDING,
     FootLayout,
     SessionMeta,
     fsync_dir,
+    hold_lock,
     new_session_id,
+    release_lock,
     write_json_atomic,
 )
 from store.streams import SessionWriter
@@ -219,19 +223,21 @@ def import_file(
     meta.notes = meta.notes or recording.notes
     meta.extra = {**recording.extra, "imported_from": str(Path(path).resolve())}
     session_id = new_session_id()
+    root = root or paths.sessions_dir()
+    staging = root / f"{STAGING_PREFIX}{session_id}"
+    final = root / session_id
     try:
-        root = root or paths.sessions_dir()
-        staging = root / f".import-{session_id}"
-        final = root / session_id
         staging.mkdir(parents=True)
     except OSError as err:
-        raise RecordingError(
-            f"cannot import: {describe_os_error(err)} at {err.filename or root}; choose a "
-            "writable data directory (set PLANTAR_HOME) or free space"
-        ) from err
+        raise _cannot_import(err, root) from err
+    try:
+        lock_fd = hold_lock(staging)
+    except OSError as err:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise _cannot_import(err, root) from err
     try:
         _write_recording(staging, session_id, meta, recording)
-        report = finalise_session(staging, catalog=False)
+        report = finalise_session(staging, catalog=False, lock_held=True)
         staging.rename(final)
         fsync_dir(root)
     except OSError as err:
@@ -243,10 +249,19 @@ def import_file(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    finally:
+        release_lock(lock_fd)
     db = open_catalog(catalog)
     if db is not None:
         db.upsert_from_disk(final)
     return ImportResult(session_id=session_id, fmt=recording.fmt, report=report, directory=final)
+
+
+def _cannot_import(err: OSError, root: Path) -> RecordingError:
+    return RecordingError(
+        f"cannot import: {describe_os_error(err)} at {err.filename or root}; choose a "
+        "writable data directory (set PLANTAR_HOME) or free space"
+    )
 
 
 def _write_recording(
