@@ -145,11 +145,13 @@ def make_foot_frames(
 ) -> FootFrames:
     """FootFrames for an imported pressure-only foot (device 0, device clock = file time)."""
     n = len(t_s)
+    with np.errstate(invalid="ignore", over="ignore"):  # NaN/absurd times: checks.py refuses
+        t_device_us = np.round(np.asarray(t_s) * 1e6).astype(np.int64)
     return FootFrames(
         foot=foot,
         device_id=0,
         seq=np.arange(n, dtype=np.int64) if seq is None else seq,
-        t_device_us=np.round(np.asarray(t_s) * 1e6).astype(np.int64),
+        t_device_us=t_device_us,
         t_s=np.asarray(t_s, dtype=np.float64),
         pressure_kpa=np.ascontiguousarray(pressure_kpa, dtype=np.float32),
         shear_kpa=np.zeros((n, 0, 3), dtype=np.float32),
@@ -182,16 +184,21 @@ def detect_format(path: Path) -> str:
 
 
 def read_recording(path: Path, fmt: str = "auto") -> ImportedRecording:
-    """Parse ``path`` in format ``fmt`` (``auto`` detects it)."""
+    """Parse ``path`` in format ``fmt`` (``auto`` detects it) and check its bounds
+    (:mod:`store.importers.checks`)."""
     path = Path(path)
     if fmt == "auto":
         fmt = detect_format(path)
+    from store.importers.checks import check_recording
+
     readers = _readers()
     if fmt not in readers:
         raise ImportFormatError(
             f"unknown import format {fmt!r}; use one of: auto, {', '.join(FORMATS)}"
         )
-    return readers[fmt][1](path)
+    recording = readers[fmt][1](path)
+    check_recording(recording)
+    return recording
 
 
 def import_file(
