@@ -96,16 +96,30 @@ class ImportResult:
 
 
 def read_text(path: Path) -> str:
-    """Read a text file (UTF-8, falling back to Latin-1) with a one-line error."""
+    """Read a text file (see :func:`decode_text`) with a one-line error."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError as err:
         raise StoreError(f"{path}: no such file") from err
     except OSError as err:
         raise StoreError(f"{path}: cannot read ({err.strerror})") from err
+    return decode_text(path, raw)
+
+
+def decode_text(path: Path, raw: bytes) -> str:
+    """Decode a text export: UTF-8; Latin-1 only for a file with no UTF-8 character at all
+    (an old Windows export). A UTF-8 file with a broken byte is a one-line error, never
+    reinterpreted (which would turn ``N/cm²`` into ``N/cmÂ²``)."""
     try:
         return raw.decode("utf-8")
-    except UnicodeDecodeError:
+    except UnicodeDecodeError as err:
+        lenient = raw.decode("utf-8", errors="replace")
+        if any(ord(c) > 127 and c != "\ufffd" for c in lenient):
+            line = raw.count(b"\n", 0, err.start) + 1
+            raise ImportFormatError(
+                f"{path} line {line}: byte 0x{raw[err.start]:02x} is not UTF-8 in a UTF-8 "
+                "file (the file is damaged); re-export it or fix that byte"
+            ) from None
         return raw.decode("latin-1")
 
 

@@ -180,7 +180,10 @@ def read_moticon(path: Path) -> ImportedRecording:
             g.units[column] = ch_unit
         channels.extend(groups.values())
 
-    events = _events(data, labels, names, seq, t_s)
+    try:
+        events = _events(data, labels, names, seq, t_s)
+    except ImportFormatError as err:
+        raise ImportFormatError(f"{path}: {err}") from None
     kept = {f"{f} pressure {k}" for f in ("left", "right") for k in range(1, N_SENSELS + 1)}
     kept |= {f"{f} {c}" for f in ("left", "right") for c in CHANNELS} | {"time"}
     kept |= {name for name, _ in names if "step" in name.lower() or "event" in name.lower()}
@@ -222,7 +225,7 @@ def _events(
         lower = name.lower()
         if lower.endswith("steps"):
             for row in np.flatnonzero(~np.isnan(data[:, i])):
-                code = int(np.rint(data[row, i]))
+                code = int(np.rint(_event_code(name, row, data[row, i])))
                 foot, kind = STEP_CODES.get(code, (lower.split()[0], sch.EVENT_MARKER))
                 events.append(
                     {
@@ -246,10 +249,24 @@ def _events(
                         "t_s": float(t_s[row]),
                         "foot": foot if foot in ("left", "right") else None,
                         "kind": sch.EVENT_MARKER,
-                        "value": float(data[row, i]),
+                        "value": _event_code(name, row, data[row, i]),
                         "seq": int(seq[row]),
                         "detail": f"reference: moticon manual event {label}".strip(),
                     }
                 )
     events.sort(key=lambda e: (e["t_s"], e["foot"] or ""))
     return events
+
+
+#: Largest Moticon step or event code taken (codes are small integers such as 11 or 25).
+MAX_EVENT_CODE = 1_000_000
+
+
+def _event_code(column: str, row: int, value: float) -> float:
+    """An event code checked: a one-line error for an infinite or absurd one."""
+    if not abs(value) <= MAX_EVENT_CODE:
+        raise ImportFormatError(
+            f"column {column!r}, sample {row + 1}: event code {value:g} is not a Moticon "
+            "event code (the file is corrupt); fix or remove that value"
+        )
+    return float(value)
