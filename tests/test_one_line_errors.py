@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.store.conftest import run_cli, shared_file
+from tests.store.conftest import mounted_tmpfs, run_cli, shared_file
 
 
 def _one_line(out: subprocess.CompletedProcess[str], *expected: str) -> str:
@@ -76,17 +76,8 @@ def test_plantar_home_a_file_is_one_line(tmp_path: Path) -> None:
 @pytest.fixture
 def read_only_dir(tmp_path: Path) -> Iterator[Path]:
     """A read-only tmpfs (root only); skips when mounting is not allowed."""
-    mnt = tmp_path / "ro"
-    mnt.mkdir()
-    r = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(mnt)], capture_output=True
-    )
-    if r.returncode != 0:
-        pytest.skip("cannot mount a read-only tmpfs here (not root)")
-    try:
+    with mounted_tmpfs(tmp_path / "ro", "ro,size=1m", "no read-only place to test") as mnt:
         yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
 
 
 def test_plantar_home_read_only_is_one_line(read_only_dir: Path) -> None:

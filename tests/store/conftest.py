@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -54,17 +55,23 @@ def shared_file(relative: str) -> Path:
     return path
 
 
-@pytest.fixture
-def tiny_tmpfs(tmp_path: Path) -> Iterator[Path]:
-    """A 1 MiB tmpfs (root only); skips when mounting is not allowed."""
-    mnt = tmp_path / "tiny"
+@contextlib.contextmanager
+def mounted_tmpfs(mnt: Path, options: str, why_skip: str) -> Iterator[Path]:
+    """Mount a tmpfs with ``options`` on ``mnt`` (root only); skips with ``why_skip``."""
     mnt.mkdir()
     r = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)], capture_output=True
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(mnt)], capture_output=True
     )
     if r.returncode != 0:
-        pytest.skip("cannot mount a tmpfs here (not root); the RLIMIT_FSIZE test covers disk full")
+        pytest.skip(f"cannot mount a tmpfs here (not root); {why_skip}")
     try:
         yield mnt
     finally:
         subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+
+@pytest.fixture
+def tiny_tmpfs(tmp_path: Path) -> Iterator[Path]:
+    """A 1 MiB tmpfs (root only); skips when mounting is not allowed."""
+    with mounted_tmpfs(tmp_path / "tiny", "size=1m", "the RLIMIT_FSIZE test covers disk full") as m:
+        yield m
