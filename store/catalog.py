@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from base import paths
-from store.errors import StoreError
+from store.errors import StoreError, describe_db_error
 from store.migrations import migrate
 from store.session import SESSION_FILE, list_session_dirs, read_session_json, utc_now_iso
 
@@ -90,12 +90,25 @@ class Catalog:
                 conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
         except sqlite3.Error as err:
-            raise StoreError(f"cannot open the catalog {self.path}: {err}") from err
+            raise self._error("cannot open", err) from None
         conn.row_factory = sqlite3.Row
         try:
             yield conn
+        except sqlite3.IntegrityError:
+            raise  # a row that breaks the schema is a bug of the caller, not of the disk
+        except sqlite3.Error as err:
+            raise self._error("cannot update", err) from None
         finally:
             conn.close()
+
+    def _error(self, what: str, err: sqlite3.Error) -> StoreError:
+        why = describe_db_error(err, self.path)
+        todo = (
+            "free space (export and delete old sessions) and run the command again"
+            if why == "disk full"
+            else "check the file, or move it away and run `plantar sessions` to rebuild it"
+        )
+        return StoreError(f"{what} the catalog {self.path}: {why}; {todo}")
 
     # -- writing ---------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from store.errors import StoreError
+from store.errors import StoreError, describe_os_error
 from store.finalise import FinaliseReport, finalise_session
 from store.session import (
     STAGING_MAX_AGE_S,
@@ -64,7 +64,13 @@ def recover_interrupted(root: Path | None = None, *, catalog: Any = None) -> lis
                     directory, recovered=True, catalog=catalog, lock_held=True
                 )
             except (OSError, StoreError) as err:
-                log.error("could not recover session %s: %s", directory.name, err)
+                why = describe_os_error(err) if isinstance(err, OSError) else str(err)
+                log.error(
+                    "could not recover session %s: %s; it is recovered at the next start "
+                    "(free space first if the disk is full)",
+                    directory.name,
+                    why,
+                )
                 continue
         reports.append(report)
         log.info("%s", report.message())

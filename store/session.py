@@ -31,6 +31,13 @@ from base import paths
 
 SESSION_FILE = "session.json"
 LOCK_FILE = ".lock"
+#: Frames a recorder refused after it failed (disk full), per foot, written at its stop
+#: into the space of :data:`RESERVE_FILE`; finalising counts them as dropped frames.
+REFUSED_FILE = "refused.json"
+#: Space a recorder sets aside at its start and frees when the disk is full, so that the
+#: count of refused frames can still be written.
+RESERVE_FILE = ".reserve"
+RESERVE_BYTES = 64 * 1024
 STREAM_SUFFIX = ".arrows"
 PARQUET_SUFFIX = ".parquet"
 

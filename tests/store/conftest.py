@@ -37,11 +37,11 @@ def run_cli(
 ) -> subprocess.CompletedProcess[str]:
     """Run ``plantar ARGS`` in a subprocess (for exit codes and stderr)."""
     full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
+    kw.setdefault("timeout", 120)
     return subprocess.run(
         [sys.executable, "-m", "plantar.cli", *args],
         capture_output=True,
         text=True,
-        timeout=120,
         env=full_env,
         **kw,  # type: ignore[arg-type]
     )
