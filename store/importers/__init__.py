@@ -11,9 +11,10 @@ source ``import:<format>``.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,10 @@ log = logging.getLogger("plantar.store.importers")
 FORMATS: tuple[str, ...] = ("moticon", "pedar", "gaitpdb", "fukuchi", "c3d")
 #: Rows per record batch written by an import.
 IMPORT_BATCH_ROWS = 4096
+#: Bytes read to tell a file's format.
+SNIFF_BYTES = 8192
+#: Largest file read whole into memory (force plates; analysing a file directly).
+MAX_WHOLE_FILE_BYTES = 64 * 1024 * 1024
 
 
 @dataclass
@@ -96,8 +101,18 @@ class ImportResult:
 
 
 def read_text(path: Path) -> str:
-    """Read a text file (see :func:`decode_text`) with a one-line error."""
+    """Read a whole text file (see :func:`decode_text`; at most
+    :data:`MAX_WHOLE_FILE_BYTES`) with a one-line error."""
     try:
+        size = path.stat().st_size
+        if not path.is_file():
+            raise StoreError(f"{path}: not a regular file; give a recording file")
+        if size > MAX_WHOLE_FILE_BYTES:
+            raise ImportFormatError(
+                f"{path}: {size / 1e6:,.0f} MB is too large to read whole (at most "
+                f"{MAX_WHOLE_FILE_BYTES / 1e6:,.0f} MB); `plantar import` streams Moticon, "
+                "pedar and gaitpdb files of any size, split a force-plate file"
+            )
         raw = path.read_bytes()
     except FileNotFoundError as err:
         raise StoreError(f"{path}: no such file") from err
@@ -106,7 +121,7 @@ def read_text(path: Path) -> str:
     return decode_text(path, raw)
 
 
-def decode_text(path: Path, raw: bytes) -> str:
+def decode_text(path: Path, raw: bytes, first_line: int = 1) -> str:
     """Decode a text export: UTF-8; Latin-1 only for a file with no UTF-8 character at all
     (an old Windows export). A UTF-8 file with a broken byte is a one-line error, never
     reinterpreted (which would turn ``N/cm²`` into ``N/cmÂ²``)."""
@@ -115,12 +130,22 @@ def decode_text(path: Path, raw: bytes) -> str:
     except UnicodeDecodeError as err:
         lenient = raw.decode("utf-8", errors="replace")
         if any(ord(c) > 127 and c != "\ufffd" for c in lenient):
-            line = raw.count(b"\n", 0, err.start) + 1
+            line = raw.count(b"\n", 0, err.start) + first_line
             raise ImportFormatError(
                 f"{path} line {line}: byte 0x{raw[err.start]:02x} is not UTF-8 in a UTF-8 "
                 "file (the file is damaged); re-export it or fix that byte"
             ) from None
         return raw.decode("latin-1")
+
+
+def header_through(prefix: str) -> Callable[[list[str]], int]:
+    """A ``header_lines(lines)`` for :mod:`store.importers.streaming`: the lines up to and
+    including the first that starts with ``prefix`` (0 when none does)."""
+
+    def header_lines(lines: list[str]) -> int:
+        return next((i + 1 for i, line in enumerate(lines) if line.startswith(prefix)), 0)
+
+    return header_lines
 
 
 def parse_float(text: str) -> float:
@@ -184,9 +209,22 @@ def _readers() -> dict[str, tuple[Callable[[str], bool], Callable[[Path], Import
     }
 
 
+def read_head(path: Path, n_bytes: int = SNIFF_BYTES) -> str:
+    """The first ``n_bytes`` of a regular file, as Latin-1 (each byte one character, so the
+    ASCII markers the sniffers look for survive any encoding); one-line errors."""
+    try:
+        if not path.is_file():
+            what = "no such file" if not path.exists() else "not a regular file"
+            raise StoreError(f"{path}: {what}; give a recording file to import")
+        with open(path, "rb") as f:
+            return f.read(n_bytes).decode("latin-1")
+    except OSError as err:
+        raise StoreError(f"{path}: cannot read ({err.strerror})") from err
+
+
 def detect_format(path: Path) -> str:
-    """Tell the format of ``path`` from its first lines."""
-    head = "\n".join(read_text(path).splitlines()[:40])
+    """Tell the format of ``path`` from its first :data:`SNIFF_BYTES` (at most 40 lines)."""
+    head = "\n".join(read_head(path).splitlines()[:40])
     for name, (sniff, _) in _readers().items():
         if sniff(head):
             return name
@@ -222,21 +260,25 @@ def import_file(
     meta: SessionMeta | None = None,
     root: Path | None = None,
     catalog: Any = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ImportResult:
     """Import one file as a new finalised session and register it in the catalog.
 
     Parameters
     ----------
     path : file to import.
-    fmt : "auto", "moticon", "pedar" or "gaitpdb".
+    fmt : "auto" or one of :data:`FORMATS` (Moticon, pedar and gaitpdb files are read in
+        blocks, in bounded memory: :mod:`store.importers.streaming`).
     meta : athlete, shoe, sock, notes, tags... given by the user (source and layouts are
         set from the file).
     root : sessions directory (default :func:`base.paths.sessions_dir`).
     catalog : see :func:`store.catalog.open_catalog`.
+    progress : called with (bytes read, file size) as a streamed file is read.
     """
     from store.catalog import open_catalog
 
-    recording = read_recording(Path(path), fmt)
+    runs = _recording_runs(Path(path), fmt, progress)
+    recording = next(runs)  # the file's errors come before any directory is made
     meta = meta or SessionMeta()
     meta.source = f"import:{recording.fmt}"
     meta.feet = dict(recording.layouts)
@@ -257,7 +299,7 @@ def import_file(
         shutil.rmtree(staging, ignore_errors=True)
         raise _cannot_import(err, root) from err
     try:
-        _write_recording(staging, session_id, meta, recording)
+        _write_recording(staging, session_id, meta, recording, runs)
         report = finalise_session(staging, catalog=False, lock_held=True)
         staging.rename(final)
         fsync_dir(root)
@@ -285,26 +327,61 @@ def _cannot_import(err: OSError, root: Path) -> RecordingError:
     )
 
 
+def _recording_runs(
+    path: Path, fmt: str, progress: Callable[[int, int], None] | None
+) -> Iterator[ImportedRecording]:
+    """The file as runs of rows (streamed formats) or as one whole recording."""
+    from store.importers.streaming import is_streamed, iter_recording
+
+    if fmt == "auto":
+        fmt = detect_format(path)
+    if is_streamed(fmt):
+        return iter_recording(path, fmt, progress)
+    return iter([read_recording(path, fmt)])
+
+
 def _write_recording(
-    directory: Path, session_id: str, meta: SessionMeta, recording: ImportedRecording
+    directory: Path,
+    session_id: str,
+    meta: SessionMeta,
+    first: ImportedRecording,
+    rest: Iterator[ImportedRecording],
 ) -> None:
-    write_json_atomic(
-        directory / "session.json",
-        {"format_version": 1, "id": session_id, "status": STATUS_RECORDING, "meta": meta.to_dict()},
-    )
+    def session_json() -> None:
+        write_json_atomic(
+            directory / "session.json",
+            {
+                "format_version": 1,
+                "id": session_id,
+                "status": STATUS_RECORDING,
+                "meta": meta.to_dict(),
+            },
+        )
+
+    session_json()
     writer = SessionWriter(directory, {"id": session_id, **meta.to_dict()}, meta.feet)
+    missing = 0
     try:
-        for frames in recording.feet.values():
-            for start in range(0, len(frames), IMPORT_BATCH_ROWS):
-                writer.write_frames(frames.rows(start, start + IMPORT_BATCH_ROWS), np.nan)
-        for ch in recording.channels:
-            for start in range(0, len(ch.seq), IMPORT_BATCH_ROWS):
-                sl = slice(start, start + IMPORT_BATCH_ROWS)
-                values = {k: v[sl] for k, v in ch.values.items()}
-                writer.write_channels(ch.group, ch.foot, ch.seq[sl], ch.t_s[sl], values, ch.units)
-        writer.write_events(recording.events)
+        for recording in itertools.chain([first], rest):
+            _write_run(writer, recording)
+            missing += int(recording.extra.get("missing_pressure_samples", 0))
         writer.sync()
     except BaseException:
         writer.close(clean=False)
         raise
     writer.close()
+    if missing:
+        meta.extra["missing_pressure_samples"] = missing
+        session_json()
+
+
+def _write_run(writer: SessionWriter, recording: ImportedRecording) -> None:
+    for frames in recording.feet.values():
+        for start in range(0, len(frames), IMPORT_BATCH_ROWS):
+            writer.write_frames(frames.rows(start, start + IMPORT_BATCH_ROWS), np.nan)
+    for ch in recording.channels:
+        for start in range(0, len(ch.seq), IMPORT_BATCH_ROWS):
+            sl = slice(start, start + IMPORT_BATCH_ROWS)
+            values = {k: v[sl] for k, v in ch.values.items()}
+            writer.write_channels(ch.group, ch.foot, ch.seq[sl], ch.t_s[sl], values, ch.units)
+    writer.write_events(recording.events)

@@ -35,6 +35,7 @@ from store.errors import ImportFormatError
 from store.importers import (
     ChannelGroup,
     ImportedRecording,
+    header_through,
     make_foot_frames,
     parse_float,
     read_text,
@@ -125,7 +126,17 @@ def _eu_size(info: dict[str, str]) -> float | None:
 
 def read_moticon(path: Path) -> ImportedRecording:
     """Parse a Moticon OpenGo text export (see the module docstring for units)."""
-    lines = read_text(path).splitlines()
+    return parse_moticon(path, read_text(path))
+
+
+#: Lines up to and including the column header (for the streamed import).
+header_lines = header_through("# time")
+
+
+def parse_moticon(path: Path, text: str, line_offset: int = 0) -> ImportedRecording:
+    """Parse Moticon ``text``: the header, then the file's rows from line ``line_offset`` + 1
+    after it (the whole file when 0)."""
+    lines = text.splitlines()
     info, columns, first_row = _header(lines, path)
     names = [_split_column(c) for c in columns]
     index = {name: i for i, (name, _) in enumerate(names)}
@@ -144,7 +155,7 @@ def read_moticon(path: Path) -> ImportedRecording:
 
     numeric_rows: list[list[float]] = []
     labels: list[dict[int, str]] = []
-    for lineno, line in enumerate(lines[first_row:], start=first_row + 1):
+    for lineno, line in enumerate(lines[first_row:], start=first_row + 1 + line_offset):
         if not line.strip() or line.startswith("#"):
             continue
         fields = line.rstrip("\r\n").split("\t")

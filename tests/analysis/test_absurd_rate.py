@@ -9,9 +9,6 @@ analyze`` in a child process; the peak RSS of that child, read with
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,18 +17,10 @@ import pytest
 from analysis.analyzer import check_time_steps, window_rate_hz
 from base.errors import ConfigError
 from base.frames import MAX_SAMPLING_RATE_HZ, FootFrames
-from tests.analysis.conftest import REPO
+from tests.store.conftest import run_cli_peak_rss
 
 RSS_LIMIT_MB = 300
 N_ROWS = 3000
-
-MEASURE = """
-import resource, subprocess, sys
-r = subprocess.run(sys.argv[1:], capture_output=True, text=True)
-print(r.returncode)
-print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-sys.stdout.write(r.stdout + "\\n--stderr--\\n" + r.stderr)
-"""
 
 
 def _frames(foot: str, n: int, step_s: float) -> FootFrames:
@@ -77,21 +66,13 @@ def test_analyze_of_a_session_with_t_of_i_times_1e_7_s_stays_under_300_mb(
         for foot in feet:
             rec.write_frames(_frames(foot, N_ROWS, 1e-7))
     assert rec.report is not None and rec.report.frames == 2 * N_ROWS
-    env = {**os.environ, "PYTHONPATH": str(REPO), "PLANTAR_HOME": str(home)}
-    cmd = [sys.executable, "-m", "plantar.cli", "analyze", rec.session_id, "--json"]
-    out = subprocess.run(
-        [sys.executable, "-c", MEASURE, *cmd],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
+    out, rss_mb = run_cli_peak_rss(
+        "analyze", rec.session_id, "--json", env={"PLANTAR_HOME": str(home)}
     )
-    code_line, rss_line, rest = out.stdout.split("\n", 2)
-    stdout, stderr = rest.split("\n--stderr--\n")
-    rss_mb = int(rss_line) / 1024
+    stdout, stderr = out.stdout, out.stderr
     assert rss_mb < RSS_LIMIT_MB, f"peak RSS {rss_mb:.0f} MB"
     assert "Traceback" not in stderr
-    if int(code_line) == 0:
+    if out.returncode == 0:
         doc = json.loads(stdout)
         assert "summary" in doc
     else:

@@ -75,3 +75,31 @@ def tiny_tmpfs(tmp_path: Path) -> Iterator[Path]:
     """A 1 MiB tmpfs (root only); skips when mounting is not allowed."""
     with mounted_tmpfs(tmp_path / "tiny", "size=1m", "the RLIMIT_FSIZE test covers disk full") as m:
         yield m
+
+
+_MEASURE = """
+import resource, subprocess, sys
+r = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+print(r.returncode)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+sys.stdout.write(r.stdout + "\\n--stderr--\\n" + r.stderr)
+"""
+
+
+def run_cli_peak_rss(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 600
+) -> tuple[subprocess.CompletedProcess[str], float]:
+    """Run ``plantar ARGS`` as the only child of a wrapper process and return its result
+    and its peak RSS in MB (``resource.getrusage(RUSAGE_CHILDREN)`` in the wrapper)."""
+    full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
+    cmd = [sys.executable, "-m", "plantar.cli", *args]
+    out = subprocess.run(
+        [sys.executable, "-c", _MEASURE, *cmd],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+    )
+    code, rss_kb, rest = out.stdout.split("\n", 2)
+    stdout, stderr = rest.split("\n--stderr--\n")
+    return subprocess.CompletedProcess(cmd, int(code), stdout, stderr), int(rss_kb) / 1024
