@@ -5,9 +5,20 @@ both the streaming :class:`~analysis.analyzer.Analyzer` and the batch
 :func:`~analysis.analyzer.analyze_recording`. Definitions: ``docs/metrics.md``.
 """
 
-from analysis.analyzer import Analyzer, AnalyzerOutput, analyze_recording
-from analysis.events import EventParams, detect_events
-from analysis.hotspots import InterpolationGrid
+from base.lazy import lazy_exports
+
+_ANALYZER, _EVENTS = "analysis.analyzer", "analysis.events"
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "Analyzer": _ANALYZER,
+        "AnalyzerOutput": _ANALYZER,
+        "analyze_recording": _ANALYZER,
+        "EventParams": _EVENTS,
+        "detect_events": _EVENTS,
+        "InterpolationGrid": "analysis.hotspots",
+    },
+)
 
 __all__ = [
     "Analyzer",

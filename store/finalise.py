@@ -44,7 +44,7 @@ from store.streams import StreamReadResult, read_stream
 log = logging.getLogger("plantar.store.finalise")
 
 #: Bytes of one Parquet row group (before compression); bounds finalise's memory.
-ROW_GROUP_BYTES = 32 * 1024 * 1024
+ROW_GROUP_BYTES = 8 * 1024 * 1024
 PARQUET_COMPRESSION = "zstd"
 
 

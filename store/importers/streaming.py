@@ -25,7 +25,7 @@ from store.importers import ImportedRecording, decode_text, read_head
 from store.importers.checks import check_recording
 
 #: Bytes read at a time (the rows of one block are parsed and written before the next).
-CHUNK_BYTES = 4 * 1024 * 1024
+CHUNK_BYTES = 1024 * 1024
 #: A line longer than this is not a text export (binary junk, /dev/zero).
 MAX_LINE_BYTES = 1024 * 1024
 
