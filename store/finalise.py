@@ -259,8 +259,8 @@ def _finalise(directory: Path, recovered: bool, catalog: Any) -> FinaliseReport:
     if info.get("status") != STATUS_RECORDING and info.get("summary"):
         # already finalised (session.json is written only once every Parquet file is
         # complete); a crash may have left some streams undeleted: delete them now
-        for stream_path in streams:
-            stream_path.unlink()
+        for leftover in [*streams, directory / REFUSED_FILE, directory / RESERVE_FILE]:
+            leftover.unlink(missing_ok=True)
         report.status = str(info["status"])
         report.duration_s = float(info["summary"].get("duration_s", 0.0))
         return report
