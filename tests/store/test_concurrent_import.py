@@ -2,14 +2,12 @@
 
 20 rounds of 3 concurrent ``plantar import`` processes plus a concurrent ``plantar
 sessions``, while another process records: every import lands once, the catalog equals
-the session directories, and no staging directory is left behind. The processes are
-forked from this one (``plantar.cli.main`` in a child), so each starts in milliseconds.
+the session directories, and no staging directory is left behind.
 """
 
 from __future__ import annotations
 
 import json
-import multiprocessing as mp
 import os
 import shutil
 import sqlite3
@@ -51,29 +49,9 @@ def _gaitpdb_file(path: Path, rows: int, seed: int) -> Path:
     return path
 
 
-def _cli_child(args: list[str], out: str) -> None:
-    """Run ``plantar ARGS`` in a forked child; stdout and stderr go to ``out``."""
-    stream = open(out, "w", encoding="utf-8")  # noqa: SIM115  (closed by os._exit's flush below)
-    os.dup2(stream.fileno(), 1)
-    os.dup2(stream.fileno(), 2)
-    sys.stdout = sys.stderr = stream
-    from plantar.cli import main
-
-    code = 1
-    try:
-        code = main(args)
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code if isinstance(code, int) else 1)
-
-
 def test_twenty_rounds_of_three_imports_with_sessions_and_a_recorder(
     plantar_home: Path, tmp_path: Path
 ) -> None:
-    import plantar.cli  # noqa: F401  (loaded once here, so the forked children start fast)
-    import store.importers.gaitpdb  # noqa: F401
-
     sources = [_gaitpdb_file(tmp_path / f"walk{k}.txt", 150, k) for k in range(IMPORTERS)]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     recorder = subprocess.Popen(
@@ -83,28 +61,29 @@ def test_twenty_rounds_of_three_imports_with_sessions_and_a_recorder(
         text=True,
         env=env,
     )
-    ctx = mp.get_context("fork")
     imported: list[str] = []
     try:
         assert recorder.stdout is not None
         live_id = recorder.stdout.readline().strip()
         assert live_id, "the recorder did not start"
         for rnd in range(ROUNDS):
-            procs = []
-            for k, src in enumerate(sources):
-                out = str(tmp_path / f"import-{rnd}-{k}.out")
-                args = ["import", str(src), "--json", "--tag", f"r{rnd}"]
-                procs.append((ctx.Process(target=_cli_child, args=(args, out)), out))
-            out = str(tmp_path / f"sessions-{rnd}.out")
-            procs.append((ctx.Process(target=_cli_child, args=(["sessions"], out)), out))
-            for proc, _ in procs:
-                proc.start()
-            for proc, out in procs:
-                proc.join(120)
-                text = Path(out).read_text()
-                assert proc.exitcode == 0, f"round {rnd}: {text}"
-            for _, out in procs[:IMPORTERS]:
-                imported.append(Path(out).read_text().strip().splitlines()[-1])
+            commands = [["import", str(src), "--json", "--tag", f"r{rnd}"] for src in sources] + [
+                ["sessions"]
+            ]
+            procs = [
+                subprocess.Popen(
+                    [sys.executable, "-m", "plantar.cli", *args],
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                    env=env,
+                )
+                for args in commands
+            ]
+            results = [proc.communicate(timeout=120) for proc in procs]
+            for proc, (_, err) in zip(procs, results, strict=True):
+                assert proc.returncode == 0, f"round {rnd}: {proc.args}: {err}"
+            imported.extend(out.strip().splitlines()[-1] for out, _ in results[:IMPORTERS])
     finally:
         assert recorder.stdin is not None
         recorder.stdin.close()
