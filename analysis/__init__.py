@@ -5,10 +5,21 @@ both the streaming :class:`~analysis.analyzer.Analyzer` and the batch
 :func:`~analysis.analyzer.analyze_recording`. Definitions: ``docs/metrics.md``.
 """
 
-from analysis.analyzer import Analyzer, AnalyzerOutput, analyze_recording
-from analysis.contact_events import ContactParams
-from analysis.event_detectors import CHOSEN_DETECTOR, EVENT_DETECTORS
-from analysis.hotspots import InterpolationGrid
+from base.lazy import lazy_exports
+
+_ANALYZER, _DETECTORS = "analysis.analyzer", "analysis.event_detectors"
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "Analyzer": _ANALYZER,
+        "AnalyzerOutput": _ANALYZER,
+        "analyze_recording": _ANALYZER,
+        "CHOSEN_DETECTOR": _DETECTORS,
+        "EVENT_DETECTORS": _DETECTORS,
+        "ContactParams": "analysis.contact_events",
+        "InterpolationGrid": "analysis.hotspots",
+    },
+)
 
 __all__ = [
     "CHOSEN_DETECTOR",

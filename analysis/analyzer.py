@@ -70,7 +70,8 @@ from analysis.step_metrics import (
     strike_pattern,
     symmetry_index_pct,
 )
-from base.frames import FootFrames
+from base.errors import ConfigError
+from base.frames import MAX_SAMPLING_RATE_HZ, FootFrames
 from hardware.layout import REGIONS, Layout
 
 #: Risk kind and label of a region no step measured (no sensor under it on this insole).
@@ -709,24 +710,24 @@ def analyze_recording(
     event_params: ContactParams | None = None,
     hotspots: bool = True,
     speed_changes: list[tuple[float, float]] | None = None,
+    declared_rate_hz: float | None = None,
 ) -> dict[str, Any]:
     """Analyse a whole recording (batch path): each foot fed as one batch to the same
     kernels as the streaming path; steps of both feet are ordered by heel strike.
 
-    Returns ``{"steps": [...], "summary": {...}, "alerts": [...]}``.
+    Returns ``{"steps": [...], "summary": {...}, "alerts": [...]}``. The analysis
+    window is sized from the rate of the time stamps, clamped to ``declared_rate_hz`` (the
+    layout's or session's rate, when known) and :data:`base.frames.MAX_SAMPLING_RATE_HZ`,
+    so absurd time stamps cannot ask for gigabytes. A recording whose median time step
+    is faster than that maximum has a broken clock: :class:`base.errors.ConfigError`.
     """
-    rate = 100.0
-    for fr in feet.values():
-        if len(fr) > 1:
-            dt = np.nanmedian(np.diff(fr.t_s))
-            if dt > 0:
-                rate = max(rate, 1.0 / dt)
+    check_time_steps(feet)
     analyzer = Analyzer(
         layouts,
         event_params=event_params,
         speed_mps=speed_mps,
         hotspots=hotspots,
-        rate_hint_hz=rate,
+        rate_hint_hz=window_rate_hz(feet, declared_rate_hz),
     )
     # Feed in time-ordered chunks of both feet, so step times and alerts see both feet.
     chunk_s = 10.0
@@ -760,3 +761,32 @@ def analyze_recording(
         last_hs[st["foot"]] = st["heel_strike_s"]
     summary = summarize_steps(steps, speed_mps, analyzer.risk, analyzer.feet, speed_changes)
     return {"steps": steps, "summary": summary, "alerts": analyzer.alerts}
+
+
+def check_time_steps(feet: dict[str, FootFrames]) -> None:
+    """Raise a one-line :class:`ConfigError` when a foot's median time step is faster than
+    :data:`base.frames.MAX_SAMPLING_RATE_HZ` (before any kernel is compiled or sized)."""
+    for foot, fr in feet.items():
+        if len(fr) > 1:
+            dt = float(np.nanmedian(np.diff(fr.t_s)))
+            if 0 < dt < 1.0 / MAX_SAMPLING_RATE_HZ:
+                raise ConfigError(
+                    f"{foot} foot: samples {dt:.3g} s apart ({1.0 / dt:,.0f} Hz), faster than "
+                    f"any insole ({MAX_SAMPLING_RATE_HZ:,.0f} Hz); its time stamps are broken, "
+                    "re-import or re-record it"
+                )
+
+
+def window_rate_hz(feet: dict[str, FootFrames], declared_rate_hz: float | None = None) -> float:
+    """Rate that sizes the analysis window, Hz: 1 / median time step (at least 100 Hz),
+    at most ``declared_rate_hz`` and :data:`base.frames.MAX_SAMPLING_RATE_HZ`."""
+    rate = 100.0
+    for fr in feet.values():
+        if len(fr) > 1:
+            dt = np.nanmedian(np.diff(fr.t_s))
+            if dt > 0:
+                rate = max(rate, 1.0 / dt)
+    cap = MAX_SAMPLING_RATE_HZ
+    if declared_rate_hz is not None and 0 < declared_rate_hz < cap:
+        cap = declared_rate_hz
+    return float(min(rate, cap))

@@ -13,6 +13,12 @@ from dataclasses import dataclass
 import numpy as np
 
 FOOT_NAMES: tuple[str, str] = ("left", "right")
+#: No insole or plate samples faster than this, Hz: a faster rate read from time stamps
+#: means a wrong time unit or a broken clock (rejected at import, clamped in analysis).
+MAX_SAMPLING_RATE_HZ = 2000.0
+#: No sensor reads more than this, kPa (10 MPa; insoles saturate near 1 MPa): a larger
+#: value is a wrong unit or a corrupt file.
+MAX_PRESSURE_KPA = 10_000.0
 
 
 @dataclass(frozen=True, eq=False)

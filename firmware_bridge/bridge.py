@@ -32,6 +32,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
+from base.errors import ConfigError
 from base.frames import FOOT_NAMES, FootFrames
 from firmware_bridge.insole_stream import InsoleStats, InsoleStream, SessionClock, StreamEvent
 from firmware_bridge.transport import LinkState, StreamEnded, open_transport
@@ -72,7 +73,10 @@ class Bridge:
     ) -> None:
         urls = {"left": left_url, "right": right_url}
         if not any(urls.values()):
-            raise ValueError("give at least one insole URL")
+            raise ConfigError(
+                "no insole URL given (both are empty); give at least one, for example "
+                "serial:///dev/ttyACM0 or sim://?foot=left"
+            )
         self.session = SessionClock()
         self.consumers: list[Consumer] = list(consumers)
         self.consumer_errors = 0

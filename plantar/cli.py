@@ -13,9 +13,17 @@ import sys
 from collections.abc import Callable, Sequence
 
 from base.errors import PlantarError
+from base.paths import check_data_dir
 from plantar import __version__
 
 Handler = Callable[[argparse.Namespace], int]
+
+#: Commands that read or write the data directory: it is checked once before they run
+#: (:func:`base.paths.check_data_dir`), so a bad ``$PLANTAR_HOME`` is one line, not a
+#: traceback halfway through. (``run`` checks its configured ``storage.dir`` itself.)
+DATA_DIR_COMMANDS = frozenset(
+    {"import", "export", "sessions", "analyze", "archive", "serve", "demo", "compare", "report"}
+)
 
 
 # Modules that contribute subcommands. Each has ``register(subparsers)`` that adds its
@@ -61,6 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        if args.command in DATA_DIR_COMMANDS:
+            check_data_dir()
         return handler(args)
     except PlantarError as err:
         print(f"plantar: error: {err}", file=sys.stderr)

@@ -136,6 +136,11 @@ def run(args: argparse.Namespace) -> int:
             sim.kill()
     if runtime is not None and args.duration is not None:
         print(json.dumps(demo_summary(runtime)), flush=True)
+    error = ((runtime.final_recording or {}) if runtime is not None else {}).get("error")
+    if error:  # the recording failed (disk full, ...): say so and exit non-zero
+        from store.errors import RecordingError
+
+        raise RecordingError(str(error))
     return 0
 
 

@@ -2,8 +2,18 @@
 data quality (cached per session), comparison statistics with bootstrap CIs, and the
 self-contained HTML report. See ``docs/review.md``."""
 
-from review.cache import ANALYSIS_VERSION, get_review
-from review.compare import CompareOptions, compare
-from review.session import SessionReview
+from base.lazy import lazy_exports
+
+# loaded on first use: importing review.commands for the CLI's parser must not load numba
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "ANALYSIS_VERSION": "review.cache",
+        "get_review": "review.cache",
+        "CompareOptions": "review.compare",
+        "compare": "review.compare",
+        "SessionReview": "review.session",
+    },
+)
 
 __all__ = ["ANALYSIS_VERSION", "CompareOptions", "SessionReview", "compare", "get_review"]

@@ -4,7 +4,8 @@
 an import writes; every write is one short transaction and every connection waits up to
 ``busy_timeout_s`` for a lock. The schema is versioned (:mod:`store.migrations`). The
 catalog is an index: each session's ``session.json`` is the truth, and
-:meth:`Catalog.sync_from_disk` rebuilds rows from it.
+:meth:`Catalog.sync_from_disk` rebuilds rows from it and :meth:`Catalog.drop_missing`
+drops the rows whose directories are gone.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from base import paths
-from store.errors import StoreError
+from store.errors import StoreError, describe_db_error
 from store.migrations import migrate
-from store.session import list_session_dirs, read_session_json, utc_now_iso
+from store.session import SESSION_FILE, list_session_dirs, read_session_json, utc_now_iso
 
 CATALOG_FILE = "catalog.sqlite"
 
@@ -89,12 +90,25 @@ class Catalog:
                 conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
         except sqlite3.Error as err:
-            raise StoreError(f"cannot open the catalog {self.path}: {err}") from err
+            raise self._error("cannot open", err) from None
         conn.row_factory = sqlite3.Row
         try:
             yield conn
+        except sqlite3.IntegrityError:
+            raise  # a row that breaks the schema is a bug of the caller, not of the disk
+        except sqlite3.Error as err:
+            raise self._error("cannot update", err) from None
         finally:
             conn.close()
+
+    def _error(self, what: str, err: sqlite3.Error) -> StoreError:
+        why = describe_db_error(err, self.path)
+        todo = (
+            "free space (export and delete old sessions) and run the command again"
+            if why == "disk full"
+            else "check the file, or move it away and run `plantar sessions` to rebuild it"
+        )
+        return StoreError(f"{what} the catalog {self.path}: {why}; {todo}")
 
     # -- writing ---------------------------------------------------------------------
 
@@ -130,11 +144,31 @@ class Catalog:
         self.upsert(row, tags)
 
     def sync_from_disk(self, root: Path | None = None) -> int:
-        """Index every session directory under ``root``; return how many."""
+        """Index every session directory under ``root`` and drop rows whose directory is
+        gone; return how many directories were indexed."""
         dirs = list_session_dirs(root)
         for directory in dirs:
             self.upsert_from_disk(directory)
+        self.drop_missing()
         return len(dirs)
+
+    def drop_missing(self) -> list[str]:
+        """Delete the rows whose directory (``path``) no longer holds a session; return ids.
+
+        The check runs inside the write transaction, so a session renamed into place and
+        indexed by another process meanwhile is either seen on disk or indexed after it.
+        """
+        with self._connect() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                rows = conn.execute("SELECT id, path FROM sessions").fetchall()
+                gone = [r["id"] for r in rows if not (Path(r["path"]) / SESSION_FILE).is_file()]
+                conn.executemany("DELETE FROM sessions WHERE id = ?", [(i,) for i in gone])
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return gone
 
     # -- reading ---------------------------------------------------------------------
 

@@ -94,7 +94,10 @@ def run_import(args: argparse.Namespace) -> int:
         treadmill_speed_kmh=args.treadmill_speed_kmh,
         treadmill_incline_pct=args.treadmill_incline_pct,
     )
-    result = import_file(Path(args.file), fmt=args.format, meta=meta)
+    progress = None if args.json or not sys.stderr.isatty() else _progress_line(args.file)
+    result = import_file(Path(args.file), fmt=args.format, meta=meta, progress=progress)
+    if progress is not None:
+        print(file=sys.stderr)
     if args.json:
         print(json.dumps(result.to_json()))
     else:
@@ -104,6 +107,16 @@ def run_import(args: argparse.Namespace) -> int:
             f"{rep.frames} frames, {rep.duration_s:.1f} s, {rep.events} events)"
         )
     return 0
+
+
+def _progress_line(name: str) -> Any:
+    """A progress callback that redraws one stderr line (for a terminal)."""
+
+    def show(done: int, total: int) -> None:
+        pct = 100.0 * done / total if total else 100.0
+        print(f"\rimporting {name}: {done / 1e6:,.1f} MB ({pct:.0f} %)", end="", file=sys.stderr)
+
+    return show
 
 
 def run_export(args: argparse.Namespace) -> int:

@@ -28,6 +28,8 @@ from store import schema as sch
 from store.errors import StoreError
 from store.session import (
     PARQUET_SUFFIX,
+    REFUSED_FILE,
+    RESERVE_FILE,
     STATUS_FINALISED,
     STATUS_RECORDING,
     STATUS_RECOVERED,
@@ -42,7 +44,7 @@ from store.streams import StreamReadResult, read_stream
 log = logging.getLogger("plantar.store.finalise")
 
 #: Bytes of one Parquet row group (before compression); bounds finalise's memory.
-ROW_GROUP_BYTES = 32 * 1024 * 1024
+ROW_GROUP_BYTES = 8 * 1024 * 1024
 PARQUET_COMPRESSION = "zstd"
 
 
@@ -86,7 +88,7 @@ class FinaliseReport:
     gap_frames: int = 0
     gap_s: float = 0.0
     reported_gap_frames: int = 0  # announced by "gap" events from the bridge
-    dropped_frames: int = 0  # announced by "queue_overflow" events from the recorder
+    dropped_frames: int = 0  # "queue_overflow" events, and refused.json after a failure
     unaccounted_gap_frames: int = 0
     lost_at_end_s: float = 0.0
     complete: bool = True  # every stream ended with its end-of-stream marker
@@ -257,8 +259,8 @@ def _finalise(directory: Path, recovered: bool, catalog: Any) -> FinaliseReport:
     if info.get("status") != STATUS_RECORDING and info.get("summary"):
         # already finalised (session.json is written only once every Parquet file is
         # complete); a crash may have left some streams undeleted: delete them now
-        for stream_path in streams:
-            stream_path.unlink()
+        for leftover in [*streams, directory / REFUSED_FILE, directory / RESERVE_FILE]:
+            leftover.unlink(missing_ok=True)
         report.status = str(info["status"])
         report.duration_s = float(info["summary"].get("duration_s", 0.0))
         return report
@@ -281,13 +283,14 @@ def _finalise(directory: Path, recovered: bool, catalog: Any) -> FinaliseReport:
         if parquet_path.exists():
             report.files.append(parquet_path.name)
     report.files = sorted(set(report.files) | {p.name for p in directory.glob("*.parquet")})
+    report.dropped_frames += _refused_frames(directory)
     _summarise(report)
     info["status"] = status
     info["summary"] = report.to_summary()
     info.setdefault("meta", {}).setdefault("started_at", "")
     write_json_atomic(directory / "session.json", info)
-    for stream_path in streams:
-        stream_path.unlink()
+    for leftover in [*streams, directory / REFUSED_FILE, directory / RESERVE_FILE]:
+        leftover.unlink(missing_ok=True)
     fsync_dir(directory)
     db = open_catalog(catalog)
     if db is not None:
@@ -296,6 +299,21 @@ def _finalise(directory: Path, recovered: bool, catalog: Any) -> FinaliseReport:
         except Exception as err:  # the catalog is an index; session.json is the truth
             log.warning("catalog not updated for %s: %s", session_id, err)
     return report
+
+
+def _refused_frames(directory: Path) -> int:
+    """Frames a failed recorder refused after its last event (:data:`REFUSED_FILE`)."""
+    try:
+        with open(directory / REFUSED_FILE, encoding="utf-8") as f:
+            feet = json.load(f).get("feet") or {}
+        return sum(int(foot.get("frames") or 0) for foot in feet.values())
+    except FileNotFoundError:
+        return 0
+    except (OSError, ValueError, AttributeError, TypeError) as err:
+        log.warning(
+            "%s: %s unreadable (%s); refused frames not counted", directory, REFUSED_FILE, err
+        )
+        return 0
 
 
 def _summarise(report: FinaliseReport) -> None:

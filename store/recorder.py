@@ -17,8 +17,10 @@ calls return False.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
+import os
 import threading
 import time
 from collections import deque
@@ -33,11 +35,15 @@ from base.frames import FOOT_NAMES, FootFrames
 from store import schema as sch
 from store.errors import RecordingError, describe_os_error
 from store.session import (
-    LOCK_FILE,
+    REFUSED_FILE,
+    RESERVE_BYTES,
+    RESERVE_FILE,
     STATUS_RECORDING,
     SessionMeta,
     fsync_dir,
+    hold_lock,
     new_session_id,
+    release_lock,
     utc_now_iso,
     write_json_atomic,
 )
@@ -169,7 +175,7 @@ class Recorder:
                     log.warning("%s", rep.message())
             directory = root / self.session_id
             directory.mkdir()
-            self._lock_fd = _hold_lock(directory)
+            self._lock_fd = hold_lock(directory)
             if not self.meta.started_at:
                 self.meta.started_at = utc_now_iso()
             write_json_atomic(
@@ -181,6 +187,9 @@ class Recorder:
                     "meta": self.meta.to_dict(),
                 },
             )
+            with open(directory / RESERVE_FILE, "wb") as f:
+                f.write(b"\0" * RESERVE_BYTES)
+                os.fsync(f.fileno())
             fsync_dir(root)
         except OSError as err:
             where = getattr(err, "filename", None) or root
@@ -222,6 +231,8 @@ class Recorder:
         self._thread = None
         if self._state != "failed":
             self._state = "stopped"
+        else:
+            self._write_refused()
         if finalise and self.directory is not None:
             try:
                 self.report = finalise_session(
@@ -234,7 +245,7 @@ class Recorder:
                     self.session_id,
                     describe_os_error(err),
                 )
-        _release_lock(self._lock_fd)
+        release_lock(self._lock_fd)
         return self.report
 
     def __enter__(self) -> Recorder:
@@ -445,6 +456,28 @@ class Recorder:
         writer.write_events(events)
         writer.sync()
 
+    def _write_refused(self) -> None:
+        """After a failure: write the frames refused since (not in any event) to
+        :data:`REFUSED_FILE`, in the space the reserve file freed."""
+        with self._cond:
+            feet = {
+                foot: {"frames": d.count, "first_seq": d.first_seq, "last_seq": d.last_seq}
+                for foot, d in self._dropped.items()
+                if d.count
+            }
+        if not feet or self.directory is None:
+            return
+        try:
+            write_json_atomic(
+                self.directory / REFUSED_FILE, {"feet": feet, "reason": str(self.error)}
+            )
+        except OSError as err:
+            log.warning(
+                "session %s: refused frames not counted on disk (%s)",
+                self.session_id,
+                describe_os_error(err),
+            )
+
     def _fail(self, writer: SessionWriter, err: OSError) -> None:
         seconds = writer.totals.seconds()
         where = self.directory
@@ -457,9 +490,15 @@ class Recorder:
             )
         )
         log.error("%s", self.error)
+        if self.directory is not None:  # room for the count of refused frames
+            with contextlib.suppress(OSError):
+                (self.directory / RESERVE_FILE).unlink()
         writer.close(clean=False)
         with self._cond:
             self._state = "failed"
+            for kind, payload in self._queue:  # accepted, never written: refused now
+                if kind == "frames":
+                    self._note_dropped(payload[0])
             self._queue.clear()
             self._queued_frames = 0
 
@@ -494,19 +533,3 @@ def _concat(batches: list[tuple[FootFrames, float]]) -> tuple[FootFrames, np.nda
         shear_kpa=np.concatenate([p.shear_kpa for p in parts]),
     )
     return merged, hosts
-
-
-def _hold_lock(directory: Path) -> int:
-    import fcntl
-    import os
-
-    fd = os.open(directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
-    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    return fd
-
-
-def _release_lock(fd: int | None) -> None:
-    import os
-
-    if fd is not None:
-        os.close(fd)

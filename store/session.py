@@ -6,6 +6,12 @@ status, replaced atomically), the Arrow IPC streams while recording
 Parquet files once finalised. A recorder holds an exclusive ``flock`` on ``.lock`` for
 as long as it writes; a session whose status is ``recording`` and whose lock is free was
 interrupted and is recovered by :mod:`store.recovery`.
+
+An import writes into a hidden staging directory ``<sessions_dir>/.import-<id>/`` and
+holds its lock from the first byte until the directory is renamed into place; nothing
+else lists, recovers or catalogues a hidden directory (:func:`list_session_dirs`), and
+recovery removes a staging directory only once its lock is free and it is older than
+:data:`STAGING_MAX_AGE_S`.
 """
 
 from __future__ import annotations
@@ -25,8 +31,21 @@ from base import paths
 
 SESSION_FILE = "session.json"
 LOCK_FILE = ".lock"
+#: Frames a recorder refused after it failed (disk full), per foot, written at its stop
+#: into the space of :data:`RESERVE_FILE`; finalising counts them as dropped frames.
+REFUSED_FILE = "refused.json"
+#: Space a recorder sets aside at its start and frees when the disk is full, so that the
+#: count of refused frames can still be written.
+RESERVE_FILE = ".reserve"
+RESERVE_BYTES = 64 * 1024
 STREAM_SUFFIX = ".arrows"
 PARQUET_SUFFIX = ".parquet"
+
+#: Name prefix of an import's staging directory (hidden: a dot first).
+STAGING_PREFIX = ".import-"
+#: A staging directory whose lock is free and that is older than this, s, is left over
+#: from a killed import and is removed by recovery.
+STAGING_MAX_AGE_S = 600.0
 
 STATUS_RECORDING = "recording"
 STATUS_FINALISED = "finalised"
@@ -131,9 +150,40 @@ def try_lock(directory: Path) -> Iterator[bool]:
         os.close(fd)
 
 
+def hold_lock(directory: Path) -> int:
+    """Take the session lock of ``directory`` and return its descriptor (see
+    :func:`release_lock`); raises :class:`BlockingIOError` if someone else holds it."""
+    fd = os.open(directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def release_lock(fd: int | None) -> None:
+    """Release a lock taken with :func:`hold_lock` (None: nothing to release)."""
+    if fd is not None:
+        os.close(fd)
+
+
 def list_session_dirs(root: Path | None = None) -> list[Path]:
-    """Session directories (with a ``session.json``) under ``root``, sorted by id."""
+    """Session directories (with a ``session.json``) under ``root``, sorted by id.
+
+    Hidden directories (an import's ``.import-*`` staging directory) are never listed.
+    """
     root = root or paths.sessions_dir()
     if not root.is_dir():
         return []
-    return sorted(p for p in root.iterdir() if (p / SESSION_FILE).is_file())
+    return sorted(
+        p for p in root.iterdir() if not p.name.startswith(".") and (p / SESSION_FILE).is_file()
+    )
+
+
+def list_staging_dirs(root: Path | None = None) -> list[Path]:
+    """Staging directories of imports (finished, running or killed) under ``root``."""
+    root = root or paths.sessions_dir()
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir() if p.name.startswith(STAGING_PREFIX) and p.is_dir())

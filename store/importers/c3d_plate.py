@@ -21,15 +21,15 @@ the ``c3d`` package (py-c3d, pure Python, MIT).
 
 from __future__ import annotations
 
-import struct
 import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from base.errors import PlantarError
 from store.errors import ImportFormatError, StoreError
-from store.importers import ImportedRecording
+from store.importers import MAX_WHOLE_FILE_BYTES, ImportedRecording
 from store.importers.force_plate import PlateSignals, plate_recording
 
 UNLOADED_QUANTILE = 30.0  # % of samples with the smallest |Fz| taken as unloaded
@@ -70,6 +70,12 @@ def _read(path: Path) -> tuple[np.ndarray, float, dict[str, np.ndarray], int]:
     import c3d
 
     try:
+        size = path.stat().st_size
+        if size > MAX_WHOLE_FILE_BYTES:
+            raise ImportFormatError(
+                f"{path}: {size / 1e6:,.0f} MB, more than the {MAX_WHOLE_FILE_BYTES / 1e6:,.0f} "
+                "MB a force-plate C3D is read whole; export a shorter trial"
+            )
         with open(path, "rb") as handle:
             reader = c3d.Reader(handle)
             plate = reader.get("FORCE_PLATFORM")
@@ -93,8 +99,11 @@ def _read(path: Path) -> tuple[np.ndarray, float, dict[str, np.ndarray], int]:
                 frames = [a.T for _, _, a in reader.read_frames()]
     except OSError as err:
         raise StoreError(f"{path}: cannot read ({err.strerror})") from err
-    except (ValueError, AssertionError, IndexError, KeyError, TypeError, struct.error) as err:
-        raise ImportFormatError(f"{path}: not a readable C3D file ({err})") from err
+    except PlantarError:
+        raise
+    except Exception as err:  # the c3d library on a damaged file fails in many ways
+        why = " ".join(f"{type(err).__name__}: {err}".split())[:200]
+        raise ImportFormatError(f"{path}: not a readable C3D file ({why})") from err
     if not frames:
         raise ImportFormatError(f"{path}: C3D holds no analog frames; nothing imported")
     if len(frames) < expected:

@@ -45,8 +45,18 @@ def sensel_area_mm2() -> np.ndarray:
 
 def read_gaitpdb(path: Path) -> ImportedRecording:
     """Parse a gaitpdb file and convert the forces (N) to pressures (kPa)."""
+    return parse_gaitpdb(path, read_text(path))
+
+
+def header_lines(lines: list[str]) -> int:
+    """Lines before the first sample (none: gaitpdb files have no header)."""
+    return 0
+
+
+def parse_gaitpdb(path: Path, text: str, line_offset: int = 0) -> ImportedRecording:
+    """Parse gaitpdb ``text`` (the file, or a run of its lines after ``line_offset``)."""
     rows: list[list[float]] = []
-    for lineno, line in enumerate(read_text(path).splitlines(), start=1):
+    for lineno, line in enumerate(text.splitlines(), start=1 + line_offset):
         if not line.strip():
             continue
         fields = line.strip().split("\t")

@@ -35,6 +35,7 @@ from store.errors import ImportFormatError
 from store.importers import (
     ChannelGroup,
     ImportedRecording,
+    header_through,
     make_foot_frames,
     parse_float,
     read_text,
@@ -125,7 +126,17 @@ def _eu_size(info: dict[str, str]) -> float | None:
 
 def read_moticon(path: Path) -> ImportedRecording:
     """Parse a Moticon OpenGo text export (see the module docstring for units)."""
-    lines = read_text(path).splitlines()
+    return parse_moticon(path, read_text(path))
+
+
+#: Lines up to and including the column header (for the streamed import).
+header_lines = header_through("# time")
+
+
+def parse_moticon(path: Path, text: str, line_offset: int = 0) -> ImportedRecording:
+    """Parse Moticon ``text``: the header, then the file's rows from line ``line_offset`` + 1
+    after it (the whole file when 0)."""
+    lines = text.splitlines()
     info, columns, first_row = _header(lines, path)
     names = [_split_column(c) for c in columns]
     index = {name: i for i, (name, _) in enumerate(names)}
@@ -144,7 +155,7 @@ def read_moticon(path: Path) -> ImportedRecording:
 
     numeric_rows: list[list[float]] = []
     labels: list[dict[int, str]] = []
-    for lineno, line in enumerate(lines[first_row:], start=first_row + 1):
+    for lineno, line in enumerate(lines[first_row:], start=first_row + 1 + line_offset):
         if not line.strip() or line.startswith("#"):
             continue
         fields = line.rstrip("\r\n").split("\t")
@@ -180,7 +191,10 @@ def read_moticon(path: Path) -> ImportedRecording:
             g.units[column] = ch_unit
         channels.extend(groups.values())
 
-    events = _events(data, labels, names, seq, t_s)
+    try:
+        events = _events(data, labels, names, seq, t_s)
+    except ImportFormatError as err:
+        raise ImportFormatError(f"{path}: {err}") from None
     kept = {f"{f} pressure {k}" for f in ("left", "right") for k in range(1, N_SENSELS + 1)}
     kept |= {f"{f} {c}" for f in ("left", "right") for c in CHANNELS} | {"time"}
     kept |= {name for name, _ in names if "step" in name.lower() or "event" in name.lower()}
@@ -222,7 +236,7 @@ def _events(
         lower = name.lower()
         if lower.endswith("steps"):
             for row in np.flatnonzero(~np.isnan(data[:, i])):
-                code = int(np.rint(data[row, i]))
+                code = int(np.rint(_event_code(name, row, data[row, i])))
                 foot, kind = STEP_CODES.get(code, (lower.split()[0], sch.EVENT_MARKER))
                 events.append(
                     {
@@ -246,10 +260,24 @@ def _events(
                         "t_s": float(t_s[row]),
                         "foot": foot if foot in ("left", "right") else None,
                         "kind": sch.EVENT_MARKER,
-                        "value": float(data[row, i]),
+                        "value": _event_code(name, row, data[row, i]),
                         "seq": int(seq[row]),
                         "detail": f"reference: moticon manual event {label}".strip(),
                     }
                 )
     events.sort(key=lambda e: (e["t_s"], e["foot"] or ""))
     return events
+
+
+#: Largest Moticon step or event code taken (codes are small integers such as 11 or 25).
+MAX_EVENT_CODE = 1_000_000
+
+
+def _event_code(column: str, row: int, value: float) -> float:
+    """An event code checked: a one-line error for an infinite or absurd one."""
+    if not abs(value) <= MAX_EVENT_CODE:
+        raise ImportFormatError(
+            f"column {column!r}, sample {row + 1}: event code {value:g} is not a Moticon "
+            "event code (the file is corrupt); fix or remove that value"
+        )
+    return float(value)

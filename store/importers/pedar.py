@@ -14,7 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from store.errors import ImportFormatError
-from store.importers import ImportedRecording, make_foot_frames, parse_table, read_text
+from store.importers import (
+    ImportedRecording,
+    header_through,
+    make_foot_frames,
+    parse_table,
+    read_text,
+)
 from store.session import FootLayout
 
 LAYOUT_ID = "pedar-99"
@@ -32,7 +38,17 @@ def sniff(head: str) -> bool:
 
 def read_pedar(path: Path) -> ImportedRecording:
     """Parse a pedar ASCII export."""
-    lines = read_text(path).splitlines()
+    return parse_pedar(path, read_text(path))
+
+
+#: Lines up to and including the column header (for the streamed import).
+header_lines = header_through("time[secs]")
+
+
+def parse_pedar(path: Path, text: str, line_offset: int = 0) -> ImportedRecording:
+    """Parse pedar ``text``: the header, then the file's rows from line ``line_offset`` + 1
+    after it (the whole file when 0)."""
+    lines = text.splitlines()
     header_row = next((i for i, line in enumerate(lines) if line.startswith("time[secs]")), None)
     if header_row is None:
         raise ImportFormatError(f"{path}: no 'time[secs]' header row; is this a pedar .asc?")
@@ -49,7 +65,7 @@ def read_pedar(path: Path) -> ImportedRecording:
             f"{path}: the header row has {n_columns} columns, expected time and "
             f"{N_SENSELS} sensors per foot ({1 + 2 * N_SENSELS}); found {n_per_foot} per foot"
         )
-    data = parse_table(path, lines[header_row + 1 :], header_row + 2, n_columns)
+    data = parse_table(path, lines[header_row + 1 :], header_row + 2 + line_offset, n_columns)
     t_s = data[:, 0]
     feet = {
         "left": make_foot_frames("left", t_s, data[:, 1 : 1 + N_SENSELS] * to_kpa),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -36,11 +37,11 @@ def run_cli(
 ) -> subprocess.CompletedProcess[str]:
     """Run ``plantar ARGS`` in a subprocess (for exit codes and stderr)."""
     full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
+    kw.setdefault("timeout", 120)
     return subprocess.run(
         [sys.executable, "-m", "plantar.cli", *args],
         capture_output=True,
         text=True,
-        timeout=120,
         env=full_env,
         **kw,  # type: ignore[arg-type]
     )
@@ -54,17 +55,51 @@ def shared_file(relative: str) -> Path:
     return path
 
 
-@pytest.fixture
-def tiny_tmpfs(tmp_path: Path) -> Iterator[Path]:
-    """A 1 MiB tmpfs (root only); skips when mounting is not allowed."""
-    mnt = tmp_path / "tiny"
+@contextlib.contextmanager
+def mounted_tmpfs(mnt: Path, options: str, why_skip: str) -> Iterator[Path]:
+    """Mount a tmpfs with ``options`` on ``mnt`` (root only); skips with ``why_skip``."""
     mnt.mkdir()
     r = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)], capture_output=True
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(mnt)], capture_output=True
     )
     if r.returncode != 0:
-        pytest.skip("cannot mount a tmpfs here (not root); the RLIMIT_FSIZE test covers disk full")
+        pytest.skip(f"cannot mount a tmpfs here (not root); {why_skip}")
     try:
         yield mnt
     finally:
         subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+
+@pytest.fixture
+def tiny_tmpfs(tmp_path: Path) -> Iterator[Path]:
+    """A 1 MiB tmpfs (root only); skips when mounting is not allowed."""
+    with mounted_tmpfs(tmp_path / "tiny", "size=1m", "the RLIMIT_FSIZE test covers disk full") as m:
+        yield m
+
+
+_MEASURE = """
+import resource, subprocess, sys
+r = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+print(r.returncode)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+sys.stdout.write(r.stdout + "\\n--stderr--\\n" + r.stderr)
+"""
+
+
+def run_cli_peak_rss(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 600
+) -> tuple[subprocess.CompletedProcess[str], float]:
+    """Run ``plantar ARGS`` as the only child of a wrapper process and return its result
+    and its peak RSS in MB (``resource.getrusage(RUSAGE_CHILDREN)`` in the wrapper)."""
+    full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
+    cmd = [sys.executable, "-m", "plantar.cli", *args]
+    out = subprocess.run(
+        [sys.executable, "-c", _MEASURE, *cmd],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+    )
+    code, rss_kb, rest = out.stdout.split("\n", 2)
+    stdout, stderr = rest.split("\n--stderr--\n")
+    return subprocess.CompletedProcess(cmd, int(code), stdout, stderr), int(rss_kb) / 1024
