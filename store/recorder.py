@@ -492,8 +492,18 @@ def _concat(batches: list[tuple[FootFrames, float]]) -> tuple[FootFrames, np.nda
         t_s=np.concatenate([p.t_s for p in parts]),
         pressure_kpa=np.concatenate([p.pressure_kpa for p in parts]),
         shear_kpa=np.concatenate([p.shear_kpa for p in parts]),
+        t_arrival_s=_concat_arrivals(parts),
     )
     return merged, hosts
+
+
+def _concat_arrivals(parts: list[FootFrames]) -> np.ndarray | None:
+    """The batches' arrival times (NaN for a batch without them; None if none has them)."""
+    if all(p.t_arrival_s is None for p in parts):
+        return None
+    return np.concatenate(
+        [np.full(len(p), np.nan) if p.t_arrival_s is None else p.t_arrival_s for p in parts]
+    )
 
 
 def _hold_lock(directory: Path) -> int:
