@@ -45,9 +45,9 @@ from store.streams import SessionWriter
 
 log = logging.getLogger("plantar.store.recorder")
 
-#: Default queue bound, frames: the bridge hands on the first 5 s of a link at once (clock
-#: settling, docs/bridge.md), so both feet at 1 kHz can arrive as 2 x 5,000 frames; plus
-#: 1 s. It is only filled while the writer is stalled (a slow SD card): at most ~50 MB
+#: Default queue bound, frames: ~6 s of both feet at 1 kHz (the bridge hands frames on
+#: chunk by chunk from the first one; a start-up stall can still deliver a few seconds
+#: at once). It is only filled while the writer is stalled (a slow SD card): at most ~50 MB
 #: with 1024 sensels, ~9 MB with plantar-ref's 170.
 DEFAULT_MAX_QUEUED_FRAMES = 12_000
 DEFAULT_FLUSH_INTERVAL_S = 0.5
