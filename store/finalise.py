@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 
 from store import schema as sch
 from store.errors import StoreError
-from store.retime import retime_frame_batches
+from store.retime import SessionRetime
 from store.session import (
     PARQUET_SUFFIX,
     STATUS_FINALISED,
@@ -258,7 +258,9 @@ def _finalise(directory: Path, recovered: bool, catalog: Any) -> FinaliseReport:
     session_id = str(info.get("id", directory.name))
     status = STATUS_RECOVERED if recovered else STATUS_FINALISED
     report = FinaliseReport(session_id=session_id, status=status)
-    streams = sorted(directory.glob(f"*{STREAM_SUFFIX}"))
+    # the feet before the events: events are re-timed with their foot's frames
+    streams = sorted(directory.glob(f"*{STREAM_SUFFIX}"), key=lambda p: (p.stem == "events", p))
+    retime = SessionRetime()
     if info.get("status") != STATUS_RECORDING and info.get("summary"):
         # already finalised (session.json is written only once every Parquet file is
         # complete); a crash may have left some streams undeleted: delete them now
@@ -276,7 +278,7 @@ def _finalise(directory: Path, recovered: bool, catalog: Any) -> FinaliseReport:
                 stream_path,
                 parquet_path,
                 lambda b, s=foot: _update_foot(s, b),
-                transform=retime_frame_batches,  # the settled clock fit, also for recovery
+                transform=retime.frames(name),  # the settled clock fit, also for recovery
             )
             if not result.complete and result.rows and result.trailing_bytes:
                 bytes_per_row = result.bytes_read / result.rows
@@ -284,7 +286,12 @@ def _finalise(directory: Path, recovered: bool, catalog: Any) -> FinaliseReport:
                 if rate == rate:
                     foot.lost_at_end_s = result.trailing_bytes / bytes_per_row / rate
         elif name == "events":
-            result = compact_stream(stream_path, parquet_path, lambda b: _update_events(report, b))
+            result = compact_stream(
+                stream_path,
+                parquet_path,
+                lambda b: _update_events(report, b),
+                transform=retime.events,
+            )
         else:
             result = compact_stream(stream_path, parquet_path)
         report.complete &= result.complete
