@@ -44,6 +44,11 @@ class FootFrames:
     shear_kpa : ndarray of float32, shape (n, n_shear, 3)
         Per shear site: tangential (tx, ty) and normal (n) stress in kPa, in the
         layout's axes. ``n_shear`` is 0 for pressure-only insoles.
+    t_arrival_s : ndarray of float64, shape (n,), or None
+        When the chunk that completed each sample arrived at the host, on the session
+        timebase (s, host monotonic clock). The bridge fills it; the device clock fit is
+        made from it and ``t_device_us``, so the store can re-time a session after the
+        fact. None for imported recordings and synthetic frames.
     """
 
     foot: str
@@ -53,6 +58,7 @@ class FootFrames:
     t_s: np.ndarray
     pressure_kpa: np.ndarray
     shear_kpa: np.ndarray
+    t_arrival_s: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.seq)
@@ -61,6 +67,8 @@ class FootFrames:
         for name in ("t_device_us", "t_s", "pressure_kpa", "shear_kpa"):
             if len(getattr(self, name)) != n:
                 raise ValueError(f"FootFrames.{name} has {len(getattr(self, name))} rows, seq {n}")
+        if self.t_arrival_s is not None and len(self.t_arrival_s) != n:
+            raise ValueError(f"FootFrames.t_arrival_s has {len(self.t_arrival_s)} rows, seq {n}")
         if self.pressure_kpa.ndim != 2 or self.shear_kpa.ndim != 3:
             raise ValueError("pressure_kpa must be 2-D and shear_kpa 3-D (n, n_shear, 3)")
 
@@ -77,6 +85,7 @@ class FootFrames:
             t_s=self.t_s[start:stop],
             pressure_kpa=self.pressure_kpa[start:stop],
             shear_kpa=self.shear_kpa[start:stop],
+            t_arrival_s=None if self.t_arrival_s is None else self.t_arrival_s[start:stop],
         )
 
     @property

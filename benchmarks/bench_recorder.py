@@ -4,8 +4,10 @@ Records ``--duration-s`` (default 2 h) of two simulated insoles at ``--rate-hz``
 ``--sensels`` (256) pressure sensels and 5 shear sites each, through the real
 :class:`store.recorder.Recorder` (writer thread, bounded queue, fsync every 0.5 s), then
 finalises to Parquet. The producer only waits when the queue is half full, so nothing is
-dropped and the writer runs flat out. Prints peak RSS (the bar: < 300 MB) and the
-throughput as a multiple of the real-time data rate.
+dropped and the writer runs flat out. Frames carry arrival times (chunks of 5 frames, 2 ms
+late) as the bridge's do, so finalising includes re-timing them (``store/retime.py``);
+``--no-arrival-times`` leaves them out, for the ratio. Prints peak RSS (the bar: < 300 MB)
+and the throughput as a multiple of the real-time data rate.
 
     PYTHONPATH=. python3 benchmarks/bench_recorder.py [--duration-s 7200] [--json]
 """
@@ -22,6 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 
 def peak_rss_mb() -> float:
     """Peak resident set size of this process, MB (Linux ru_maxrss is in KiB)."""
@@ -34,6 +38,7 @@ def main() -> int:
     parser.add_argument("--rate-hz", type=float, default=200.0)
     parser.add_argument("--sensels", type=int, default=256)
     parser.add_argument("--dir", help="data directory (default: a temporary one, removed)")
+    parser.add_argument("--no-arrival-times", action="store_true", help="frames without them")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
@@ -61,8 +66,13 @@ def main() -> int:
         for foot in ("left", "right"):
             base = pool[foot][k % 60]
             seq = base.seq + (k - k % 60) * per_batch
+            arrival = None if args.no_arrival_times else (seq // 5 * 5 + 4) / args.rate_hz + 2e-3
             frames = dataclasses.replace(
-                base, seq=seq, t_s=seq / args.rate_hz, t_device_us=base.t_device_us + k
+                base,
+                seq=seq,
+                t_s=seq / args.rate_hz,
+                t_device_us=np.rint(seq * 1e6 / args.rate_hz).astype(np.int64),
+                t_arrival_s=arrival,
             )
             while rec.status().queued_frames > half:
                 time.sleep(0.0005)
@@ -83,7 +93,9 @@ def main() -> int:
         "frames": report.frames,
         "frames_dropped": sum(rec_stats.frames_dropped.values()),
         "record_wall_s": round(t_recorded - t0, 1),
+        "arrival_times": not args.no_arrival_times,
         "finalise_wall_s": round(t_done - t_recorded, 1),
+        "finalise_x_realtime": round(args.duration_s / (t_done - t_recorded), 1),
         "record_x_realtime": round(args.duration_s / (t_recorded - t0), 1),
         "record_and_finalise_x_realtime": round(args.duration_s / (t_done - t0), 1),
         "peak_rss_recording_mb": round(rss_recording, 1),

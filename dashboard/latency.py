@@ -112,8 +112,8 @@ def measure_live(
 
     Parameters
     ----------
-    duration_s : measured time (s), after ``warmup_s`` (the bridge holds the first ~5 s
-        of frames while the clock models settle).
+    duration_s : measured time (s), after ``warmup_s`` (start-up, and the first ~5 s of
+        provisional clock times while the clock models settle).
     rate_hz : sampling rate of each simulated insole (Hz).
     stalled_clients : websocket clients (display and event channel each) that connect and
         never read.

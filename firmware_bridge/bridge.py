@@ -59,7 +59,8 @@ class Bridge:
     consumers : initial consumers (see :class:`Consumer`).
     capture_dir : if given, each foot's received bytes go to
         ``<capture_dir>/<foot>.plantar-bytes`` (play back with ``replay://``).
-    settle_s : clock settle time, see :data:`firmware_bridge.insole_stream.CLOCK_SETTLE_S`.
+    settle_s : clock settle time (times before it are provisional; nothing is held), see
+        :data:`firmware_bridge.clock.CLOCK_SETTLE_S`.
     """
 
     def __init__(

@@ -39,7 +39,20 @@ from collections import deque
 
 import numpy as np
 
-__all__ = ["DeviceClockModel", "lower_envelope_line"]
+__all__ = ["CLOCK_SETTLE_S", "DeviceClockModel", "lower_envelope_line", "never_back"]
+
+#: Device time (s) a new device clock's model must have seen before its fit is trusted:
+#: frames before it are handed on at once with provisional times, and the store re-times
+#: them at finalise with the fit at this point (:mod:`firmware_bridge.clock_replay`).
+CLOCK_SETTLE_S = 5.0
+#: Smallest step between the session times of consecutive frames of one device (s).
+MIN_STEP_S = 1e-7
+
+
+def never_back(t_s: np.ndarray, last_t_s: float) -> np.ndarray:
+    """Session times made non-decreasing and above ``last_t_s``: a refit may move the
+    mapping back, but a frame is never stamped before the one handed on before it."""
+    return np.maximum.accumulate(np.maximum(t_s, last_t_s + MIN_STEP_S))
 
 
 def lower_envelope_line(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:

@@ -18,10 +18,13 @@ delivers it
 
 All steps work on arrays of the whole chunk; there is no per-frame Python loop.
 
-While the clock model has seen less than :data:`CLOCK_SETTLE_S` of a new device, the
-frames are held and handed on together once it has (only after the first connection):
-the first second of arrivals says too little about the clock to align two feet within
-1 ms. Link drops raise :class:`~firmware_bridge.transport.LinkLost` in the transport;
+Frames are handed on from the first chunk, with their arrival time
+(``FootFrames.t_arrival_s``). While the clock model has seen less than
+:data:`CLOCK_SETTLE_S` of a new device their ``t_s`` are provisional (the fit of the
+arrivals so far: the first second says too little about the clock to align two feet
+within 1 ms); the store re-times them at finalise from ``t_device_us`` and
+``t_arrival_s`` (:mod:`firmware_bridge.clock_replay`). Link drops raise
+:class:`~firmware_bridge.transport.LinkLost` in the transport;
 :meth:`InsoleStream.next_batch` turns them into ``link_lost``/``reconnected`` events and
 reconnects with :func:`reconnect_with_backoff` (at most :data:`MAX_BACKOFF_S` between
 attempts, so a device that is back is found within that).
@@ -44,7 +47,7 @@ from base.errors import ConfigError, DeviceError
 from base.frames import FOOT_NAMES, FootFrames
 from base.wire.messages import DeviceInfo
 from base.wire.protocol import FOOT_LEFT
-from firmware_bridge.clock import DeviceClockModel
+from firmware_bridge.clock import CLOCK_SETTLE_S, DeviceClockModel, never_back
 from firmware_bridge.stream_decoder import StreamDecoder, unwrap_seq
 from firmware_bridge.transport import Chunk, LinkLost, LinkState, StreamEnded, Transport
 
@@ -61,8 +64,6 @@ __all__ = [
 
 log = logging.getLogger("plantar.bridge")
 
-#: Device time (s) the clock model must have seen before frames of a new device leave.
-CLOCK_SETTLE_S = 5.0
 #: Reconnect attempts: first after 50 ms, doubling up to this (s).
 MAX_BACKOFF_S = 0.5
 #: Event kinds an InsoleStream emits.
@@ -242,7 +243,7 @@ async def reconnect_with_backoff(
 
 @dataclass
 class _Pending:
-    """Frames decoded but not yet handed on (raw values, device time)."""
+    """The frames of the chunk being processed (raw values, device time), and its gaps."""
 
     seq: list[np.ndarray] = field(default_factory=list)
     t_device_us: list[np.ndarray] = field(default_factory=list)
@@ -262,7 +263,8 @@ class InsoleStream:
     clock : the device clock model (default: a new :class:`DeviceClockModel`).
     capture : optional :class:`firmware_bridge.transports.replay.ByteCaptureWriter`;
         every chunk and link event is written to it (``replay://`` plays it back).
-    settle_s : see :data:`CLOCK_SETTLE_S`.
+    settle_s : device time after which the clock fit counts as settled
+        (:attr:`clock_settled`); see :data:`CLOCK_SETTLE_S`. Nothing waits for it.
     """
 
     def __init__(
@@ -407,16 +409,21 @@ class InsoleStream:
         pending.t_device_us.append(t_dev)
         pending.counts.append(counts)
         pending.shear.append(shear)
-        if not self._settled:
-            if self._last_t_dev - self._first_t_dev < self.settle_us:
-                return None, events
+        if not self._settled and self._last_t_dev - self._first_t_dev >= self.settle_us:
             self._settled = True
-        frames, gap_events = self._release()
+        arrival_s = float(self.session.to_s(chunk.t_host_ns))
+        frames, gap_events = self._release(arrival_s)
         events.extend(gap_events)
         self._count_rate(len(frames), chunk.t_host_ns)
         return frames, events
 
-    def _release(self) -> tuple[FootFrames, list[StreamEvent]]:
+    @property
+    def clock_settled(self) -> bool:
+        """True once the clock model has seen ``settle_s`` of this device's clock: until
+        then the ``t_s`` handed on are provisional (re-timed by the store at finalise)."""
+        return self._settled
+
+    def _release(self, arrival_s: float) -> tuple[FootFrames, list[StreamEvent]]:
         p = self._pending
         self._pending = _Pending()
         if len(p.seq) == 1:
@@ -424,9 +431,7 @@ class InsoleStream:
         else:
             seq, t_dev = np.concatenate(p.seq), np.concatenate(p.t_device_us)
             counts, shear = np.concatenate(p.counts), np.concatenate(p.shear)
-        t_s = self.session.to_s(self.clock.to_host_ns(t_dev))
-        # the mapping is re-fitted as data comes in; never let time step back
-        t_s = np.maximum.accumulate(np.maximum(t_s, self._last_t_s + 1e-7))
+        t_s = never_back(self.session.to_s(self.clock.to_host_ns(t_dev)), self._last_t_s)
         self._last_t_s = float(t_s[-1])
         frames = FootFrames(
             foot=self.foot,
@@ -436,6 +441,7 @@ class InsoleStream:
             t_s=t_s,
             pressure_kpa=self.calibration.to_kpa(counts),
             shear_kpa=shear.astype(np.float32) * np.float32(0.01),
+            t_arrival_s=np.full(len(seq), arrival_s),
         )
         self.stats.frames += len(seq)
         events = []

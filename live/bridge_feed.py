@@ -66,8 +66,9 @@ class BridgeFeed:
     urls : {"left": url, "right": url} transport URLs (``serial://``, ``ble://`` ...).
     pipeline : the consumer (``on_frames``, ``on_event``, ``on_link``).
     hub : the live hub (its timebase is set to the session's).
-    settle_s : device time the clock model sees before frames leave (None: the bridge's
-        default, :data:`firmware_bridge.insole_stream.CLOCK_SETTLE_S`).
+    settle_s : device time after which the clock fit counts as settled; frames leave at
+        once either way (None: the bridge's default,
+        :data:`firmware_bridge.clock.CLOCK_SETTLE_S`).
     wait : keep retrying until the insoles answer instead of failing (see the module).
     retry_s : seconds between attempts while waiting.
     on_connected : called (on the loop) once both insoles stream.

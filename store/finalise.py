@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 
 from store import schema as sch
 from store.errors import StoreError
+from store.retime import SessionRetime
 from store.session import (
     PARQUET_SUFFIX,
     REFUSED_FILE,
@@ -168,11 +169,14 @@ def _with_units_metadata(schema: pa.Schema) -> pa.Schema:
     return schema.with_metadata(meta)
 
 
-def compact_stream(stream_path: Path, parquet_path: Path, on_batch: Any = None) -> StreamReadResult:
+def compact_stream(
+    stream_path: Path, parquet_path: Path, on_batch: Any = None, transform: Any = None
+) -> StreamReadResult:
     """Copy the whole batches of ``stream_path`` into ``parquet_path`` (atomically).
 
-    ``on_batch(batch)`` is called for every batch read. Returns what was read; the
-    Parquet file is written only when the stream had a schema.
+    ``on_batch(batch)`` is called for every batch read. ``transform(batches)``, if given,
+    maps the iterator of batches read to the batches written (same rows). Returns what
+    was read; the Parquet file is written only when the stream had a schema.
     """
     result = StreamReadResult()
     tmp = parquet_path.with_name(parquet_path.name + ".tmp")
@@ -180,7 +184,8 @@ def compact_stream(stream_path: Path, parquet_path: Path, on_batch: Any = None) 
     buffered: list[pa.RecordBatch] = []
     buffered_bytes = 0
     try:
-        for batch in read_stream(stream_path, result):
+        batches = read_stream(stream_path, result)
+        for batch in batches if transform is None else transform(batches):
             if writer is None:
                 writer = pq.ParquetWriter(
                     tmp, _with_units_metadata(batch.schema), compression=PARQUET_COMPRESSION
@@ -255,7 +260,9 @@ def _finalise(directory: Path, recovered: bool, catalog: Any) -> FinaliseReport:
     session_id = str(info.get("id", directory.name))
     status = STATUS_RECOVERED if recovered else STATUS_FINALISED
     report = FinaliseReport(session_id=session_id, status=status)
-    streams = sorted(directory.glob(f"*{STREAM_SUFFIX}"))
+    # the feet before the events: events are re-timed with their foot's frames
+    streams = sorted(directory.glob(f"*{STREAM_SUFFIX}"), key=lambda p: (p.stem == "events", p))
+    retime = SessionRetime()
     if info.get("status") != STATUS_RECORDING and info.get("summary"):
         # already finalised (session.json is written only once every Parquet file is
         # complete); a crash may have left some streams undeleted: delete them now
@@ -269,14 +276,24 @@ def _finalise(directory: Path, recovered: bool, catalog: Any) -> FinaliseReport:
         parquet_path = directory / f"{name}{PARQUET_SUFFIX}"
         if name in ("left", "right"):
             foot = report.feet.setdefault(name, FootSummary())
-            result = compact_stream(stream_path, parquet_path, lambda b, s=foot: _update_foot(s, b))
+            result = compact_stream(
+                stream_path,
+                parquet_path,
+                lambda b, s=foot: _update_foot(s, b),
+                transform=retime.frames(name),  # the settled clock fit, also for recovery
+            )
             if not result.complete and result.rows and result.trailing_bytes:
                 bytes_per_row = result.bytes_read / result.rows
                 rate = foot.rate_hz
                 if rate == rate:
                     foot.lost_at_end_s = result.trailing_bytes / bytes_per_row / rate
         elif name == "events":
-            result = compact_stream(stream_path, parquet_path, lambda b: _update_events(report, b))
+            result = compact_stream(
+                stream_path,
+                parquet_path,
+                lambda b: _update_events(report, b),
+                transform=retime.events,
+            )
         else:
             result = compact_stream(stream_path, parquet_path)
         report.complete &= result.complete

@@ -51,9 +51,9 @@ from store.streams import SessionWriter
 
 log = logging.getLogger("plantar.store.recorder")
 
-#: Default queue bound, frames: the bridge hands on the first 5 s of a link at once (clock
-#: settling, docs/bridge.md), so both feet at 1 kHz can arrive as 2 x 5,000 frames; plus
-#: 1 s. It is only filled while the writer is stalled (a slow SD card): at most ~50 MB
+#: Default queue bound, frames: ~6 s of both feet at 1 kHz (the bridge hands frames on
+#: chunk by chunk from the first one; a start-up stall can still deliver a few seconds
+#: at once). It is only filled while the writer is stalled (a slow SD card): at most ~50 MB
 #: with 1024 sensels, ~9 MB with plantar-ref's 170.
 DEFAULT_MAX_QUEUED_FRAMES = 12_000
 DEFAULT_FLUSH_INTERVAL_S = 0.5
@@ -531,5 +531,15 @@ def _concat(batches: list[tuple[FootFrames, float]]) -> tuple[FootFrames, np.nda
         t_s=np.concatenate([p.t_s for p in parts]),
         pressure_kpa=np.concatenate([p.pressure_kpa for p in parts]),
         shear_kpa=np.concatenate([p.shear_kpa for p in parts]),
+        t_arrival_s=_concat_arrivals(parts),
     )
     return merged, hosts
+
+
+def _concat_arrivals(parts: list[FootFrames]) -> np.ndarray | None:
+    """The batches' arrival times (NaN for a batch without them; None if none has them)."""
+    if all(p.t_arrival_s is None for p in parts):
+        return None
+    return np.concatenate(
+        [np.full(len(p), np.nan) if p.t_arrival_s is None else p.t_arrival_s for p in parts]
+    )

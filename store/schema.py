@@ -69,7 +69,9 @@ def frames_schema(
 
     Columns: ``seq`` (int64), ``t_s`` (float64, s, session timebase), ``t_device_us``
     (int64, µs, device clock), ``t_host_s`` (float64, s since the Unix epoch, host arrival
-    time of the batch), ``device_id`` (int32), ``pressure_kpa``
+    time of the batch), ``t_arrival_s`` (float64, s, session timebase: arrival of the chunk
+    that completed the frame, the clock fit's input; NaN for imports), ``device_id``
+    (int32), ``pressure_kpa``
     (fixed_size_list<float32>[n_sensels], kPa), ``shear_kpa``
     (fixed_size_list<float32>[n_shear*3], kPa, per site tx, ty, n; absent when the insole
     has no shear sites).
@@ -79,6 +81,7 @@ def frames_schema(
         _field("t_s", pa.float64(), "s"),
         _field("t_device_us", pa.int64(), "us"),
         _field("t_host_s", pa.float64(), "s"),
+        _field("t_arrival_s", pa.float64(), "s"),
         _field("device_id", pa.int32(), None),
         _field("pressure_kpa", pa.list_(pa.float32(), n_sensels), "kPa"),
     ]
@@ -142,11 +145,13 @@ def frames_to_batch(
     """Convert a :class:`FootFrames` batch to a record batch of ``schema``."""
     n = len(frames)
     host = np.broadcast_to(np.asarray(t_host_s, dtype=np.float64), (n,))
+    arrival = np.full(n, np.nan) if frames.t_arrival_s is None else frames.t_arrival_s
     columns = [
         pa.array(np.asarray(frames.seq, dtype=np.int64)),
         pa.array(np.asarray(frames.t_s, dtype=np.float64)),
         pa.array(np.asarray(frames.t_device_us, dtype=np.int64)),
         pa.array(np.ascontiguousarray(host)),
+        pa.array(np.asarray(arrival, dtype=np.float64)),
         pa.array(np.full(n, frames.device_id, dtype=np.int32)),
         _fixed_list(frames.pressure_kpa, frames.n_sensels),
     ]
@@ -182,6 +187,9 @@ def batch_to_frames(batch: pa.RecordBatch | pa.Table, foot: str) -> FootFrames:
         seq=batch.column("seq").to_numpy(),
         t_device_us=batch.column("t_device_us").to_numpy(),
         t_s=batch.column("t_s").to_numpy(),
+        t_arrival_s=(
+            batch.column("t_arrival_s").to_numpy() if "t_arrival_s" in batch.schema.names else None
+        ),
         pressure_kpa=pressure.flatten().to_numpy(zero_copy_only=False).reshape(n, n_sensels),
         shear_kpa=shear,
     )

@@ -129,6 +129,11 @@ class SimTransport(Transport):
         """The simulated insole (hardware.sim.insole.SimulatedInsole), after open()."""
         return self._insole
 
+    def monotonic_s_at(self, t_true_s: float) -> float:
+        """Host monotonic time (s) at which the simulation reaches true time ``t_true_s``
+        (after open()): the continuous model's ground truth for clock-alignment tests."""
+        return self._t0_wall + (t_true_s - self._t0_true) / self.speed
+
     def _t_true(self) -> float:
         return self._t0_true + (time.monotonic() - self._t0_wall) * self.speed
 

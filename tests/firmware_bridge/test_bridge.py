@@ -14,6 +14,7 @@ from base.wire.messages import DeviceInfo
 from base.wire.payload import encode_data_frame
 from base.wire.protocol import FOOT_LEFT
 from firmware_bridge.bridge import Bridge
+from firmware_bridge.clock_replay import replay_session_times
 from firmware_bridge.insole_stream import InsoleStream, StreamEvent
 from firmware_bridge.transport import Chunk, Transport
 
@@ -144,13 +145,31 @@ def test_device_restart_after_reconnect_keeps_seq_increasing() -> None:
     assert restart.lost_frames == pytest.approx(200, abs=2)  # 1 s away at 200 Hz, estimated
 
 
-def test_frames_are_held_until_the_clock_settles() -> None:
+def test_frames_leave_at_once_with_arrival_times_and_are_retimed_from_them() -> None:
+    """Nothing is held while the clock settles: each chunk's frames leave with it, with the
+    chunk's arrival time; replaying the clock model over what left (as the store does at
+    finalise) gives the first frames the settled fit instead of their provisional times."""
     stream = InsoleStream(FakeTransport(), settle_s=0.05)
     asyncio.run(stream.open())
-    first, _ = feed(stream, range(0, 5), 1_000_000_000)
-    assert first is None
-    later, _ = feed(stream, range(5, 12), 1_040_000_000)
-    assert later is not None and list(later.seq) == list(range(12))
+    late_ns = 4_000_000  # the first chunk arrives 4 ms late, the later ones on time
+    first, _ = feed(stream, range(0, 5), 1_020_000_000 + late_ns)
+    assert first is not None and list(first.seq) == list(range(5))
+    assert not stream.clock_settled
+    assert first.t_arrival_s is not None and np.all(first.t_arrival_s == 0.0)  # the session t0
+    batches = [first]
+    for k in range(1, 40):  # 5 frames per chunk, 25 ms of device time, arriving on time
+        frames, _ = feed(stream, range(5 * k, 5 * k + 5), 1_020_000_000 + 25_000_000 * k)
+        assert frames is not None and len(frames) == 5
+        batches.append(frames)
+    assert stream.clock_settled
+    t_dev = np.concatenate([b.t_device_us for b in batches])
+    arrival = np.concatenate([b.t_arrival_s for b in batches])
+    handed = np.concatenate([b.t_s for b in batches])
+    replayed = replay_session_times(t_dev, arrival, settle_s=0.05)
+    # provisional: the first chunk mapped with its own late arrival; settled: 4 ms earlier
+    assert handed[4] - replayed[4] == pytest.approx(late_ns * 1e-9, abs=1e-6)
+    assert np.all(np.diff(replayed) > 0)
+    assert np.allclose(replayed[100:], handed[100:], atol=1e-9)  # later frames as handed
 
 
 # ------------------------------------------------------------------------ the bridge

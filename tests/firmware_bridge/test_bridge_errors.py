@@ -125,7 +125,6 @@ def test_stream_json_summary(monkeypatch, capsys) -> None:
     for foot in ("left", "right"):
         assert out["feet"][foot]["state"] == "closed"
         assert out["feet"][foot]["lost_frames"] == 0
-    # frames are held for the clock settle time (5 s) before they are handed on
     assert out["duration_s"] == pytest.approx(1.5, abs=0.3)
 
 

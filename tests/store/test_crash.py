@@ -8,13 +8,14 @@ engine makes for every batch and event. The child's consumer prints every batch 
 to the recorder: foot,
 first and last ``seq``, ``time.monotonic()`` after the hand-over, ``time.time()`` just
 before and after it (the recorder stamps ``t_host_s`` in between) and a digest of the
-batch's ``t_s``.
+batch's arrival times (``t_arrival_s``).
 
 The parent kills each child at a random moment of one of five phases (:data:`PHASES`,
 shuffled; the moment within the phase random): start-up (the recorder's recovery of the
-previous, killed session), the first second after connecting, recording, finalising, or
-not at all (a clean exit). The next child's start recovers the previous session; after
-the last kill the parent recovers too. Then, for every session:
+previous, killed session), the first second after connecting (the clock's provisional
+seconds), recording, finalising, or not at all (a clean exit). The next child's start
+recovers the previous session; after the last kill the parent recovers too. Then, for
+every session:
 
 * every frame handed to the recorder more than 1 s before its kill is on disk, and the
   frames on disk are exactly ``seq`` 0, 1, 2, ... with nothing refused;
@@ -22,18 +23,19 @@ the last kill the parent recovers too. Then, for every session:
   bit-identical to what the *simulator* sent, regenerated here independently from the
   same seed and parameters (:func:`hardware.sim.insole.make_pair`) and converted as the
   protocol defines (counts through the layout's calibration, shear centi-kPa x 0.01);
-* ``t_s`` is bit-identical to what the bridge handed on and ``t_host_s`` lies within the
-  hand-over of its batch;
+* ``t_arrival_s`` is bit-identical to what the bridge handed on, ``t_host_s`` lies within
+  the hand-over of its batch, and ``t_s`` is the bridge's clock model replayed over the
+  simulator's device times and those arrivals (what finalise does), bit for bit, whether
+  the session was finalised or recovered;
 * zero corrupt sessions: every session directory (also those of children killed before
   they reported an id) is finalised or recovered, has no raw streams left, reads back,
   reports no gaps, and its catalog row agrees with ``session.json`` and the files.
 
-The sim runs ``SPEED`` times faster than real time: the bridge holds a new insole's
-frames until its clock model has seen ``CLOCK_SETTLE_S`` (5 s) of device time, so at
-real time a child would have to live 5 s before anything reaches the recorder (what a
-crash loses in those 5 s is not covered by the 1 s bar; see docs/bridge.md). At that
-speed ``t_s`` is not meaningful as time (the clock model cannot follow a device running
-10x fast), but it is compared bit for bit all the same.
+The sim runs ``SPEED`` times faster than real time, so the 20 kills take little time; at
+that speed ``t_s`` is not meaningful as time (the clock model cannot follow a device
+running 10x fast), but it is compared bit for bit all the same. The bar of the first
+seconds (:func:`test_sigkill_two_seconds_after_the_link_starts`) runs at real time, and
+there the recovered times are checked against the simulator's continuous ground truth.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from base import paths
+from firmware_bridge.clock_replay import replay_session_times
 from store.catalog import Catalog
 from store.recovery import recover_interrupted
 from store.session import list_session_dirs, read_session_json
@@ -62,11 +65,11 @@ from tests.store.conftest import REPO
 
 KILLS = 20
 RATE_HZ = 100  # device sampling rate
-SPEED = 10  # sim time factor: 1,000 frames per wall second and foot, settle in 0.5 s
+SPEED = 10  # sim time factor: 1,000 frames per wall second and foot
 LAYOUT = "plantar-ref"
 #: Phases the kills are spread over (shuffled): start-up (recovery of the previous
-#: session), the first second after connecting (frames still held by the bridge, or just
-#: handed on), recording, finalising, none (a clean exit; the next start must leave the
+#: session), the first second after connecting (provisional clock times), recording,
+#: finalising, none (a clean exit; the next start must leave the
 #: session alone).
 PHASES = ["startup"] * 4 + ["settle"] * 2 + ["recording"] * 9 + ["finalise"] * 3 + ["exit"] * 2
 
@@ -88,9 +91,10 @@ class Reported:
         before = time.time()
         ok = self.rec.write_frames(frames)
         after = time.time()
-        digest = hashlib.blake2b(frames.t_s.tobytes(), digest_size=16).hexdigest()
+        digest = hashlib.blake2b(frames.t_arrival_s.tobytes(), digest_size=16).hexdigest()
         print("B", frames.foot, int(frames.seq[0]), int(frames.seq[-1]), repr(time.monotonic()),
-              repr(before), repr(after), int(bool(ok)), digest, flush=True)
+              repr(before), repr(after), int(bool(ok)), digest, repr(float(frames.t_s[-1])),
+              flush=True)
 
     def on_event(self, event):
         print("E", event.kind, event.foot, flush=True)
@@ -112,6 +116,8 @@ async def main():
     bridge = Bridge(left_url, right_url, consumers=[Reported(rec)])
     await bridge.connect()
     print("C", repr(time.monotonic()), flush=True)
+    for foot, stream in bridge.streams.items():  # ground truth: true time 0 on this clock
+        print("T", foot, repr(stream.transport.monotonic_s_at(0.0)), flush=True)
     await bridge.run(duration_s=duration)
 
 
@@ -134,6 +140,7 @@ class Handed:
     after: float
     ok: bool
     digest: str
+    t_s: float  # the (provisional) session time of the batch's last frame, as handed on
 
 
 @dataclass
@@ -147,20 +154,29 @@ class Run:
     cut: list[str] = field(default_factory=list)  # lines of the child's output cut short
     connected_at: float = float("nan")  # monotonic
     killed_at: float = float("inf")  # monotonic; inf: not killed (clean exit)
+    true_zero: dict[str, float] = field(default_factory=dict)  # foot -> monotonic s
+    truth: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # t_s, true
+    speed: float = SPEED
+    rate_hz: int = RATE_HZ
 
     @property
     def finished(self) -> bool:
         return "D" in self.marks
 
 
-def _url(foot: str, seed: int) -> str:
-    return f"sim://?foot={foot}&layout={LAYOUT}&rate={RATE_HZ}&seed={seed}&loss=0&speed={SPEED}"
+def _url(run: Run, foot: str) -> str:
+    return (
+        f"sim://?foot={foot}&layout={LAYOUT}&rate={run.rate_hz}&seed={run.seeds[foot]}&loss=0"
+        f"&speed={run.speed:g}"
+    )
 
 
-def _run_and_kill(index: int, phase: str, rng: random.Random, env: dict[str, str]) -> Run:
-    run = Run(phase, {"left": 1000 + index, "right": 2000 + index})
+def _run_and_kill(
+    index: int, phase: str, rng: random.Random, env: dict[str, str], **kw: float
+) -> Run:
+    run = Run(phase, {"left": 1000 + index, "right": 2000 + index}, **kw)  # type: ignore[arg-type]
     duration = rng.uniform(2.5, 3.5)
-    urls = [_url(foot, seed) for foot, seed in run.seeds.items()]
+    urls = [_url(run, foot) for foot in run.seeds]
     proc = subprocess.Popen(
         [sys.executable, "-c", CHILD, *urls, f"{duration}", LAYOUT],
         stdout=subprocess.PIPE,
@@ -174,11 +190,11 @@ def _run_and_kill(index: int, phase: str, rng: random.Random, env: dict[str, str
         assert proc.stdout is not None
         for line in proc.stdout:
             parts = line.split()
-            if not line.endswith("\n") or not parts or (parts[0] == "B" and len(parts) != 9):
+            if not line.endswith("\n") or not parts or (parts[0] == "B" and len(parts) != 10):
                 run.cut.append(line)  # the last line, cut short by the kill
                 continue
             if parts[0] == "B":
-                foot, first, last, mono, before, after, ok, digest = parts[1:]
+                foot, first, last, mono, before, after, ok, digest, t_s = parts[1:]
                 run.handed.append(
                     Handed(
                         foot,
@@ -189,11 +205,14 @@ def _run_and_kill(index: int, phase: str, rng: random.Random, env: dict[str, str
                         float(after),
                         ok == "1",
                         digest,
+                        float(t_s),
                     )
                 )
                 seen["B"].set()
             elif parts[0] == "E":
                 run.events.append(parts[1])
+            elif parts[0] == "T":
+                run.true_zero[parts[1]] = float(parts[2])
             elif parts[0] in seen:
                 if parts[0] == "S":
                     run.session = parts[1]
@@ -209,9 +228,12 @@ def _run_and_kill(index: int, phase: str, rng: random.Random, env: dict[str, str
     if phase == "startup":  # the recovery of the previous session, or creating this one
         seen["R"].wait(60)
         time.sleep(rng.uniform(0.0, 0.15))
-    elif phase == "settle":  # the bridge holds the first 0.5 s (5 s of device time)
+    elif phase == "settle":  # the clock's first 5 s of device time (0.5 s at SPEED 10)
         seen["C"].wait(60)
         time.sleep(rng.uniform(0.0, 1.0))
+    elif phase == "link+2s":  # the bar: 2 s after the links started streaming
+        seen["B"].wait(60)
+        time.sleep(2.0)
     elif phase == "recording":  # at least 1.1 s after the first frames reached the recorder
         seen["B"].wait(60)
         time.sleep(rng.uniform(1.1, 2.5))
@@ -230,7 +252,7 @@ def _run_and_kill(index: int, phase: str, rng: random.Random, env: dict[str, str
     return run
 
 
-def simulator_sent(foot: str, seed: int, n: int) -> dict[str, np.ndarray]:
+def simulator_sent(foot: str, seed: int, n: int, rate_hz: int = RATE_HZ) -> dict[str, np.ndarray]:
     """The first ``n`` frames the ``sim://`` insole of ``foot`` and ``seed`` sends (wire
     values), regenerated independently of the transport with the parameters of :func:`_url`."""
     from hardware.sim.insole import (
@@ -244,7 +266,7 @@ def simulator_sent(foot: str, seed: int, n: int) -> dict[str, np.ndarray]:
         for i in (DEFAULT_LEFT_IMPERFECTIONS, DEFAULT_RIGHT_IMPERFECTIONS)
     )
     pair = make_pair(
-        LAYOUT, imperfections=imperfections, sampling_rate_hz=RATE_HZ, seed=seed, device_ids=(1, 2)
+        LAYOUT, imperfections=imperfections, sampling_rate_hz=rate_hz, seed=seed, device_ids=(1, 2)
     )
     insole = pair[0] if foot == "left" else pair[1]
     block = insole.samples(n)
@@ -257,6 +279,7 @@ def simulator_sent(foot: str, seed: int, n: int) -> dict[str, np.ndarray]:
         "centi_kpa": block.shear_centi_kpa.reshape(n, -1),
         "sim_pressure_kpa": block.measured_pressure_kpa,
         "calibration": insole.calibration,
+        "t_true_s": block.t_true_s,
     }
 
 
@@ -290,7 +313,7 @@ def _check_foot(directory: Path, foot: str, run: Run) -> tuple[int, int]:
     seq = table.column("seq").to_numpy()
     assert np.array_equal(seq, np.arange(n)), f"{name}: seq on disk is not 0..{n - 1}"
     # what the simulator sent, bit for bit
-    sent = simulator_sent(foot, run.seeds[foot], n)
+    sent = simulator_sent(foot, run.seeds[foot], n, run.rate_hz)
     pressure = table.column("pressure_kpa").combine_chunks().flatten().to_numpy()
     shear = table.column("shear_kpa").combine_chunks().flatten().to_numpy().reshape(n, -1)
     assert np.array_equal(seq, sent["seq"])
@@ -302,19 +325,24 @@ def _check_foot(directory: Path, foot: str, run: Run) -> tuple[int, int]:
     expected_shear = sent["centi_kpa"].astype(np.float32) * np.float32(0.01)
     assert shear.tobytes() == expected_shear.tobytes(), f"{name}: shear differs"
     assert np.array_equal(np.rint(shear * 100.0).astype(np.int16), sent["centi_kpa"])
-    # what the bridge handed on: t_s bit for bit, t_host_s stamped during the hand-over
+    # what the bridge handed on: arrival times bit for bit, t_host_s stamped during the
+    # hand-over; t_s the clock fit replayed over what is on disk, as a normal finalise does
     t_s = table.column("t_s").to_numpy()
     t_host = table.column("t_host_s").to_numpy()
+    arrival = table.column("t_arrival_s").to_numpy()
     for h in handed:
         if h.last >= n:
             assert h.mono >= run.killed_at - 1.0, f"{name}: batch {h.first}..{h.last} missing"
             continue
         rows = slice(h.first, h.last + 1)
-        assert _digest(t_s[rows]) == h.digest, f"{name}: t_s of {h.first}..{h.last} differs"
+        assert _digest(arrival[rows]) == h.digest, f"{name}: arrival of {h.first}..{h.last}"
         assert np.all((t_host[rows] >= h.before) & (t_host[rows] <= h.after)), (
             f"{name}: t_host_s of {h.first}..{h.last} outside its hand-over"
         )
+    replayed = replay_session_times(sent["t_device_us"], arrival)
+    assert t_s.tobytes() == replayed.tobytes(), f"{name}: t_s is not the settled clock fit"
     assert np.all(np.diff(t_s) >= 0), f"{name}: t_s steps back"
+    run.truth[foot] = (t_s, run.true_zero.get(foot, np.nan) + sent["t_true_s"] / run.speed)
     return n, need
 
 
@@ -386,3 +414,57 @@ def test_sigkill_at_twenty_random_points_loses_nothing_older_than_one_second(
     )
     assert sum(r.session is not None for r in runs) >= KILLS // 2
     assert killed_with_data >= KILLS // 3, "too few kills while frames were being recorded"
+
+
+#: Sampling rate of the real-time kills (Hz): 1 ms between samples, so the last sample of
+#: a 10 ms chunk arrives at most ~1 ms after it was taken on either foot.
+FIRST_SECONDS_RATE_HZ = 1000
+
+
+def _left_right_error_ms(run: Run, handed: bool = False) -> float:
+    """Largest |L - R| of (t_s - true time) at the same true instants (ms): of the times on
+    disk, or (``handed``) of the provisional times the bridge handed on (batch ends)."""
+    errors, truths = [], []
+    for foot in ("left", "right"):
+        t_s, true = run.truth[foot]
+        if handed:
+            last = np.array([h.last for h in run.handed if h.foot == foot and h.last < t_s.size])
+            t_s = np.array([h.t_s for h in run.handed if h.foot == foot and h.last < t_s.size])
+            true = true[last]
+        errors.append(t_s - true)
+        truths.append(true)
+    (err_l, err_r), (true_l, true_r) = errors, truths
+    both = (true_l >= true_r[0]) & (true_l <= true_r[-1])
+    return float(np.max(np.abs(err_l[both] - np.interp(true_l[both], true_r, err_r)))) * 1e3
+
+
+@pytest.mark.slow
+def test_sigkill_two_seconds_after_the_link_starts(plantar_home: Path) -> None:
+    """The bar of the first seconds: two real-time ``sim://`` insoles through the bridge
+    into the recorder, SIGKILL 2 s after the link started, recovery. Every frame handed on
+    more than 1 s before the kill is on disk, with ``t_s`` the settled clock fit (as after
+    a normal finalise) and left and right aligned within 1 ms of the simulator's truth."""
+    rng = random.Random(16)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PLANTAR_HOME": str(plantar_home)}
+    runs = [
+        _run_and_kill(i, "link+2s", rng, env, speed=1.0, rate_hz=FIRST_SECONDS_RATE_HZ)
+        for i in range(3)
+    ]
+    recover_interrupted()
+    sessions = {d.name: d for d in list_session_dirs()}
+    catalog = {r["id"]: r for r in Catalog().list_sessions()}
+    for run in runs:
+        assert run.session is not None and run.killed_at < float("inf"), run.marks
+        directory = sessions[run.session]
+        assert _check_intact(directory, catalog)["status"] == "recovered"
+        for foot in ("left", "right"):
+            _n, need = _check_foot(directory, foot, run)
+            assert need > 0, f"{foot}: no frame was handed on more than 1 s before the kill"
+        first = min(h.mono for h in run.handed) - run.connected_at
+        error_ms = _left_right_error_ms(run)
+        print(
+            f"\n{run.session}: first frames handed on {first:.3f} s after connecting; on disk "
+            f"{sum(len(t[0]) for t in run.truth.values())} frames; max |L-R| {error_ms:.3f} ms "
+            f"(as handed on: {_left_right_error_ms(run, handed=True):.3f} ms)"
+        )
+        assert error_ms < 1.0

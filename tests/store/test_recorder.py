@@ -112,7 +112,7 @@ def test_full_queue_is_counted_recorded_and_refused(plantar_home: Path) -> None:
 
 
 def test_batch_larger_than_the_bound_is_taken_by_an_empty_queue(plantar_home: Path) -> None:
-    """The frames held while a 1 kHz link's clock settles arrive as one batch > the bound."""
+    """A batch larger than the bound (e.g. after a start-up stall) is taken when empty."""
     rec = Recorder(_meta(), max_queued_frames=100, flush_interval_s=10.0).start()
     assert rec.write_frames(synthetic_frames("left", 0, 250))
     report = rec.stop()
