@@ -93,8 +93,11 @@ def test_control_stop_start_set_rate_and_ack(pair):
             assert command(Command.SET_RATE, 0).status == AckStatus.BAD_ARGUMENT
             assert command(Command.START).status == AckStatus.OK
             seq = read_for(port, decoder, 0.5)
-            assert seq[0] == last_seq  # no samples were taken while stopped
-            assert 30 <= seq.size <= 70  # 100 Hz now
+            # no samples were taken while stopped: the first one after START is the next
+            # sequence number, unless the device had to drop some (counted) on a busy machine
+            dropped = server.stats[0].messages_dropped
+            assert last_seq <= seq[0] <= last_seq + dropped, (seq[0], last_seq, dropped)
+            assert 20 <= seq.size <= 70  # 100 Hz now (50 in 0.5 s; a busy reader sees fewer)
             info = [m for m in decoder.messages if isinstance(m, DeviceInfo)]
             assert info and info[-1].sampling_rate_hz == 100
             assert command(Command.REQUEST_INFO).status == AckStatus.OK

@@ -65,14 +65,16 @@ def test_disk_full_is_named_and_refused_frames_are_counted(
 
 @pytest.mark.slow
 def test_demo_exits_non_zero_when_its_recording_fails(small_home: Path) -> None:
-    (small_home / "ballast").write_bytes(b"\1" * BALLAST_BYTES)
+    # leave ~0.5 MiB: filled within a few seconds of recording even when a busy machine
+    # takes seconds to open the links
+    (small_home / "ballast").write_bytes(b"\1" * (BALLAST_BYTES + BALLAST_BYTES // 2))
     out = run_cli(
         "demo",
         "--no-browser",
         "--port",
         "0",
         "--duration",
-        "8",
+        "12",
         env={"PLANTAR_HOME": str(small_home)},
         timeout=400,  # a cold numba cache compiles first
     )
