@@ -21,6 +21,11 @@ from typing import Any
 
 import numpy as np
 
+from analysis.alert_policy import (
+    ACCLIMATISATION_STEPS,
+    PivotAlertPolicy,
+)
+
 # Gait events: the contact detector chosen by `plantar validate` (docs/metrics.md).
 from analysis.contact_events import ContactParams, contact_events_kernel, new_contact_state
 from analysis.events import EVENT_HEEL_STRIKE
@@ -29,7 +34,6 @@ from analysis.frame_kernels import FrameReducer, free_moment_kernel
 from analysis.hotspots import HotSpotTracker, InterpolationGrid, interpolated_note
 from analysis.pivot import FRICTION_MU_MAX, FrictionBound, twist_free_moment_kernel
 from analysis.records import (
-    PIVOT_ALERT_FACTOR,
     PIVOT_INVALID_FRAME_LOSS,
     PROXY_LABEL_COP,
     PROXY_LABEL_COP_IMU,
@@ -80,11 +84,6 @@ NOT_MEASURED_LABEL = "not measured: no sensor under this region (or no valid ste
 #: A step whose peak force is below this share of the foot's recent median is rejected
 #: (a shuffle or weight shift, not a step).
 MIN_STEP_PEAK_FRAC = 0.4
-#: Steps discarded as acclimatisation before the pivot baseline of the alerts.
-ACCLIMATISATION_STEPS = 30
-#: Steps after acclimatisation that set the pivot baseline, and the recent window.
-BASELINE_STEPS = 60
-ALERT_RECENT_STEPS = 20
 
 
 class _Ring:
@@ -139,33 +138,6 @@ class _Ring:
 
 
 # -- what the live engine publishes (per-frame reductions, hot cells, pivot alert) --------
-
-
-@dataclass(frozen=True)
-class PivotAlertPolicy:
-    """The one pivot-alert policy (``"pivot_rising"``), for ``plantar analyze`` and live.
-
-    Steps of both feet are counted in order: the first ``acclimatisation_steps`` are
-    discarded, the next ``baseline_steps`` set the runner's own baseline (median pivot at
-    toe-off), and the alert is raised when the median of the last ``recent_steps`` exceeds
-    ``factor`` x baseline, at most once per ``repeat_s`` of session time. The factor is a
-    display setting: no validated threshold exists for blister risk.
-    """
-
-    acclimatisation_steps: int = ACCLIMATISATION_STEPS
-    baseline_steps: int = BASELINE_STEPS
-    recent_steps: int = ALERT_RECENT_STEPS
-    factor: float = PIVOT_ALERT_FACTOR
-    repeat_s: float = 60.0
-
-    def __post_init__(self) -> None:
-        if self.acclimatisation_steps < 0 or self.baseline_steps < 1 or self.recent_steps < 1:
-            raise ValueError(
-                "pivot alert: need acclimatisation_steps >= 0, baseline_steps >= 1 and "
-                "recent_steps >= 1"
-            )
-        if not self.factor > 1.0 or not self.repeat_s >= 0.0:
-            raise ValueError("pivot alert: need factor > 1 and repeat_s >= 0")
 
 
 #: Pivot values per foot kept for the gauge's sparkline.

@@ -39,7 +39,7 @@ def add_server_options(p: argparse.ArgumentParser, default_port: int = 8000) -> 
     )
     p.add_argument("--layout", default="plantar-ref", help="insole layout id (default plantar-ref)")
     p.add_argument("--eu-size", type=float, default=None, help="shoe size (EU) to scale the layout")
-    from analysis.analyzer import PivotAlertPolicy
+    from analysis.alert_policy import PivotAlertPolicy
 
     d = PivotAlertPolicy()
     g = p.add_argument_group("pivot alert (the analysis' policy: steps of both feet, in order)")

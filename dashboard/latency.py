@@ -172,7 +172,7 @@ def measure_live(
         for s in stalled:
             s.close()
         runtime.server.stop()
-        server.join(timeout=10)
+        server.join(timeout=120)  # the loop ends only after the bridge stopped (busy machines)
         runtime.close()
         sim.close()
     rec = runtime.final_recording or {}

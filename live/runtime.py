@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from analysis.analyzer import PivotAlertPolicy
+from analysis.alert_policy import PivotAlertPolicy
 from live.hub import LiveHub
 from live.pipeline import LivePipeline
 

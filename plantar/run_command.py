@@ -104,7 +104,7 @@ def insole_urls(cfg: Any) -> dict[str, str]:
 
 def runtime_options(cfg: Any) -> Any:
     """The :class:`live.runtime.RuntimeOptions` for a configuration."""
-    from analysis.analyzer import PivotAlertPolicy
+    from analysis.alert_policy import PivotAlertPolicy
     from base.errors import ConfigError
     from live.runtime import RuntimeOptions
     from plantar.config import DEFAULT_LAYOUT

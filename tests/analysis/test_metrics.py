@@ -7,9 +7,8 @@ import numpy as np
 import pytest
 
 from analysis import reference, step_metrics
+from analysis.alert_policy import ACCLIMATISATION_STEPS, BASELINE_STEPS
 from analysis.analyzer import (
-    ACCLIMATISATION_STEPS,
-    BASELINE_STEPS,
     PIVOT_INVALID_FRAME_LOSS,
     Analyzer,
     _pivot_value,
