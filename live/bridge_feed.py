@@ -219,14 +219,20 @@ class BridgeFeed:
             self.waiting = False
             self.waiting_for = {}
             self._set_waiting(False)
-            if self.on_connected is not None:
-                try:
-                    self.on_connected()
-                except BaseException as err:
-                    log.exception("starting after the insoles connected failed")
-                    await bridge.close()
+        # in both modes before the first frame is handed on: a recording started here holds
+        # every frame of both links (the bridge hands frames on from the first one)
+        if self.on_connected is not None:
+            try:
+                self.on_connected()
+            except BaseException as err:
+                log.exception("starting after the insoles connected failed")
+                await bridge.close()
+                if self.wait:
                     self._fatal(err)
-                    return
+                else:
+                    self._error = err if isinstance(err, PlantarError) else DeviceError(str(err))
+                    self._opened.set()
+                return
         self._opened.set()
         status = asyncio.create_task(self._link_status())
         run = asyncio.create_task(bridge.run())

@@ -151,7 +151,9 @@ class LiveRuntime:
         if self.urls and self.pipeline is not None:
             from live.bridge_feed import RETRY_S, BridgeFeed
 
-            self._record_on_connect = record and wait
+            # the recording starts on the loop once both stream, before any frame is handed
+            # on, in both modes (so it holds every frame from the first one)
+            self._record_on_connect = record
             self.pipeline.record_when_connected = self._record_on_connect
             self.bridge = BridgeFeed(
                 self.loop,
@@ -164,8 +166,6 @@ class LiveRuntime:
                 on_fatal=self._on_fatal,
             )
             self.bridge.start()
-            if record and not wait:
-                self.pipeline.start_recording()
 
     @property
     def waiting_for_insoles(self) -> dict[str, str] | None:
