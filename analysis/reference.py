@@ -107,6 +107,13 @@ def ramp_gain_ref(t_s, y, lo, hi, tau):
     return best, b1, b2
 
 
+def _cross(t0, f0, t1, f1, level):
+    """Time at which the line from (t0, f0) to (t1, f1) crosses ``level`` (clamped)."""
+    if f1 == f0:
+        return t1
+    return t0 + min(max((level - f0) / (f1 - f0), 0.0), 1.0) * (t1 - t0)
+
+
 def detect_events_ref(t_s, force_n, params: EventParams | None = None):
     """Same state machine as the kernel, written as a plain Python loop."""
     p = params or EventParams()
@@ -116,12 +123,6 @@ def detect_events_ref(t_s, force_n, params: EventParams | None = None):
     init_min = init_max = np.nan
     n_steps = 0
     events = []
-
-    def cross(t0, f0, t1, f1, level):
-        if f1 == f0:
-            return t1
-        a = min(max((level - f0) / (f1 - f0), 0.0), 1.0)
-        return t0 + a * (t1 - t0)
 
     for t, f in zip(np.asarray(t_s, float), np.asarray(force_n, float), strict=True):
         if np.isnan(f):
@@ -154,7 +155,7 @@ def detect_events_ref(t_s, force_n, params: EventParams | None = None):
             if f < lt:
                 t_cross = np.nan
             elif f_prev < lt:
-                t_cross = cross(t_prev, f_prev, t, f, lt)
+                t_cross = _cross(t_prev, f_prev, t, f, lt)
             elif t - t_cross > 2.5 * p.min_contact_s:
                 t_cross = np.nan
             if f < lc and np.isnan(t_cross):
@@ -193,7 +194,7 @@ def detect_events_ref(t_s, force_n, params: EventParams | None = None):
                 else:
                     rate_prev = 0.0
                 if np.isnan(to) and f < lt:
-                    to = cross(t_prev, f_prev, t, f, base)
+                    to = _cross(t_prev, f_prev, t, f, base)
             if not np.isnan(to):
                 events.append((2, to))
                 phase = 0
@@ -277,11 +278,6 @@ def contact_events_ref(t_s, force_n, params=None, typical_peak_n=None):
     init_min = init_max = np.nan
     events = []
 
-    def cross(t0, f0, t1, f1, level):
-        if f1 == f0:
-            return t1
-        return t0 + min(max((level - f0) / (f1 - f0), 0.0), 1.0) * (t1 - t0)
-
     for t, f in zip(np.asarray(t_s, float), np.asarray(force_n, float), strict=True):
         if np.isnan(f):
             continue
@@ -308,7 +304,7 @@ def contact_events_ref(t_s, force_n, params=None, typical_peak_n=None):
             ):
                 phase, base = 0, floor
                 if np.isnan(t_cross):
-                    t_cross = cross(t_prev, f_prev, t, f, init_min + p.contact_level_n)
+                    t_cross = _cross(t_prev, f_prev, t, f, init_min + p.contact_level_n)
             else:
                 init_min, init_max = min(init_min, f), max(init_max, f)
                 base = init_min
@@ -317,7 +313,7 @@ def contact_events_ref(t_s, force_n, params=None, typical_peak_n=None):
                 if f < rise_level:
                     t_cross = np.nan
                 elif f_prev < rise_level:
-                    t_cross = cross(t_prev, f_prev, t, f, rise_level)
+                    t_cross = _cross(t_prev, f_prev, t, f, rise_level)
                 unloaded = np.isnan(peak) or init_min < 0.1 * peak
                 if span > p.min_range_n and f < init_min + 0.1 * span and f >= f_prev and unloaded:
                     phase, t_cross = 0, np.nan
@@ -332,7 +328,7 @@ def contact_events_ref(t_s, force_n, params=None, typical_peak_n=None):
             if f < level:
                 t_cross = np.nan
             elif f_prev < level:
-                t_cross = cross(t_prev, f_prev, t, f, level)
+                t_cross = _cross(t_prev, f_prev, t, f, level)
             elif t - t_cross > p.max_rise_s:
                 t_cross = np.nan
             if f < confirm and np.isnan(t_cross):
@@ -368,7 +364,7 @@ def contact_events_ref(t_s, force_n, params=None, typical_peak_n=None):
                         rate_max = rate
                     rate_prev = rate
             if f < level:
-                to = cross(t_prev, f_prev, t, f, level)
+                to = _cross(t_prev, f_prev, t, f, level)
                 slow_tail = (
                     not np.isnan(t_knee)
                     and to > t_knee
