@@ -40,6 +40,12 @@ def test_disk_full_is_named_and_refused_frames_are_counted(
         k += 1
         time.sleep(0.001)
     assert rec.error is not None, "the disk never filled"
+    # the writer thread sets the error; a batch queued in the same instant may still be
+    # taken (and dropped later, counted). From the first refusal on, every batch is refused.
+    while rec.write_frames(synthetic_frames("left", k * 10, 10, n_sensels=256)):
+        k += 1
+        assert time.monotonic() < deadline, "writes still accepted after the disk filled"
+    k += 1
     for j in range(REFUSED_BATCHES):
         assert not rec.write_frames(synthetic_frames("left", (k + j) * 10, 10, n_sensels=256))
     rec.stop()
