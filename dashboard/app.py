@@ -118,6 +118,9 @@ def create_app(
     from dashboard.review_routes import make_review_router
 
     app.include_router(make_review_router(sessions_root))
+    from dashboard.pairing_routes import register_pairing_routes  # /pair: issue 17
+
+    register_pairing_routes(app)
 
     @app.get("/", include_in_schema=False)
     async def index() -> HTMLResponse:

@@ -125,6 +125,7 @@ def dashboard_frontend(hub: Any, pipeline: Any, options: Any) -> DashboardServer
         sessions_root=options.sessions_root,
         allowed_hosts=options.allowed_hosts,
     )
+    app.state.pairing = getattr(options, "pairing", None)  # the /pair page's service
     sock = bind_socket(options.host, options.port)
     port = int(sock.getsockname()[1])
     return DashboardServer(app, sock, page_url(options.host, port, token), token)

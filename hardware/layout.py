@@ -32,6 +32,9 @@ REGIONS: tuple[str, ...] = (
     "hallux",
     "lesser_toes",
 )
+#: The forefoot: the metatarsal heads and the toes (where a hand presses an insole to
+#: tell which foot it is, and where running blisters form).
+FOREFOOT_REGIONS: tuple[str, ...] = ("MTH1", "MTH2-3", "MTH4-5", "hallux", "lesser_toes")
 FEET: tuple[str, ...] = ("left", "right")
 PROVENANCES: tuple[str, ...] = ("designed", "published-figure", "approximation")
 LAYOUT_DIR = Path(__file__).resolve().parent / "layouts"
@@ -151,6 +154,10 @@ class Layout:
         if region not in REGIONS:
             raise ValueError(f"unknown region {region!r}; regions are: {', '.join(REGIONS)}")
         return self.sensel_region == REGIONS.index(region)
+
+    def forefoot_mask(self) -> np.ndarray:
+        """Boolean (n,) mask of the sensels in :data:`FOREFOOT_REGIONS`."""
+        return np.isin(self.sensel_region, [REGIONS.index(r) for r in FOREFOOT_REGIONS])
 
     def mirrored(self) -> Layout:
         """The same insole for the other foot (x -> -x)."""

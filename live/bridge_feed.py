@@ -138,6 +138,25 @@ class BridgeFeed:
             self.stop()
             raise err
 
+    async def start_waiting(self) -> None:
+        """Wait mode, from a coroutine on the loop (pairing switches insoles this way):
+        check the URLs (ConfigError), start the task and return at once."""
+        from firmware_bridge.transport import open_transport
+
+        for url in self.urls.values():
+            open_transport(url)
+        self.wait = True
+        self.waiting = True
+        self._set_waiting(True)
+        await self._spawn()
+
+    async def stop_on_loop(self) -> None:
+        """:meth:`stop`, from a coroutine on the loop: close the insoles, end the task."""
+        self._stop_requested.set()
+        task, self._task = self._task, None
+        if task is not None:
+            await self._shutdown(task)
+
     def _on_loop(self, coro: Coroutine[Any, Any, Any]) -> Any:
         """Run ``coro`` on the loop to its end, from outside the loop: drive the loop when it
         is not running (before serving), or wait for it when it runs in another thread."""

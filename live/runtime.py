@@ -46,6 +46,8 @@ class RuntimeOptions:
     sessions_root: Path | None = None
     #: host names the page may be opened by besides IP addresses and this machine's names
     allowed_hosts: tuple[str, ...] = ()
+    #: the pairing page's :class:`live.pairing.PairingService` (None: no pairing)
+    pairing: Any = None
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> RuntimeOptions:
@@ -106,8 +108,9 @@ class LiveRuntime:
         from hardware.layout import load_layout
 
         self.options = options
+        #: {} (not None): live, with the insoles still to be paired (:meth:`use_insoles`).
         self.urls = urls
-        if urls:
+        if urls is not None:
             _warm_up_analysis()
         self.layouts = {
             f: load_layout(options.layout, foot=f, eu_size=options.eu_size)
@@ -123,9 +126,11 @@ class LiveRuntime:
                 meta={k: v for k, v in (meta or {}).items() if v not in (None, "")},
                 pivot_alert=options.pivot_alert,
             )
-            if urls
+            if urls is not None
             else None
         )
+        if options.pairing is not None:
+            options.pairing.attach(self)
         self.server = frontend(self.hub, self.pipeline, options)
         self.url = self.server.url
         self.token = self.server.token
@@ -148,13 +153,16 @@ class LiveRuntime:
         starts only then. A malformed URL raises :class:`~base.errors.ConfigError`
         either way.
         """
-        if self.urls and self.pipeline is not None:
-            from live.bridge_feed import RETRY_S, BridgeFeed
-
+        if self.pipeline is not None:
             # the recording starts on the loop once both stream, before any frame is handed
             # on, in both modes (so it holds every frame from the first one)
             self._record_on_connect = record
             self.pipeline.record_when_connected = self._record_on_connect
+            if not self.urls:  # nothing paired yet: wait for use_insoles
+                self.pipeline.set_waiting_for_insoles(True)
+        if self.urls and self.pipeline is not None:
+            from live.bridge_feed import RETRY_S, BridgeFeed
+
             self.bridge = BridgeFeed(
                 self.loop,
                 self.urls,
@@ -166,6 +174,37 @@ class LiveRuntime:
                 on_fatal=self._on_fatal,
             )
             self.bridge.start()
+
+    async def pause_insoles(self) -> None:
+        """Close the insoles (on the loop): pairing needs them advertising, not connected."""
+        bridge, self.bridge = self.bridge, None
+        if bridge is not None:
+            await bridge.stop_on_loop()
+        if self.pipeline is not None:
+            self.pipeline.set_waiting_for_insoles(True)
+
+    async def use_insoles(self, urls: dict[str, str]) -> None:
+        """Stream from ``urls`` from now on (on the loop; the pairing page's "save"): the
+        bridge is restarted on them in wait mode, and a recording, if the runtime records,
+        starts once both stream."""
+        from live.bridge_feed import RETRY_S, BridgeFeed
+
+        if self.pipeline is None:
+            raise RuntimeError("use_insoles: this runtime has no live pipeline")
+        await self.pause_insoles()
+        self.urls = dict(urls)
+        bridge = BridgeFeed(
+            self.loop,
+            self.urls,
+            self.pipeline,
+            self.hub,
+            wait=True,
+            retry_s=RETRY_S,
+            on_connected=self._on_connected,
+            on_fatal=self._on_fatal,
+        )
+        await bridge.start_waiting()
+        self.bridge = bridge
 
     @property
     def waiting_for_insoles(self) -> dict[str, str] | None:

@@ -6,6 +6,12 @@ feeds the recorder, the analyzer and the dashboard. Fatigue drift is on by defau
 ``--fatigue-onset-s`` the pivot at push-off grows, so after about two minutes the pivot
 gauges climb above the runner's own baseline and the alert shows.
 
+``--transport ble`` runs the insoles as Bluetooth LE GATT peripherals on bumble's
+virtual controller instead, in this process, and starts unpaired: pair them on the page
+(``/pair``: scan, press on the left one with the page's "Press on Plantar-L" button, save)
+and the pair is written to ``--config`` (default: a fresh file in a temporary directory)
+and streamed from at once, as the service does with real insoles (:mod:`plantar.ble_demo`).
+
 ``--duration S --no-browser`` runs headless for S seconds and prints one JSON line on
 stdout: session id, steps per foot, frames recorded and frames lost. Everything meant for
 people (the URL, progress) goes to stderr.
@@ -20,6 +26,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from pathlib import Path
 from typing import Any
 
 from base.units import kmh_to_mps
@@ -46,6 +53,20 @@ def register(sub: Any) -> None:
     p.add_argument("--duration", type=float, default=None, help="stop after S seconds")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser")
     p.add_argument("--no-record", action="store_true", help="show live data without recording")
+    p.add_argument(
+        "--transport",
+        choices=("serial", "ble"),
+        default="serial",
+        help="serial: insoles on pseudo-terminals (default); ble: Bluetooth LE insoles on a "
+        "virtual radio, paired on the page (/pair)",
+    )
+    p.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="with --transport ble: the plantar.toml the pairing page saves to (default: a "
+        "new file in a temporary directory)",
+    )
     s = p.add_argument_group("simulated runner")
     s.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     s.add_argument("--rate", type=float, default=200.0, help="sampling rate per insole (Hz)")
@@ -86,6 +107,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.duration is not None and args.duration <= 0:
         raise ConfigError("--duration must be a positive number of seconds")
+    if args.config is not None and args.transport != "ble":
+        raise ConfigError("--config is for --transport ble (where the pairing page saves)")
     try:  # check the runner's parameters here, for a clear error before anything starts
         GaitParams(
             speed_mps=kmh_to_mps(args.speed_kmh),
@@ -105,19 +128,16 @@ def run(args: argparse.Namespace) -> int:
     from analysis.warmup import warm_up
 
     warm_up()
+    if args.transport == "ble":
+        from plantar.ble_demo import run_ble_demo
+
+        return run_ble_demo(args, _demo_meta(args))
     sim, paths = _start_simulated_insoles(args)
     runtime = None
     try:
         urls = {"left": f"serial://{paths['left']}", "right": f"serial://{paths['right']}"}
         options = RuntimeOptions.from_args(args)
-        meta = {
-            "athlete": "demo runner",
-            "shoe": "simulated",
-            "sock": "simulated",
-            "treadmill_speed_kmh": args.speed_kmh,
-            "source": "demo",
-        }
-        runtime = live_runtime(options, urls=urls, meta=meta)
+        runtime = live_runtime(options, urls=urls, meta=_demo_meta(args))
         runtime.start(record=not args.no_record)
         _say(f"Plantar demo: {runtime.url}")
         _say(f"simulated insoles on {paths['left']} (left) and {paths['right']} (right)")
@@ -134,6 +154,21 @@ def run(args: argparse.Namespace) -> int:
             sim.wait(timeout=10)
         except subprocess.TimeoutExpired:
             sim.kill()
+    return finish(runtime, args)
+
+
+def _demo_meta(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "athlete": "demo runner",
+        "shoe": "simulated",
+        "sock": "simulated",
+        "treadmill_speed_kmh": args.speed_kmh,
+        "source": "demo",
+    }
+
+
+def finish(runtime: Any, args: argparse.Namespace) -> int:
+    """After a demo: the JSON summary (with ``--duration``), a failed recording's error."""
     if runtime is not None and args.duration is not None:
         print(json.dumps(demo_summary(runtime)), flush=True)
     error = ((runtime.final_recording or {}) if runtime is not None else {}).get("error")

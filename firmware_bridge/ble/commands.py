@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"plantar scan: --timeout {args.timeout} must be positive")
     found = asyncio.run(_scan(args))
     if args.json:
-        print(json.dumps([_as_dict(f) for f in found]))
+        print(json.dumps([f.to_dict() for f in found]))
         return 0 if found else 1
     if not found:
         print(
@@ -66,21 +66,6 @@ def run(args: argparse.Namespace) -> int:
         layout = f.layout if f.error is None else f"? ({f.error})"
         print(f"{f.name:<14} {f.address:<18} {rssi:>8}  {layout}")
     return 0
-
-
-def _as_dict(found: FoundInsole) -> dict[str, Any]:
-    info = found.info
-    return {
-        "name": found.name,
-        "address": found.address,
-        "rssi_dbm": found.rssi_dbm,
-        "layout_id": None if info is None else info.layout_id,
-        "n_sensels": None if info is None else info.n_sensels,
-        "n_shear": None if info is None else info.n_shear,
-        "foot": None if info is None else ("right" if info.foot else "left"),
-        "firmware_version": None if info is None else info.firmware_version,
-        "error": found.error,
-    }
 
 
 async def _scan(args: argparse.Namespace) -> list[FoundInsole]:

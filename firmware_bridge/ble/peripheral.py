@@ -3,14 +3,16 @@
 It is the firmware side of ``hardware/PROTOCOL.md`` section 5 running on bumble: one
 primary Plantar service with DATA (notify: u8 counter + a chunk of the COBS stream),
 INFO (read: the 78-byte INFO message) and CONTROL (write with response: a 9-byte CONTROL
-message, answered by an ACK in the data stream). The samples come from a
-:class:`hardware.sim.SimulatedInsole` (gait physics, device clock, real codec bytes),
-paced by the event loop's clock.
+message, answered by an ACK in the data stream), and, unless ``battery_pct`` is None, the
+standard Battery Service (0x180F, Battery Level 0x2A19: what the pairing page shows).
+The samples come from a :class:`hardware.sim.SimulatedInsole` (gait physics, device
+clock, real codec bytes), paced by the event loop's clock.
 
 Like real firmware, the device keeps sampling while nobody listens: samples taken while
 the link is down are never sent, so the host sees a sequence gap equal to the samples
 lost. Tests use :meth:`drop_link` (walk out of range for a while) and :meth:`burst`
-(many notifications back to back).
+(many notifications back to back); pairing tests and the BLE demo use :meth:`press` (a hand
+on the forefoot) to tell left from right.
 """
 
 from __future__ import annotations
@@ -49,6 +51,10 @@ from firmware_bridge.ble.virtual_radio import VirtualRadio
 from hardware.sim import SimulatedInsole
 
 __all__ = ["PeripheralStats", "SimulatedBlePeripheral", "advertising_data"]
+
+#: Bluetooth SIG Battery Service and its Battery Level characteristic (u8, percent).
+BATTERY_SERVICE_UUID = "180F"
+BATTERY_LEVEL_UUID = "2A19"
 
 logger = logging.getLogger(__name__)
 
@@ -133,6 +139,7 @@ class SimulatedBlePeripheral:
         check: a device that claims another layout or sensel count).
     tick_s : how often the device samples and sends (s of loop time).
     adv_interval_ms : advertising interval.
+    battery_pct : Battery Level served (0-100); None: no Battery Service.
     """
 
     def __init__(
@@ -145,6 +152,7 @@ class SimulatedBlePeripheral:
         info: DeviceInfo | None = None,
         tick_s: float = _DEFAULT_TICK_S,
         adv_interval_ms: float = _DEFAULT_ADV_INTERVAL_MS,
+        battery_pct: int | None = 87,
     ) -> None:
         self.radio = radio
         self.insole = insole
@@ -185,6 +193,17 @@ class SimulatedBlePeripheral:
         self.device.add_service(
             Service(GATT_SERVICE_UUID, [self.data_char, self.info_char, self.control_char])
         )
+        self.battery_pct = battery_pct
+        if battery_pct is not None:
+            level = Characteristic(
+                UUID.from_16_bits(int(BATTERY_LEVEL_UUID, 16)),
+                Characteristic.Properties.READ,
+                Characteristic.READABLE,
+                CharacteristicValue(read=lambda _connection: bytes([self.battery_pct or 0])),
+            )
+            self.device.add_service(
+                Service(UUID.from_16_bits(int(BATTERY_SERVICE_UUID, 16)), [level])
+            )
         self.device.on(self.device.EVENT_CONNECTION, self._on_connection)
 
     # ------------------------------------------------------------------ life cycle
@@ -261,6 +280,22 @@ class SimulatedBlePeripheral:
         await self.disappear()
         await asyncio.sleep(off_s)
         await self.reappear()
+
+    def press(self, pressure_kpa: float | None = None) -> None:
+        """A hand on the forefoot until :meth:`release` (see ``SimulatedInsole.press``)."""
+        if pressure_kpa is None:
+            self.insole.press()
+        else:
+            self.insole.press(pressure_kpa)
+
+    def release(self) -> None:
+        """Take the hand off (see :meth:`press`)."""
+        self.insole.release()
+
+    @property
+    def pressed(self) -> bool:
+        """True while pressed."""
+        return self.insole.press_kpa > 0.0
 
     def lose_notifications(self, n: int) -> None:
         """The next ``n`` DATA notifications are lost in the air (the link stays up)."""

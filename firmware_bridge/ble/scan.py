@@ -7,8 +7,9 @@ devices a scan saw are remembered (:class:`ScanCache`) so that the second insole
 usually connected from the first insole's scan, as a :class:`~bleak.backends.device.BLEDevice`
 (bleak's troubleshooting docs: pass the scanned device, not an address string).
 
-:func:`scan_insoles` is what ``plantar scan`` shows: each insole's name, address, RSSI
-and, read from its INFO characteristic, its layout.
+:func:`scan_insoles` is what ``plantar scan`` and the pairing page show: each insole's
+name, address, RSSI and, read from its INFO characteristic, its layout, and its battery
+level where it serves the standard Battery Service.
 """
 
 from __future__ import annotations
@@ -303,7 +304,8 @@ class FoundInsole:
     """One insole seen by :func:`scan_insoles`.
 
     ``info`` is None when INFO was not read (``read_info=False``) or could not be read;
-    ``error`` then says why.
+    ``error`` then says why. ``battery_pct`` is None when the insole reports no battery
+    level (no Battery Service) or INFO was not read.
     """
 
     name: str
@@ -311,6 +313,7 @@ class FoundInsole:
     rssi_dbm: int | None
     info: DeviceInfo | None = None
     error: str | None = None
+    battery_pct: int | None = None
 
     @property
     def layout(self) -> str:
@@ -319,19 +322,46 @@ class FoundInsole:
             return "?"
         return f"{self.info.layout_id} ({self.info.n_sensels} sensels, {self.info.n_shear} shear)"
 
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON form (``plantar scan --json`` and the pairing page)."""
+        info = self.info
+        return {
+            "name": self.name,
+            "address": self.address,
+            "rssi_dbm": self.rssi_dbm,
+            "layout_id": None if info is None else info.layout_id,
+            "n_sensels": None if info is None else info.n_sensels,
+            "n_shear": None if info is None else info.n_shear,
+            "foot": None if info is None else ("right" if info.foot else "left"),
+            "firmware_version": None if info is None else info.firmware_version,
+            "battery_pct": self.battery_pct,
+            "error": self.error,
+        }
 
-async def read_info(radio: Radio, device: BLEDevice, timeout_s: float) -> DeviceInfo:
-    """Connect to ``device``, read and decode its INFO characteristic, disconnect."""
+
+#: Battery Level characteristic of the standard Battery Service (u8, percent).
+BATTERY_LEVEL_UUID = "00002a19-0000-1000-8000-00805f9b34fb"
+
+
+async def read_info(
+    radio: Radio, device: BLEDevice, timeout_s: float
+) -> tuple[DeviceInfo, int | None]:
+    """Connect to ``device``, read its INFO and battery level (None: not served), disconnect."""
     from bleak import BleakClient
 
     from base.wire.messages import DeviceInfo, decode_message
 
+    battery: int | None = None
     async with BleakClient(device, timeout=timeout_s, **radio.client_kwargs) as client:
         value = await client.read_gatt_char(GATT_INFO_UUID)
+        level = client.services.get_characteristic(BATTERY_LEVEL_UUID)
+        if level is not None:
+            raw = await client.read_gatt_char(level)
+            battery = int(raw[0]) if raw and raw[0] <= 100 else None
     info = decode_message(bytes(value))
     if not isinstance(info, DeviceInfo):
         raise ValueError("INFO characteristic holds no INFO message")
-    return info
+    return info, battery
 
 
 async def scan_insoles(
@@ -357,9 +387,10 @@ async def scan_insoles(
         for device, adv in seen:
             info: DeviceInfo | None = None
             error: str | None = None
+            battery: int | None = None
             if read_infos:
                 try:
-                    info = await read_info(radio, device, timeout_s)
+                    info, battery = await read_info(radio, device, timeout_s)
                 except (BleakError, TimeoutError, ValueError) as exc:
                     error = f"INFO not readable: {exc}"
             found.append(
@@ -369,6 +400,7 @@ async def scan_insoles(
                     rssi_dbm=adv.rssi,
                     info=info,
                     error=error,
+                    battery_pct=battery,
                 )
             )
     return found

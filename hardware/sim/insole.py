@@ -44,6 +44,8 @@ SIM_FIRMWARE_VERSION = "plantar-sim 1"
 DEFAULT_LEFT_IMPERFECTIONS = Imperfections(clock_ppm=28.0, clock_offset_us=1_250_000)
 DEFAULT_RIGHT_IMPERFECTIONS = Imperfections(clock_ppm=-41.0, clock_offset_us=3_870_000)
 _MAX_RATE_HZ = 2000
+#: How hard :meth:`SimulatedInsole.press` presses by default (kPa: a firm palm).
+PRESS_KPA = 150.0
 _INFO_PERIOD_US = 1_000_000
 
 
@@ -152,6 +154,9 @@ class SimulatedInsole:
         self._elapsed_base_us = 0.0  # device clock minus offset at sample _seq_base
         self.set_sampling_rate(sampling_rate_hz)
         self._next_info_us: int | None = None  # None: send INFO before the next frame
+        #: A hand pressing the forefoot (kPa added to its sensels): see :meth:`press`.
+        self.press_kpa = 0.0
+        self._forefoot = self.layout.forefoot_mask()
 
     # ------------------------------------------------------------------ configuration
 
@@ -228,6 +233,18 @@ class SimulatedInsole:
         self.truth.interrupt()
         self._next_info_us = None
 
+    def press(self, pressure_kpa: float = PRESS_KPA) -> None:
+        """Press on the forefoot (pairing: "press on the left insole"): from the next sample
+        ``pressure_kpa`` is added to every forefoot sensel, on top of the gait, until
+        :meth:`release`. Not part of the gait, so not in the ground truth."""
+        if not 0.0 <= pressure_kpa <= 1000.0:
+            raise ConfigError(f"simulated insole: press of {pressure_kpa} kPa must be 0..1000")
+        self.press_kpa = float(pressure_kpa)
+
+    def release(self) -> None:
+        """Stop pressing (see :meth:`press`)."""
+        self.press_kpa = 0.0
+
     def request_info(self) -> None:
         """Send an INFO message before the next frame."""
         self._next_info_us = None
@@ -299,6 +316,8 @@ class SimulatedInsole:
 
         imp = self.imperfections
         pressure = fields.pressure_kpa.astype(np.float64)
+        if self.press_kpa:
+            pressure[:, self._forefoot] += self.press_kpa
         if imp.noise_kpa > 0.0:
             pressure = pressure + imp.noise_kpa * self._rng_noise.standard_normal(pressure.shape)
         pressure[pressure < imp.threshold_kpa] = 0.0
