@@ -4,11 +4,13 @@ The pairing page asks the runner to press on the forefoot of the insole in their
 shoe (a palm or a thumb on the ball of the foot) and watches which insole's forefoot
 pressure rises. :class:`PressDetector` takes the frames of every insole in the test; per
 frame it keeps the peak forefoot pressure (kPa, the sensels of
-:data:`hardware.layout.FOREFOOT_REGIONS`), and compares the median of the last
-``window_s`` with the median of the first ``baseline_s`` (taken while nobody presses).
-Medians make it indifferent to a foot that is walking or running during the test: a foot
-in swing most of the window keeps a median near its baseline, a pressed insole's median
-rises by the press.
+:data:`hardware.layout.FOREFOOT_REGIONS`), and compares the level held through the last
+``window_s`` with the level held through the first ``baseline_s`` (taken while nobody
+presses). The level of a window is the pressure held through :data:`HELD_FRACTION` of it
+(its 20th percentile), so only a sustained press counts: a foot that walks or runs
+during the test is in swing, its forefoot unloaded, for more than 20 % of every stride,
+and its level stays at its baseline however hard it lands (checked on the Moticon and
+pedar walking recordings in ``tests/analysis/test_press_detect.py``).
 
 Plain NumPy (a few hundred frames a second, no kernel needed).
 """
@@ -22,14 +24,19 @@ import numpy as np
 
 __all__ = ["PRESS_RISE_KPA", "PressDetector", "PressVerdict"]
 
-#: A rise of the median peak forefoot pressure by this much counts as a press (kPa). A
-#: firm thumb on one sensel gives well over 100 kPa; a foot resting in a shoe a few kPa.
-PRESS_RISE_KPA = 50.0
-#: Seconds of frames the baseline is the median of (nobody pressing).
+#: A rise of the held peak forefoot pressure by this much counts as a press (kPa). A firm
+#: thumb (20-30 N on 1.5 cm²) gives well over 100 kPa; standing still gives 40-60 kPa at
+#: the forefoot (Moticon recording in shared/data), a foot resting in a shoe a few kPa.
+PRESS_RISE_KPA = 80.0
+#: An insole whose level rose by this fraction of the press threshold was touched too: with
+#: another one pressed, the test cannot tell which is the left one (someone stood up).
+MOVED_FRACTION = 0.5
+#: Seconds of frames the baseline is taken over (nobody pressing).
 BASELINE_S = 1.0
-#: Seconds of frames the current level is the median of (longer than a running stride, so
-#: that a foot's own stance never fills half of it).
-WINDOW_S = 1.0
+#: Seconds of frames the current level is taken over (longer than a walking stride).
+WINDOW_S = 1.5
+#: The level of a window is the pressure held through this fraction of it.
+HELD_FRACTION = 0.8
 
 
 @dataclass
@@ -47,13 +54,22 @@ class PressVerdict:
     Attributes
     ----------
     ready : every insole has its baseline and a full window after it.
-    rise_kpa : per insole, median peak forefoot pressure now minus its baseline (kPa).
+    rise_kpa : per insole, the peak forefoot pressure held through the last window minus
+        the one held through the baseline (kPa).
     pressed : the insoles whose rise is at least the threshold.
+    moved : the insoles whose rise is at least :data:`MOVED_FRACTION` of it (the pressed
+        ones among them).
     """
 
     ready: bool
     rise_kpa: dict[str, float]
     pressed: tuple[str, ...]
+    moved: tuple[str, ...]
+
+    @property
+    def single(self) -> str | None:
+        """The one insole pressed while no other was touched, else None."""
+        return self.pressed[0] if len(self.pressed) == 1 and len(self.moved) == 1 else None
 
 
 class PressDetector:
@@ -62,7 +78,7 @@ class PressDetector:
     Parameters
     ----------
     forefoot : per insole key, the boolean (n_sensels,) forefoot mask of its layout.
-    rise_kpa : rise of the median peak forefoot pressure that counts as a press.
+    rise_kpa : rise of the held peak forefoot pressure that counts as a press.
     baseline_s, window_s : see the module.
     """
 
@@ -87,7 +103,9 @@ class PressDetector:
         if len(t_s) == 0:
             return
         mask = self.forefoot[key]
-        peak = np.asarray(pressure_kpa, dtype=np.float64)[:, mask].max(axis=1, initial=0.0)
+        forefoot = np.asarray(pressure_kpa, dtype=np.float64)[:, mask]
+        forefoot = np.where(np.isfinite(forefoot), forefoot, 0.0)  # a dead sensel reads NaN
+        peak = forefoot.max(axis=1, initial=0.0)
         times = np.asarray(t_s, dtype=np.float64)
         track = self._tracks[key]
         if track.baseline_kpa is None:
@@ -96,7 +114,7 @@ class PressDetector:
             in_base = times < track.baseline_from_s + self.baseline_s
             track.baseline.append(peak[in_base])
             if not in_base.all():
-                track.baseline_kpa = float(np.median(np.concatenate(track.baseline)))
+                track.baseline_kpa = _held(np.concatenate(track.baseline))
                 track.baseline.clear()
             times, peak = times[~in_base], peak[~in_base]
         track.recent.extend(zip(times.tolist(), peak.tolist(), strict=True))
@@ -113,10 +131,19 @@ class PressDetector:
                 continue
             if track.recent[-1][0] - track.recent[0][0] < 0.9 * self.window_s:
                 continue  # the window is not full yet
-            level = float(np.median([p for _, p in track.recent]))
+            level = _held(np.array([p for _, p in track.recent]))
             rises[key] = level - track.baseline_kpa
         ready = len(rises) == len(self._tracks)
-        pressed = (
-            tuple(k for k, r in rises.items() if r >= self.rise_kpa_threshold) if ready else ()
+        threshold = self.rise_kpa_threshold
+        pressed = tuple(k for k, r in rises.items() if r >= threshold) if ready else ()
+        moved = tuple(k for k, r in rises.items() if r >= MOVED_FRACTION * threshold)
+        return PressVerdict(
+            ready=ready, rise_kpa=rises, pressed=pressed, moved=moved if ready else ()
         )
-        return PressVerdict(ready=ready, rise_kpa=rises, pressed=pressed)
+
+
+def _held(peak_kpa: np.ndarray) -> float:
+    """The pressure held through :data:`HELD_FRACTION` of the frames (0 when none)."""
+    if len(peak_kpa) == 0:
+        return 0.0
+    return float(np.quantile(peak_kpa, 1.0 - HELD_FRACTION))

@@ -243,13 +243,16 @@ class PairingService:
                 masks[a] = layout.forefoot_mask()
             detector = PressDetector(masks)
             pumps = [asyncio.create_task(self._pump(a, s, detector)) for a, s in streams.items()]
-            self._set("baseline", "Measuring: do not touch the insoles ...")
+            self._set(
+                "baseline", "Measuring: sit down, feet off the insoles, do not touch them ..."
+            )
             while not detector.verdict().ready:
                 await asyncio.sleep(0.1)
                 self._check_pumps(pumps)
             self._set(
                 "press",
-                "Press firmly on the front (ball of the foot) of the insole in your LEFT shoe.",
+                "Press firmly with your thumb on the front (ball of the foot) of the insole "
+                "in your LEFT shoe, and hold it for two seconds.",
             )
             await self._await_press(detector, pumps, known, feet)
         except PairingError:
@@ -303,13 +306,12 @@ class PairingService:
                     f"No insole was pressed within {self.press_timeout_s:g} s: press firmly "
                     "on the front of the LEFT insole when asked; Identify again."
                 )
-        pressed = detector.verdict().pressed
-        if len(pressed) > 1:
+        left = detector.verdict().single
+        if left is None:
             raise self._fail(
-                "Both insoles were pressed: press only the insole in your LEFT shoe, and do "
-                "not stand on the other one; Identify again."
+                "Both insoles were pressed: sit down with both feet off the insoles, press "
+                "only the insole in your LEFT shoe; Identify again."
             )
-        left = pressed[0]
         right = next(a for a in feet if a != left)
         if feet[left] != "left" or feet[right] != "right":
             raise self._fail(
