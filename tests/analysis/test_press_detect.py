@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from analysis.press_detect import PRESS_RISE_KPA, PressDetector
+from base.errors import ConfigError
 from hardware.layout import load_layout
 from hardware.sim import GaitParams, make_pair
 from tests.store.conftest import shared_file
@@ -88,7 +89,7 @@ def test_press_loads_the_forefoot_only() -> None:
     pressure = block.measured_pressure_kpa[0]
     assert np.all(pressure[forefoot][~np.isin(np.flatnonzero(forefoot), left.dead_sensels)] > 90)
     assert pressure[~forefoot].max() < 30
-    with pytest.raises(Exception, match="0..1000"):
+    with pytest.raises(ConfigError, match=r"0\.\.1000"):
         left.press(-5.0)
 
 
@@ -124,4 +125,3 @@ def test_walking_and_standing_never_identify_an_insole(relative: str) -> None:
 def test_bad_parameters() -> None:
     with pytest.raises(ValueError):
         PressDetector({"a": np.ones(3, bool)}, rise_kpa=0.0)
-
