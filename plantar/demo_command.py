@@ -109,6 +109,10 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--duration must be a positive number of seconds")
     if args.config is not None and args.transport != "ble":
         raise ConfigError("--config is for --transport ble (where the pairing page saves)")
+    if args.config is not None:  # before anything starts: not after the runner has paired
+        from plantar.pair_config import check_writable
+
+        check_writable(args.config)
     try:  # check the runner's parameters here, for a clear error before anything starts
         GaitParams(
             speed_mps=kmh_to_mps(args.speed_kmh),

@@ -8,6 +8,7 @@
 
   async function call(method, path, body) {
     const opts = { method, headers: {} };
+    if (method !== "GET") body = body === undefined ? {} : body; // writes are JSON
     if (body !== undefined) {
       opts.headers["Content-Type"] = "application/json";
       opts.body = JSON.stringify(body);
@@ -125,7 +126,11 @@
     const states = ["left", "right"].map((f) => (links[f] && links[f].state) || "?");
     if (states.every((s) => s === "streaming")) {
       const msg = $("message");
-      msg.textContent = `${view.message.split(";")[0]}; both insoles streaming. Back to the live page.`;
+      msg.textContent = `${view.message.split(";")[0]}; both insoles streaming. `;
+      const back = document.createElement("a");
+      back.href = "/";
+      back.textContent = "Back to the live page";
+      msg.append(back);
       msg.dataset.state = "streaming";
     }
   }
