@@ -42,7 +42,7 @@ def run_ble_demo(args: argparse.Namespace, meta: dict[str, Any]) -> int:
     from firmware_bridge.ble.virtual_radio import VirtualRadio, use_radio
     from live.pairing import PairingService
     from live.runtime import RuntimeOptions
-    from plantar.demo_command import finish
+    from plantar.demo_command import finish, open_and_serve
     from plantar.pair_config import pair_saver
 
     path = config_path(args)
@@ -63,11 +63,7 @@ def run_ble_demo(args: argparse.Namespace, meta: dict[str, Any]) -> int:
                 + ", ".join(f"{p.name} ({p.address})" for p in peripherals)
                 + f"; pair them at {runtime.url.split('?')[0]}pair (saved to {path})"
             )
-            if not args.no_browser:
-                import webbrowser
-
-                webbrowser.open(runtime.url)
-            runtime.serve(args.duration)
+            open_and_serve(runtime, args)
         finally:
             if runtime is not None:
                 runtime.close()

@@ -145,11 +145,7 @@ def run(args: argparse.Namespace) -> int:
         runtime.start(record=not args.no_record)
         _say(f"Plantar demo: {runtime.url}")
         _say(f"simulated insoles on {paths['left']} (left) and {paths['right']} (right)")
-        if not args.no_browser:
-            import webbrowser
-
-            webbrowser.open(runtime.url)
-        runtime.serve(args.duration)
+        open_and_serve(runtime, args)
     finally:
         if runtime is not None:
             runtime.close()
@@ -159,6 +155,15 @@ def run(args: argparse.Namespace) -> int:
         except subprocess.TimeoutExpired:
             sim.kill()
     return finish(runtime, args)
+
+
+def open_and_serve(runtime: Any, args: argparse.Namespace) -> None:
+    """Open the page (unless ``--no-browser``) and serve until the demo ends."""
+    if not args.no_browser:
+        import webbrowser
+
+        webbrowser.open(runtime.url)
+    runtime.serve(args.duration)
 
 
 def _demo_meta(args: argparse.Namespace) -> dict[str, Any]:
