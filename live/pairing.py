@@ -168,23 +168,32 @@ class PairingService:
                 radio = select_radio(self.radio_kind, adapter=self.adapter)
                 found = await scan_insoles(radio, self.scan_s)
             except PlantarError as err:
-                raise self._fail(str(err)) from None
+                raise self._fail(str(err) + await self._resume()) from None
             self.found = [f.to_dict() for f in found]
             if not found:
                 raise self._fail(
                     f"No insoles in range after {self.scan_s:g} s: switch both insoles on "
                     "(check they are charged and not connected to a phone), then scan again."
+                    + await self._resume()
                 )
             if len(found) < 2:
                 raise self._fail(
                     f"Only one insole in range ({found[0].name}): switch the other one on "
-                    "(check it is charged), then scan again."
+                    "(check it is charged), then scan again." + await self._resume()
                 )
             self._set(
                 "found",
                 f"{len(found)} insoles in range. Choose the two to pair, then press Identify.",
             )
             return self.status()
+
+    async def _resume(self) -> str:
+        """Give the runtime its previous insoles back (a scan failed); what to tell."""
+        previous, self._previous_urls = self._previous_urls, None
+        if not previous:
+            return ""
+        await self.runtime.use_insoles(previous)
+        return " Until then the insoles paired before are used again."
 
     async def identify(self, addresses: list[str] | None = None) -> dict[str, Any]:
         """Start the press test on two scanned insoles (default: the first two found)."""
@@ -354,10 +363,8 @@ class PairingService:
         """Stop the press test and give the runtime its previous insoles back."""
         async with self._lock:
             await self._stop_identify()
-            previous, self._previous_urls = self._previous_urls, None
-            if previous and self.runtime is not None:
-                await self.runtime.use_insoles(previous)
-            self._set("idle", "Pairing cancelled." if previous is not None else self.message)
+            resumed = await self._resume() if self.runtime is not None else ""
+            self._set("idle", "Pairing cancelled." + resumed)
             return self.status()
 
     def press_simulated(self, address: str, pressed: bool) -> dict[str, Any]:

@@ -13,7 +13,10 @@ What it does, in order:
    "waiting" with what is being looked for; one log record when waiting starts or its
    reason changes, one when they connect), and once both stream the recording starts
    when ``recording.autostart`` is true. ``--no-wait-for-insoles`` fails instead (exit 3);
-   a configuration error (a malformed URL) fails at once either way (exit 2);
+   a configuration error (a malformed URL) fails at once either way (exit 2). With no
+   insoles configured it waits for them to be paired on the dashboard's ``/pair`` page
+   (:mod:`live.pairing`), which saves them to the configuration file and streams from
+   them without a restart (a new pair can be chosen there at any time but a recording);
 5. on SIGTERM (``systemctl stop``), Ctrl-C or after ``--duration``: stops the bridge,
    finalises the recording (if any: none is created while waiting) and exits 0. A
    status record is logged every ``--status-interval`` seconds.
@@ -110,6 +113,7 @@ def runtime_options(cfg: Any) -> Any:
     from plantar.config import DEFAULT_LAYOUT
 
     layouts = {f: (i.layout or DEFAULT_LAYOUT, i.size_eu) for f, i in cfg.insoles.items()}
+    layouts = layouts or {"left": (DEFAULT_LAYOUT, None)}  # none yet: paired on the page
     if len(set(layouts.values())) > 1:
         raise ConfigError(
             f"{cfg.source or 'plantar.toml'}: insoles.right.layout/size_eu: must equal the "
@@ -132,6 +136,16 @@ def runtime_options(cfg: Any) -> Any:
         pivot_alert=pivot_alert,
         allowed_hosts=cfg.dashboard.allowed_host_names(),
     )
+
+
+def pairing_service(cfg: Any) -> Any:
+    """The pairing page's service: Bluetooth LE insoles, saved to the configuration read
+    (or, with none, to where ``plantar config init`` writes)."""
+    from live.pairing import PairingService
+    from plantar.config_command import default_init_path
+    from plantar.pair_config import pair_saver
+
+    return PairingService(pair_saver(cfg.source or default_init_path()), radio="bluez")
 
 
 def session_meta(cfg: Any) -> dict[str, Any]:
@@ -242,7 +256,8 @@ def run(args: argparse.Namespace) -> int:
 
     fmt = setup_logging(args.log_format, logging.DEBUG if args.verbose else logging.INFO)
     try:
-        cfg = load_config(args.config, require_insoles=True)
+        # waiting for insoles includes waiting for them to be paired on the page (/pair)
+        cfg = load_config(args.config, require_insoles=not args.wait_for_insoles)
     except PlantarError as err:
         log.error("%s", err, extra={"fields": {"event": "config_error"}})
         raise
@@ -282,6 +297,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         recovered = recover_sessions(cfg.sessions_dir(create=True))
         options = runtime_options(cfg)
+        options.pairing = pairing_service(cfg)
         from dashboard.server import live_runtime
 
         runtime = live_runtime(options, urls=urls, meta=session_meta(cfg))
@@ -297,6 +313,12 @@ def run(args: argparse.Namespace) -> int:
             " (token: dashboard.token of the configuration)" if runtime.token else "",
             extra={"fields": {"event": "dashboard", "url": shown}},
         )
+        if not urls:
+            log.warning(
+                "no insoles configured: pair them at %spair",
+                shown,
+                extra={"fields": {"event": "unpaired", "url": f"{shown}pair"}},
+            )
         status = threading.Thread(
             target=_status_loop,
             args=(runtime, status_stop, args.status_interval),
