@@ -155,11 +155,7 @@ class PairingService:
             if busy:
                 raise self._fail(busy)
             await self._stop_identify()
-            if self._previous_urls is None:
-                self._previous_urls = dict(self.runtime.urls or {})
-            await self.runtime.pause_insoles()
-            for foot in ("left", "right"):
-                self.runtime.hub.publish_link(foot, {"state": "pairing", "detail": "pairing"})
+            await self._pause()
             self.pair = {}
             self.rise_kpa = {}
             self.saved_to = None
@@ -187,10 +183,24 @@ class PairingService:
             )
             return self.status()
 
+    async def _pause(self) -> None:
+        """Close the runtime's insoles (remembering them) so that they advertise."""
+        if self._previous_urls is None:
+            self._previous_urls = dict(self.runtime.urls or {})
+        await self.runtime.pause_insoles()
+        for foot in ("left", "right"):
+            self.runtime.hub.publish_link(
+                foot, {"state": "waiting", "url": "", "detail": "pairing insoles (/pair)"}
+            )
+
     async def _resume(self) -> str:
         """Give the runtime its previous insoles back (a scan failed); what to tell."""
+        from live.runtime import UNPAIRED_LINK
+
         previous, self._previous_urls = self._previous_urls, None
         if not previous:
+            for foot in ("left", "right"):
+                self.runtime.hub.publish_link(foot, UNPAIRED_LINK)
             return ""
         await self.runtime.use_insoles(previous)
         return " Until then the insoles paired before are used again."
@@ -209,6 +219,7 @@ class PairingService:
             if unknown:
                 raise self._fail(f"{unknown[0]} was not found by the last scan: scan again.")
             await self._stop_identify()
+            await self._pause()  # identify again after a save: the insoles are in use
             self.pair = {}
             self.rise_kpa = {}
             self._set("connecting", "Connecting to both insoles ...")
@@ -238,9 +249,19 @@ class PairingService:
                 return
             feet = {a: s.foot for a, s in streams.items()}
             masks = {}
+            used = self.runtime.layouts["left"]
             for a, s in streams.items():
                 info = s.info
                 assert info is not None
+                if info.n_sensels != used.n_sensels:
+                    self._set(
+                        "error",
+                        f"{known[a]['name']} has layout {info.layout_id} ({info.n_sensels} "
+                        f"sensels) but this service shows {used.id} ({used.n_sensels}): set "
+                        "insoles.left.layout and insoles.right.layout in the configuration "
+                        "and restart it, then pair.",
+                    )
+                    return
                 try:
                     layout = load_layout(info.layout_id, foot=feet[a])
                 except PlantarError as err:

@@ -28,6 +28,13 @@ from live.pipeline import LivePipeline
 
 log = logging.getLogger("plantar.live.runtime")
 
+#: The link state of a foot with no insole configured yet (the page shows it as waiting).
+UNPAIRED_LINK = {
+    "state": "waiting",
+    "url": "",
+    "detail": "no insole paired yet: pair the insoles on the pairing page (/pair)",
+}
+
 #: GIL switch interval while serving (s; Python's default is 0.005): the loop gets the
 #: GIL back from the recorder's and the serial readers' threads within 1 ms.
 GIL_SWITCH_S = 0.001
@@ -160,6 +167,8 @@ class LiveRuntime:
             self.pipeline.record_when_connected = self._record_on_connect
             if not self.urls:  # nothing paired yet: wait for use_insoles
                 self.pipeline.set_waiting_for_insoles(True)
+                for foot in ("left", "right"):
+                    self.hub.publish_link(foot, UNPAIRED_LINK)
         if self.urls and self.pipeline is not None:
             from live.bridge_feed import RETRY_S, BridgeFeed
 

@@ -175,16 +175,23 @@ def test_pressing_the_left_insole_saves_the_pair_and_streams(rig: Rig) -> None:
     assert cfg.insoles["right"].url == f"ble://{right}?radio=virtual"
     assert cfg.insoles["left"].layout == "plantar-ref" and cfg.athlete.name == "Ada"
 
-    async def streaming() -> dict[str, int]:
+    async def streaming(more_than: int) -> dict[str, int]:
         hub = rig.runtime.hub
         while True:
             frames = hub.status()["frames"]
-            if all(frames[f] > 200 for f in ("left", "right")):
+            if all(frames[f] > more_than for f in ("left", "right")):
                 return frames
             await asyncio.sleep(0.1)
 
-    frames = rig.run(streaming())
-    assert frames["left"] > 200 and frames["right"] > 200
+    frames = rig.run(streaming(200))
     streams = rig.runtime.bridge.streams
     assert streams["left"].transport.description.startswith("Plantar-B")
     assert streams["right"].transport.description.startswith("Plantar-A")
+
+    # pairing again closes the insoles (they must advertise); cancel gives them back
+    rig.run(rig.pairing.scan())
+    assert rig.runtime.bridge is None
+    assert rig.runtime.hub.status()["links"]["left"]["state"] == "waiting"
+    rig.run(rig.pairing.cancel())
+    assert rig.runtime.urls == {"left": cfg.insoles["left"].url, "right": cfg.insoles["right"].url}
+    rig.run(streaming(max(frames.values()) + 200))
