@@ -22,7 +22,8 @@ def register(sub: Any) -> None:
         help="list the Plantar insoles in Bluetooth range",
         description=(
             "Scan for Plantar insoles over Bluetooth LE and list each one's name, address, "
-            "signal strength (RSSI) and layout (read from its INFO characteristic). Use the "
+            "signal strength (RSSI), battery (where reported) and layout (read from its INFO "
+            "characteristic). Use the "
             "name or address in a URL: ble://name/Plantar-L or ble://AA:BB:CC:DD:EE:FF."
         ),
     )
@@ -60,11 +61,12 @@ def run(args: argparse.Namespace) -> int:
             "switched on, charged and not connected to another host"
         )
         return 1
-    print(f"{'name':<14} {'address':<18} {'RSSI':>8}  layout")
+    print(f"{'name':<14} {'address':<18} {'RSSI':>8} {'battery':>7}  layout")
     for f in found:
         rssi = "?" if f.rssi_dbm is None else f"{f.rssi_dbm} dBm"
+        battery = "-" if f.battery_pct is None else f"{f.battery_pct} %"
         layout = f.layout if f.error is None else f"? ({f.error})"
-        print(f"{f.name:<14} {f.address:<18} {rssi:>8}  {layout}")
+        print(f"{f.name:<14} {f.address:<18} {rssi:>8} {battery:>7}  {layout}")
     return 0
 
 

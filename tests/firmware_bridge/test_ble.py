@@ -555,11 +555,13 @@ def test_plantar_scan_lists_name_address_rssi_layout(capsys: pytest.CaptureFixtu
         assert row["address"].count(":") == 5
         assert row["rssi_dbm"] < 0
         assert (row["layout_id"], row["n_sensels"], row["foot"]) == ("plantar-ref", 170, foot)
+        assert row["battery_pct"] == 87  # the simulated insole's Battery Service
 
     args = _scan_parser().parse_args(["scan", "--simulate"])
     assert args.handler(args) == 0
     table = capsys.readouterr().out.splitlines()
-    assert table[0].split() == ["name", "address", "RSSI", "layout"]
+    assert table[0].split() == ["name", "address", "RSSI", "battery", "layout"]
+    assert "87 %" in table[1]
     assert "Plantar-R" in table[2] and "plantar-ref (170 sensels, 5 shear)" in table[2]
 
 
