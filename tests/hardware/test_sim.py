@@ -7,7 +7,6 @@ not from its parameters.
 from __future__ import annotations
 
 import io
-import time
 from pathlib import Path
 
 import numpy as np
@@ -346,22 +345,14 @@ def test_invalid_parameters_raise_config_error():
         Imperfections(noise_kpa=-1.0)
 
 
-def test_faster_than_real_time(layout, calibration):
-    left, right = make_pair(layout, calibration, seed=0)
-    start = time.perf_counter()
-    for _ in range(5):
-        left.encoded(RATE_HZ)
-        right.encoded(RATE_HZ)
-    elapsed = time.perf_counter() - start
-    assert elapsed < 5.0 / 5  # 2 feet x 200 Hz: at least 5x real time
-
+def test_dense_block_shape():
+    """The dense layout simulates whole blocks (its speed against real time is a ratio in
+    ``benchmarks/bench_sim.py``, not a timed test)."""
     dense = load_layout("plantar-dense")
     insole = SimulatedInsole(dense, sampling_rate_hz=500, seed=0)
-    start = time.perf_counter()
     block = insole.samples(2 * 500)
-    elapsed = time.perf_counter() - start
     assert block.pressure_counts.shape == (1000, 1024)
-    assert elapsed < 2.0 / 4  # 1024 sensels at 500 Hz: at least 4x real time
+    assert block.pressure_counts.max() > 0
 
 
 @pytest.mark.parametrize("layout_id", available_layouts())
