@@ -15,7 +15,9 @@ the foot's typical step peak, the rough-detection threshold of Harle et al. (the
 level Blades et al. 2023 use for it) -- a shuffle or a toe touch while standing does not --
 and lasts at least ``min_contact_s`` (0.08 s: the shortest stance of human running,
 elite sprinters at top speed, Weyand et al. 2000). Both are rules of human gait, not
-numbers fitted to a recording.
+numbers fitted to a recording. A rise that has not reached that load within
+``max_rise_s`` (1 s, a whole stance of slow walking) is drift or a resting load; a
+stopping step or a Parkinsonian step may take 0.4 s to get there, and is a step.
 
 Toe-off has two rules (``toe_off_rule``):
 
@@ -146,7 +148,10 @@ class ContactParams:
     baseline_alpha : per-sample weight of an unloaded sample in the baseline.
     gap_factor : a time step longer than this many sampling periods is a gap.
     min_contact_s : shortest stance that is a step (s).
-    max_rise_s : a rise that takes longer than this to confirm is drift, not a contact (s).
+    max_rise_s : a rise that takes longer than this to confirm is drift, not a contact (s):
+        a whole stance of slow walking (~1 s). A stopping step or a Parkinsonian step
+        loads slowly (0.43 s from contact to half the typical peak on the last step of
+        the pedar walk), an insole's drift or a standing weight shift far more slowly.
     """
 
     contact_level_n: float = 20.0
@@ -162,7 +167,7 @@ class ContactParams:
     baseline_alpha: float = 0.05
     gap_factor: float = 2.5
     min_contact_s: float = 0.08
-    max_rise_s: float = 0.25
+    max_rise_s: float = 1.0
 
     def as_array(self) -> np.ndarray:
         """The parameter vector the kernel takes."""
