@@ -31,7 +31,9 @@ from typing import Any
 
 import numpy as np
 
-from analysis.event_detectors import EVENT_DETECTORS, EventDetector
+from analysis.event_detectors import EVENT_DETECTORS, EventDetector, plantar_force_n
+
+__all__ = ["load_trials", "plantar_force_n", "score", "to_markdown", "validate"]
 
 REF_LEVEL_N = 20.0
 REF_MIN_S = 0.05
@@ -112,26 +114,6 @@ def _annotated_steps(events: list[dict[str, Any]], foot: str) -> tuple[np.ndarra
             to.append(e["t_s"])
             pending = np.nan
     return np.array(hs), np.array(to)
-
-
-def plantar_force_n(pressure_kpa: np.ndarray, layout: Any) -> np.ndarray:
-    """Total force (N) per frame as the Analyzer computes it (NaN for a missing frame)."""
-    from analysis.frame_kernels import frame_reduce_batch
-
-    n, n_regions = len(pressure_kpa), int(layout.sensel_region.max()) + 1
-    force = np.empty(n)
-    frame_reduce_batch(
-        np.ascontiguousarray(pressure_kpa, dtype=np.float64),
-        layout.sensel_area_mm2,
-        layout.sensel_xy_mm,
-        layout.sensel_region,
-        force,
-        np.empty((n, 2)),
-        np.empty((n, n_regions)),
-        np.empty((n, n_regions)),
-    )
-    force[np.isnan(pressure_kpa).all(axis=1)] = np.nan
-    return force
 
 
 def load_trials(path: Path, root: Path) -> list[Trial]:
