@@ -44,8 +44,13 @@ the detector waits: either the force sits on a flat floor (within ``2 x min_rang
 rises off it by the contact level, or it falls by more than ``min_range_n`` and comes to
 rest. Once the typical step peak is known (seeded by a first pass over a stored
 recording), that floor must also be below 10 % of it, so a weight shift while standing
-is not the swing a step starts from. The baseline follows unloaded samples slowly and
-drops at once when a resting load comes off (two samples below it by the contact level).
+is not the swing a step starts from. Unseeded (live), until the first step each
+contact's floor (the baseline at its heel strike) is judged when the contact ends: a
+floor at or above 10 % of the contact's range (the foot stood loaded and shifted its
+weight) makes it no step, and its toe-off is not emitted (its heel strike is superseded
+by the next one). Both rules assume an unloaded insole reads below 10 % of a step. The
+baseline follows unloaded samples slowly and drops at once when a resting load comes off
+(two samples below it by the contact level).
 
 Gaps and missing samples: NaN samples are skipped; a time step longer than
 ``gap_factor`` sampling periods is a gap across which no rate is computed and crossings
@@ -106,7 +111,8 @@ _T_KNEE = 15
 _F_KNEE = 16
 _N_STEPS = 17
 _KNEE_RATE_MAX = 18  # steepest unloading rate before the toe-off candidate (N/s)
-STATE_SIZE = 19
+_FLOOR_START = 19  # unseeded, until a first step: the floor the contact rose from (NaN: none)
+STATE_SIZE = 20
 
 # Indices into the parameter vector.
 _P_LEVEL = 0
@@ -292,6 +298,8 @@ def contact_events_kernel(
             ):
                 state[_PHASE] = 0.0
                 state[_BASELINE] = floor  # not the lowest sample: it may be a noise spike
+                if state[_PEAK] != state[_PEAK]:
+                    state[_FLOOR_START] = floor  # unloaded? judged by this contact's peak
                 if state[_T_CROSS] != state[_T_CROSS]:
                     state[_T_CROSS] = _cross(t_prev, f_prev, t, f, state[_INIT_MIN] + level_n)
             else:
@@ -318,6 +326,7 @@ def contact_events_kernel(
                     state[_PHASE] = 0.0
                     if state[_PEAK] != state[_PEAK]:
                         state[_PEAK] = span
+                        state[_FLOOR_START] = state[_INIT_MIN]
                     state[_T_CROSS] = np.nan
                 state[_T_PREV] = t
                 state[_F_PREV] = f
@@ -353,6 +362,8 @@ def contact_events_kernel(
                     n_out += 1
                 state[_PHASE] = 1.0
                 state[_T_HS] = t_hs
+                if state[_FLOOR_START] == state[_FLOOR_START]:
+                    state[_FLOOR_START] = baseline
                 state[_STEP_PEAK] = f
                 state[_RATE_MAX] = 0.0
                 state[_RATE_PREV] = 0.0
@@ -396,7 +407,12 @@ def contact_events_kernel(
                     tail_rate = (state[_F_KNEE] - level) / (to_time - t_knee)
                     if tail_rate < knee_rate * state[_KNEE_RATE_MAX]:
                         to_time = t_knee
-                if to_time - state[_T_HS] >= min_contact:
+                floor0 = state[_FLOOR_START]
+                standing = floor0 == floor0 and floor0 >= _UNLOADED_FRAC * (
+                    state[_STEP_PEAK] - floor0
+                )
+                if to_time - state[_T_HS] >= min_contact and not standing:
+                    state[_FLOOR_START] = np.nan  # a step: the foot was unloaded
                     if n_out < m:
                         out_events[n_out, 0] = 2.0
                         out_events[n_out, 1] = to_time
