@@ -136,6 +136,10 @@ TOE_OFF_KNEE = 1
 #: The foot is unloaded below this share of its typical step peak (start-up: a weight
 #: shift while standing is not the swing a step starts from).
 _UNLOADED_FRAC = 0.1
+#: Mean absolute sample-to-sample difference of white noise x this = its mean absolute
+#: deviation (sigma sqrt(2/pi) over 2 sigma / sqrt(pi)): noise from differences ignores a
+#: slow load or tail in swing, which is no noise.
+_DIFF_TO_MAD = 0.7071067811865476
 
 
 @dataclass(frozen=True)
@@ -347,11 +351,14 @@ def contact_events_kernel(
                 state[_T_CROSS] = np.nan  # a slow drift or a resting load, not a step
             if f < confirm and state[_T_CROSS] != state[_T_CROSS]:
                 # Unloaded (or a load that stays below a step): follow the baseline.
-                deviation = min(abs(f - baseline), level_n)
-                state[_NOISE] += base_alpha * (deviation - state[_NOISE])
+                if not gap:
+                    deviation = min(abs(f - f_prev), level_n) * _DIFF_TO_MAD
+                    state[_NOISE] += base_alpha * (deviation - state[_NOISE])
                 alpha = base_alpha
                 if f < baseline - level_n and f_prev < baseline - level_n:
                     alpha = 0.5  # a resting load came off (two samples: not a noise spike)
+                elif f > 0.5 * (baseline + level):
+                    alpha = 0.1 * base_alpha  # a light load near the contact level: slowly
                 state[_BASELINE] = baseline + alpha * (f - baseline)
             if f >= confirm and state[_T_CROSS] == state[_T_CROSS]:
                 t_hs = state[_T_CROSS]

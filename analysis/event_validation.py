@@ -268,6 +268,27 @@ def force_agreement(trial: Trial) -> float | None:
     return round(float(ours[loaded].sum() / own[loaded].sum()), 4)
 
 
+def force_at_reference(trial: Trial) -> dict[str, float | None]:
+    """What the reference calls heel strike and toe-off, in the force the detectors read:
+    the median force (N) at the reference's events, and at toe-off as % of the step's peak
+    above the foot's 5th percentile. A 20 N threshold reads ~20 N; an annotation made at
+    another level shows it."""
+    t, f = trial.t_s, trial.force_n
+    ok = np.isfinite(f)
+    if not len(trial.ref_hs_s) or ok.sum() < 3:
+        return {"heel_strike_n": None, "toe_off_n": None, "toe_off_pct_of_peak": None}
+    base = float(np.percentile(f[ok], 5))
+    hs = np.interp(trial.ref_hs_s, t[ok], f[ok]) - base
+    to = np.interp(trial.ref_to_s, t[ok], f[ok]) - base
+    spans = zip(trial.ref_hs_s, trial.ref_to_s, strict=True)
+    peaks = np.array([np.nanmax(f[(t >= a) & (t <= b)]) - base for a, b in spans])
+    return {
+        "heel_strike_n": round(float(np.median(hs)), 1),
+        "toe_off_n": round(float(np.median(to)), 1),
+        "toe_off_pct_of_peak": round(float(np.median(100.0 * to / peaks)), 1),
+    }
+
+
 def validate(root: Path, detectors: list[str] | None = None) -> dict[str, Any]:
     """The validation document: every recording under ``root``, every detector."""
     names = detectors or list(EVENT_DETECTORS)
@@ -291,6 +312,7 @@ def validate(root: Path, detectors: list[str] | None = None) -> dict[str, Any]:
                     "reference": trial.reference,
                     "reference_kind": trial.reference_kind,
                     "force_vs_file_column": force_agreement(trial),
+                    "force_at_reference": force_at_reference(trial),
                     "detectors": rows,
                 }
             )
@@ -344,6 +366,22 @@ def to_markdown(doc: dict[str, Any]) -> str:
             f"| `{name}` | {s['trials_meeting_bars']}/{s['trials']} | {s['phantom_steps']} | "
             f"{s['missed_steps']} | {_fmt(s['worst_heel_strike_median_ms'])} | "
             f"{_fmt(s['worst_toe_off_median_ms'])} | {_fmt(s['lowest_matched_pct'])} |"
+        )
+    lines += [
+        "",
+        "**References, in the force the detectors read** (median force above the foot's 5th "
+        "percentile at the reference's events):",
+        "",
+        "| file | foot | reference | steps | force at HS N | force at TO N | TO % of peak |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for t in doc["trials"]:
+        at = t["force_at_reference"]
+        steps = next(iter(t["detectors"].values()))["steps_reference"]
+        lines.append(
+            f"| {t['file']} | {t['foot']} | {t['reference']} | {steps} | "
+            f"{_fmt(at['heel_strike_n'])} | {_fmt(at['toe_off_n'])} | "
+            f"{_fmt(at['toe_off_pct_of_peak'])} |"
         )
     for name in doc["summary"]:
         lines += [

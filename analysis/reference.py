@@ -334,9 +334,15 @@ def contact_events_ref(t_s, force_n, params=None, typical_peak_n=None):
             elif t - t_cross > p.max_rise_s:
                 t_cross = np.nan
             if f < confirm and np.isnan(t_cross):
-                noise += p.baseline_alpha * (min(abs(f - base), p.contact_level_n) - noise)
+                if not gap:  # noise from sample-to-sample differences (x 1/sqrt 2)
+                    diff = min(abs(f - f_prev), p.contact_level_n) * np.sqrt(0.5)
+                    noise += p.baseline_alpha * (diff - noise)
                 drop = p.contact_level_n
-                alpha = 0.5 if f < base - drop and f_prev < base - drop else p.baseline_alpha
+                alpha = p.baseline_alpha
+                if f < base - drop and f_prev < base - drop:
+                    alpha = 0.5
+                elif f > 0.5 * (base + level):
+                    alpha = 0.1 * p.baseline_alpha
                 base += alpha * (f - base)
             if f >= confirm and not np.isnan(t_cross):
                 events.append((1, t_cross))
