@@ -49,8 +49,13 @@ contact's floor (the baseline at its heel strike) is judged when the contact end
 floor at or above 10 % of the contact's range (the foot stood loaded and shifted its
 weight) makes it no step, and its toe-off is not emitted (its heel strike is superseded
 by the next one). Both rules assume an unloaded insole reads below 10 % of a step. The
-baseline follows unloaded samples slowly and drops at once when a resting load comes off
-(two samples below it by the contact level).
+baseline follows unloaded samples slowly (``baseline_alpha`` per sample), a tenth as fast
+when they lie above the midpoint of baseline and contact level (a light load in swing, a
+toe drag or a heel hovering, is not the baseline: followed at full speed it lifted the
+level over the start of the next contact), and drops at once when a resting load comes off
+(two samples below it by the contact level). The swing noise is the mean absolute
+sample-to-sample difference over sqrt 2 (the mean absolute deviation of white noise), so a
+slow tail or a light load, which is no noise, does not lift the level.
 
 Gaps and missing samples: NaN samples are skipped; a time step longer than
 ``gap_factor`` sampling periods is a gap across which no rate is computed and crossings
@@ -155,7 +160,7 @@ class ContactParams:
     knee_level_frac, knee_rate_frac, knee_drop_frac, rebound_frac : the knee rule.
     min_range_n : smallest step range the relative levels assume (N).
     peak_alpha : weight of a lower step peak in the typical peak (a higher one replaces it).
-    baseline_alpha : per-sample weight of an unloaded sample in the baseline.
+    baseline_alpha : per-sample weight of an unloaded sample in the baseline and the noise.
     gap_factor : a time step longer than this many sampling periods is a gap.
     min_contact_s : shortest stance that is a step (s).
     max_rise_s : a rise that takes longer than this to confirm is drift, not a contact (s):
