@@ -28,6 +28,7 @@ from analysis.alert_policy import (
 
 # Gait events: the contact detector chosen by `plantar validate` (docs/metrics.md).
 from analysis.contact_events import ContactParams, contact_events_kernel, new_contact_state
+from analysis.event_detectors import typical_step_peak_n
 from analysis.events import EVENT_HEEL_STRIKE
 from analysis.fatigue import change_flag, per_minute, ramp_change_point
 from analysis.frame_kernels import FrameReducer, free_moment_kernel
@@ -245,7 +246,8 @@ class Analyzer:
         keep_steps: int | None = None,
         pivot_alert: PivotAlertPolicy | None = None,
     ) -> None:
-        params = (event_params or ContactParams()).as_array()
+        self.event_params = event_params or ContactParams()
+        params = self.event_params.as_array()
         keep = int(keep_s * rate_hint_hz)
         self.feet = {f: _FootState(lay, params, keep, hotspots) for f, lay in layouts.items()}
         self.risk = risk or RiskAssumptions()
@@ -263,6 +265,25 @@ class Analyzer:
         self._pivot_recent = math.nan
         #: True while the recent pivot is above the policy's factor x baseline.
         self.pivot_alert_active = False
+
+    def seed_events(self, frames: FootFrames, chunk: int = 65536) -> None:
+        """Stored recording, before it is fed: seed the foot's contact detector with the
+        typical step peak of a first pass (:func:`~analysis.event_detectors.typical_step_peak_n`),
+        so the batch path runs exactly the two-pass detector ``plantar validate`` scores."""
+        fs = self.feet[frames.foot]
+        n, n_regions = len(frames), len(REGIONS)
+        force = np.empty(n)
+        for a in range(0, n, chunk):
+            b = min(n, a + chunk)
+            fs.reduce_frames(
+                np.ascontiguousarray(frames.pressure_kpa[a:b], dtype=np.float32),
+                force[a:b],
+                np.empty((b - a, 2)),
+                np.empty((b - a, n_regions)),
+                np.empty((b - a, n_regions)),
+            )
+        seed = typical_step_peak_n(frames.t_s, force, self.event_params)
+        fs.state = new_contact_state(seed)
 
     def feed(self, frames: FootFrames, yaw_rate_dps: np.ndarray | None = None) -> AnalyzerOutput:
         """Analyse one batch of one foot; returns the steps finished in it and alerts."""
@@ -701,6 +722,9 @@ def analyze_recording(
         hotspots=hotspots,
         rate_hint_hz=window_rate_hz(feet, declared_rate_hz),
     )
+    for fr in feet.values():
+        if len(fr):
+            analyzer.seed_events(fr)  # the validated two-pass detector (plantar validate)
     # Feed in time-ordered chunks of both feet, so step times and alerts see both feet.
     chunk_s = 10.0
     ends = [float(np.nanmax(fr.t_s)) for fr in feet.values() if len(fr)]

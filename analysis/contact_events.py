@@ -15,7 +15,9 @@ the foot's typical step peak, the rough-detection threshold of Harle et al. (the
 level Blades et al. 2023 use for it) -- a shuffle or a toe touch while standing does not --
 and lasts at least ``min_contact_s`` (0.08 s: the shortest stance of human running,
 elite sprinters at top speed, Weyand et al. 2000). Both are rules of human gait, not
-numbers fitted to a recording.
+numbers fitted to a recording. A rise that has not reached that load within
+``max_rise_s`` (1 s, a whole stance of slow walking) is drift or a resting load; a
+stopping step or a Parkinsonian step may take 0.4 s to get there, and is a step.
 
 Toe-off has two rules (``toe_off_rule``):
 
@@ -42,8 +44,18 @@ the detector waits: either the force sits on a flat floor (within ``2 x min_rang
 rises off it by the contact level, or it falls by more than ``min_range_n`` and comes to
 rest. Once the typical step peak is known (seeded by a first pass over a stored
 recording), that floor must also be below 10 % of it, so a weight shift while standing
-is not the swing a step starts from. The baseline follows unloaded samples slowly and
-drops at once when a resting load comes off (two samples below it by the contact level).
+is not the swing a step starts from. Unseeded (live), until the first step each
+contact's floor (the baseline at its heel strike) is judged when the contact ends: a
+floor at or above 10 % of the contact's range (the foot stood loaded and shifted its
+weight) makes it no step, and its toe-off is not emitted (its heel strike is superseded
+by the next one). Both rules assume an unloaded insole reads below 10 % of a step. The
+baseline follows unloaded samples slowly (``baseline_alpha`` per sample), a tenth as fast
+when they lie above the midpoint of baseline and contact level (a light load in swing, a
+toe drag or a heel hovering, is not the baseline: followed at full speed it lifted the
+level over the start of the next contact), and drops at once when a resting load comes off
+(two samples below it by the contact level). The swing noise is the mean absolute
+sample-to-sample difference over sqrt 2 (the mean absolute deviation of white noise), so a
+slow tail or a light load, which is no noise, does not lift the level.
 
 Gaps and missing samples: NaN samples are skipped; a time step longer than
 ``gap_factor`` sampling periods is a gap across which no rate is computed and crossings
@@ -51,7 +63,7 @@ are interpolated.
 
 References
 ----------
-Blades, S., Marriott, H., Hundza, S., Curtis, M., Sandercock, D., & Baker, M. (2023).
+Blades, S., Marriott, H., Hundza, S., Honert, E. C., Stellingwerff, T., & Klimstra, M. (2023).
 Evaluation of different pressure-based foot contact event detection algorithms across
 different slopes and speeds. Sensors, 23(5), 2736. https://doi.org/10.3390/s23052736
 Weyand, P. G., Sternlight, D. B., Bellizzi, M. J., & Wright, S. (2000). Faster top running
@@ -104,7 +116,8 @@ _T_KNEE = 15
 _F_KNEE = 16
 _N_STEPS = 17
 _KNEE_RATE_MAX = 18  # steepest unloading rate before the toe-off candidate (N/s)
-STATE_SIZE = 19
+_FLOOR_START = 19  # unseeded, until a first step: the floor the contact rose from (NaN: none)
+STATE_SIZE = 20
 
 # Indices into the parameter vector.
 _P_LEVEL = 0
@@ -128,6 +141,10 @@ TOE_OFF_KNEE = 1
 #: The foot is unloaded below this share of its typical step peak (start-up: a weight
 #: shift while standing is not the swing a step starts from).
 _UNLOADED_FRAC = 0.1
+#: Mean absolute sample-to-sample difference of white noise x this = its mean absolute
+#: deviation (sigma sqrt(2/pi) over 2 sigma / sqrt(pi)): noise from differences ignores a
+#: slow load or tail in swing, which is no noise.
+_DIFF_TO_MAD = 0.7071067811865476
 
 
 @dataclass(frozen=True)
@@ -143,10 +160,13 @@ class ContactParams:
     knee_level_frac, knee_rate_frac, knee_drop_frac, rebound_frac : the knee rule.
     min_range_n : smallest step range the relative levels assume (N).
     peak_alpha : weight of a lower step peak in the typical peak (a higher one replaces it).
-    baseline_alpha : per-sample weight of an unloaded sample in the baseline.
+    baseline_alpha : per-sample weight of an unloaded sample in the baseline and the noise.
     gap_factor : a time step longer than this many sampling periods is a gap.
     min_contact_s : shortest stance that is a step (s).
-    max_rise_s : a rise that takes longer than this to confirm is drift, not a contact (s).
+    max_rise_s : a rise that takes longer than this to confirm is drift, not a contact (s):
+        a whole stance of slow walking (~1 s). A stopping step or a Parkinsonian step
+        loads slowly (0.43 s from contact to half the typical peak on the last step of
+        the pedar walk), an insole's drift or a standing weight shift far more slowly.
     """
 
     contact_level_n: float = 20.0
@@ -162,7 +182,7 @@ class ContactParams:
     baseline_alpha: float = 0.05
     gap_factor: float = 2.5
     min_contact_s: float = 0.08
-    max_rise_s: float = 0.25
+    max_rise_s: float = 1.0
 
     def as_array(self) -> np.ndarray:
         """The parameter vector the kernel takes."""
@@ -287,6 +307,8 @@ def contact_events_kernel(
             ):
                 state[_PHASE] = 0.0
                 state[_BASELINE] = floor  # not the lowest sample: it may be a noise spike
+                if state[_PEAK] != state[_PEAK]:
+                    state[_FLOOR_START] = floor  # unloaded? judged by this contact's peak
                 if state[_T_CROSS] != state[_T_CROSS]:
                     state[_T_CROSS] = _cross(t_prev, f_prev, t, f, state[_INIT_MIN] + level_n)
             else:
@@ -313,6 +335,7 @@ def contact_events_kernel(
                     state[_PHASE] = 0.0
                     if state[_PEAK] != state[_PEAK]:
                         state[_PEAK] = span
+                        state[_FLOOR_START] = state[_INIT_MIN]
                     state[_T_CROSS] = np.nan
                 state[_T_PREV] = t
                 state[_F_PREV] = f
@@ -333,11 +356,14 @@ def contact_events_kernel(
                 state[_T_CROSS] = np.nan  # a slow drift or a resting load, not a step
             if f < confirm and state[_T_CROSS] != state[_T_CROSS]:
                 # Unloaded (or a load that stays below a step): follow the baseline.
-                deviation = min(abs(f - baseline), level_n)
-                state[_NOISE] += base_alpha * (deviation - state[_NOISE])
+                if not gap:
+                    deviation = min(abs(f - f_prev), level_n) * _DIFF_TO_MAD
+                    state[_NOISE] += base_alpha * (deviation - state[_NOISE])
                 alpha = base_alpha
                 if f < baseline - level_n and f_prev < baseline - level_n:
                     alpha = 0.5  # a resting load came off (two samples: not a noise spike)
+                elif f > 0.5 * (baseline + level):
+                    alpha = 0.1 * base_alpha  # a light load near the contact level: slowly
                 state[_BASELINE] = baseline + alpha * (f - baseline)
             if f >= confirm and state[_T_CROSS] == state[_T_CROSS]:
                 t_hs = state[_T_CROSS]
@@ -348,6 +374,8 @@ def contact_events_kernel(
                     n_out += 1
                 state[_PHASE] = 1.0
                 state[_T_HS] = t_hs
+                if state[_FLOOR_START] == state[_FLOOR_START]:
+                    state[_FLOOR_START] = baseline
                 state[_STEP_PEAK] = f
                 state[_RATE_MAX] = 0.0
                 state[_RATE_PREV] = 0.0
@@ -391,7 +419,12 @@ def contact_events_kernel(
                     tail_rate = (state[_F_KNEE] - level) / (to_time - t_knee)
                     if tail_rate < knee_rate * state[_KNEE_RATE_MAX]:
                         to_time = t_knee
-                if to_time - state[_T_HS] >= min_contact:
+                floor0 = state[_FLOOR_START]
+                standing = floor0 == floor0 and floor0 >= _UNLOADED_FRAC * (
+                    state[_STEP_PEAK] - floor0
+                )
+                if to_time - state[_T_HS] >= min_contact and not standing:
+                    state[_FLOOR_START] = np.nan  # a step: the foot was unloaded
                     if n_out < m:
                         out_events[n_out, 0] = 2.0
                         out_events[n_out, 1] = to_time

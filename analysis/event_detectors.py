@@ -21,14 +21,14 @@ usual); in-shoe insoles see a slow creep before contact and a slow tail after to
 
 References
 ----------
-Blades, S., Marriott, H., Hundza, S., Curtis, M., Sandercock, D., & Baker, M. (2023).
+Blades, S., Marriott, H., Hundza, S., Honert, E. C., Stellingwerff, T., & Klimstra, M. (2023).
 Evaluation of different pressure-based foot contact event detection algorithms across
 different slopes and speeds. Sensors, 23(5), 2736. https://doi.org/10.3390/s23052736
 """
 
 from __future__ import annotations
 
-from typing import ClassVar, Self
+from typing import Any, ClassVar, Self
 
 import numpy as np
 
@@ -64,6 +64,52 @@ def pair_events(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             to.append(t)
             pending = np.nan
     return np.array(hs, dtype=np.float64), np.array(to, dtype=np.float64)
+
+
+def typical_step_peak_n(
+    t_s: np.ndarray, force_n: np.ndarray, params: ContactParams | None = None
+) -> float | None:
+    """First pass over a stored recording: the median step peak above the unloaded
+    baseline (N), the seed of the second pass (so the first steps and the shuffles before
+    them are judged by the typical step of the whole recording). None: no step found.
+
+    :class:`ThresholdEventDetection` and ``plantar analyze`` (via
+    :func:`analysis.analyzer.analyze_recording`) seed the contact kernel with it.
+    """
+    t = np.ascontiguousarray(t_s, dtype=np.float64)
+    force = np.ascontiguousarray(force_n, dtype=np.float64)
+    out = np.empty((len(t) + 1, 3))
+    state = new_contact_state()
+    n = contact_events_kernel(t, force, (params or ContactParams()).as_array(), state, out)
+    hs, to = pair_events(out[:n])
+    if len(hs) == 0:
+        peak = typical_peak_n(state)
+        return peak if peak == peak else None
+    first = np.searchsorted(t, hs, side="left")
+    last = np.searchsorted(t, to, side="right")
+    peaks = [np.nanmax(force[a:b]) - baseline_n(state) for a, b in zip(first, last, strict=True)]
+    return float(np.median(peaks))
+
+
+def plantar_force_n(pressure_kpa: np.ndarray, layout: Any) -> np.ndarray:
+    """Total force (N) per frame as the Analyzer computes it (NaN for a missing frame):
+    what the detectors read on an insole."""
+    from analysis.frame_kernels import frame_reduce_batch
+
+    n, n_regions = len(pressure_kpa), int(layout.sensel_region.max()) + 1
+    force = np.empty(n)
+    frame_reduce_batch(
+        np.ascontiguousarray(pressure_kpa, dtype=np.float64),
+        layout.sensel_area_mm2,
+        layout.sensel_xy_mm,
+        layout.sensel_region,
+        force,
+        np.empty((n, 2)),
+        np.empty((n, n_regions)),
+        np.empty((n, n_regions)),
+    )
+    force[np.isnan(pressure_kpa).all(axis=1)] = np.nan
+    return force
 
 
 class EventDetector:
@@ -141,19 +187,10 @@ class _ContactDetection(EventDetector):
         self.two_pass = two_pass
 
     def _detect(self, t_s: np.ndarray, force_n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        p = self.params.as_array()
+        seed = typical_step_peak_n(t_s, force_n, self.params) if self.two_pass else None
         out = np.empty((len(t_s) + 1, 3))
-        state = new_contact_state()
-        n = contact_events_kernel(t_s, force_n, p, state, out)
-        if self.two_pass:
-            # A stored recording: judge the first steps by the median peak of all of them.
-            hs, to = pair_events(out[:n])
-            peaks = [
-                np.nanmax(force_n[(t_s >= a) & (t_s <= b)]) - baseline_n(state)
-                for a, b in zip(hs, to, strict=True)
-            ]
-            seed = float(np.median(peaks)) if peaks else typical_peak_n(state)
-            n = contact_events_kernel(t_s, force_n, p, new_contact_state(seed), out)
+        state = new_contact_state(seed)
+        n = contact_events_kernel(t_s, force_n, self.params.as_array(), state, out)
         return pair_events(out[:n])
 
 
@@ -175,6 +212,27 @@ class ThresholdEventDetection(_ContactDetection):
 
     name = "threshold-20n"
     toe_off_rule = TOE_OFF_THRESHOLD
+
+
+class OnlineThresholdEventDetection(ThresholdEventDetection):
+    """:class:`ThresholdEventDetection` in one pass, as the live Analyzer runs it.
+
+    Notes
+    -----
+    The same kernel and rules, but no first pass: the typical step peak is learnt from
+    the steps as they come (live, no recording exists yet to learn from). Until the first
+    step, ``min_range_n`` (40 N) stands in for it, so a shuffle before the first step
+    that loads the foot by 20 N is a step here.
+
+    References
+    ----------
+    Blades et al. (2023), Sensors 23(5), 2736. https://doi.org/10.3390/s23052736
+    """
+
+    name = "threshold-20n-online"
+
+    def __init__(self, params: ContactParams | None = None) -> None:
+        super().__init__(params, two_pass=False)
 
 
 class KneeEventDetection(_ContactDetection):
@@ -240,11 +298,14 @@ EVENT_DETECTORS: dict[str, type[EventDetector]] = {
     for cls in (
         AdaptiveKneeEventDetection,
         ThresholdEventDetection,
+        OnlineThresholdEventDetection,
         KneeEventDetection,
         SlopeExtensionEventDetection,
     )
 }
 
-#: The detector the Analyzer runs (its streaming kernel), chosen by the validation table
-#: (``plantar validate``; docs/metrics.md): the most trials within every bar.
+#: The detector ``plantar analyze`` runs (the Analyzer's streaming kernel, seeded by
+#: :func:`typical_step_peak_n`), chosen by the validation table (``plantar validate``;
+#: docs/metrics.md): the most trials within every bar. Live, the Analyzer runs it in one
+#: pass: :class:`OnlineThresholdEventDetection`, its own row of the table.
 CHOSEN_DETECTOR = ThresholdEventDetection.name

@@ -31,7 +31,9 @@ from typing import Any
 
 import numpy as np
 
-from analysis.event_detectors import EVENT_DETECTORS, EventDetector
+from analysis.event_detectors import EVENT_DETECTORS, EventDetector, plantar_force_n
+
+__all__ = ["load_trials", "plantar_force_n", "score", "to_markdown", "validate"]
 
 REF_LEVEL_N = 20.0
 REF_MIN_S = 0.05
@@ -112,26 +114,6 @@ def _annotated_steps(events: list[dict[str, Any]], foot: str) -> tuple[np.ndarra
             to.append(e["t_s"])
             pending = np.nan
     return np.array(hs), np.array(to)
-
-
-def plantar_force_n(pressure_kpa: np.ndarray, layout: Any) -> np.ndarray:
-    """Total force (N) per frame as the Analyzer computes it (NaN for a missing frame)."""
-    from analysis.frame_kernels import frame_reduce_batch
-
-    n, n_regions = len(pressure_kpa), int(layout.sensel_region.max()) + 1
-    force = np.empty(n)
-    frame_reduce_batch(
-        np.ascontiguousarray(pressure_kpa, dtype=np.float64),
-        layout.sensel_area_mm2,
-        layout.sensel_xy_mm,
-        layout.sensel_region,
-        force,
-        np.empty((n, 2)),
-        np.empty((n, n_regions)),
-        np.empty((n, n_regions)),
-    )
-    force[np.isnan(pressure_kpa).all(axis=1)] = np.nan
-    return force
 
 
 def load_trials(path: Path, root: Path) -> list[Trial]:
@@ -286,6 +268,27 @@ def force_agreement(trial: Trial) -> float | None:
     return round(float(ours[loaded].sum() / own[loaded].sum()), 4)
 
 
+def force_at_reference(trial: Trial) -> dict[str, float | None]:
+    """What the reference calls heel strike and toe-off, in the force the detectors read:
+    the median force (N) at the reference's events, and at toe-off as % of the step's peak
+    above the foot's 5th percentile. A 20 N threshold reads ~20 N; an annotation made at
+    another level shows it."""
+    t, f = trial.t_s, trial.force_n
+    ok = np.isfinite(f)
+    if not len(trial.ref_hs_s) or ok.sum() < 3:
+        return {"heel_strike_n": None, "toe_off_n": None, "toe_off_pct_of_peak": None}
+    base = float(np.percentile(f[ok], 5))
+    hs = np.interp(trial.ref_hs_s, t[ok], f[ok]) - base
+    to = np.interp(trial.ref_to_s, t[ok], f[ok]) - base
+    spans = zip(trial.ref_hs_s, trial.ref_to_s, strict=True)
+    peaks = np.array([np.nanmax(f[(t >= a) & (t <= b)]) - base for a, b in spans])
+    return {
+        "heel_strike_n": round(float(np.median(hs)), 1),
+        "toe_off_n": round(float(np.median(to)), 1),
+        "toe_off_pct_of_peak": round(float(np.median(100.0 * to / peaks)), 1),
+    }
+
+
 def validate(root: Path, detectors: list[str] | None = None) -> dict[str, Any]:
     """The validation document: every recording under ``root``, every detector."""
     names = detectors or list(EVENT_DETECTORS)
@@ -309,6 +312,7 @@ def validate(root: Path, detectors: list[str] | None = None) -> dict[str, Any]:
                     "reference": trial.reference,
                     "reference_kind": trial.reference_kind,
                     "force_vs_file_column": force_agreement(trial),
+                    "force_at_reference": force_at_reference(trial),
                     "detectors": rows,
                 }
             )
@@ -362,6 +366,22 @@ def to_markdown(doc: dict[str, Any]) -> str:
             f"| `{name}` | {s['trials_meeting_bars']}/{s['trials']} | {s['phantom_steps']} | "
             f"{s['missed_steps']} | {_fmt(s['worst_heel_strike_median_ms'])} | "
             f"{_fmt(s['worst_toe_off_median_ms'])} | {_fmt(s['lowest_matched_pct'])} |"
+        )
+    lines += [
+        "",
+        "**References, in the force the detectors read** (median force above the foot's 5th "
+        "percentile at the reference's events):",
+        "",
+        "| file | foot | reference | steps | force at HS N | force at TO N | TO % of peak |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for t in doc["trials"]:
+        at = t["force_at_reference"]
+        steps = next(iter(t["detectors"].values()))["steps_reference"]
+        lines.append(
+            f"| {t['file']} | {t['foot']} | {t['reference']} | {steps} | "
+            f"{_fmt(at['heel_strike_n'])} | {_fmt(at['toe_off_n'])} | "
+            f"{_fmt(at['toe_off_pct_of_peak'])} |"
         )
     for name in doc["summary"]:
         lines += [

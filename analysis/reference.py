@@ -275,7 +275,7 @@ def contact_events_ref(t_s, force_n, params=None, typical_peak_n=None):
     t_knee = f_knee = knee_rate_max = np.nan
     peak = np.nan if typical_peak_n is None else typical_peak_n
     rate_max = rate_prev = noise = 0.0
-    init_min = init_max = np.nan
+    init_min = init_max = floor0 = np.nan
     events = []
 
     for t, f in zip(np.asarray(t_s, float), np.asarray(force_n, float), strict=True):
@@ -303,6 +303,8 @@ def contact_events_ref(t_s, force_n, params=None, typical_peak_n=None):
                 and (np.isnan(peak) or floor < 0.1 * peak)
             ):
                 phase, base = 0, floor
+                if np.isnan(peak):
+                    floor0 = floor
                 if np.isnan(t_cross):
                     t_cross = _cross(t_prev, f_prev, t, f, init_min + p.contact_level_n)
             else:
@@ -318,7 +320,7 @@ def contact_events_ref(t_s, force_n, params=None, typical_peak_n=None):
                 if span > p.min_range_n and f < init_min + 0.1 * span and f >= f_prev and unloaded:
                     phase, t_cross = 0, np.nan
                     if np.isnan(peak):
-                        peak = span
+                        peak, floor0 = span, init_min
                 t_prev, f_prev = t, f
                 continue
         level = base + max(p.contact_level_n, p.noise_k * noise)
@@ -332,13 +334,20 @@ def contact_events_ref(t_s, force_n, params=None, typical_peak_n=None):
             elif t - t_cross > p.max_rise_s:
                 t_cross = np.nan
             if f < confirm and np.isnan(t_cross):
-                noise += p.baseline_alpha * (min(abs(f - base), p.contact_level_n) - noise)
+                if not gap:  # noise from sample-to-sample differences (x 1/sqrt 2)
+                    diff = min(abs(f - f_prev), p.contact_level_n) * np.sqrt(0.5)
+                    noise += p.baseline_alpha * (diff - noise)
                 drop = p.contact_level_n
-                alpha = 0.5 if f < base - drop and f_prev < base - drop else p.baseline_alpha
+                alpha = p.baseline_alpha
+                if f < base - drop and f_prev < base - drop:
+                    alpha = 0.5
+                elif f > 0.5 * (base + level):
+                    alpha = 0.1 * p.baseline_alpha
                 base += alpha * (f - base)
             if f >= confirm and not np.isnan(t_cross):
                 events.append((1, t_cross))
                 phase, t_hs, step_peak = 1, t_cross, f
+                floor0 = floor0 if np.isnan(floor0) else base
                 rate_max, rate_prev, t_knee, t_cross = 0.0, 0.0, np.nan, np.nan
         else:
             step_peak = max(step_peak, f)
@@ -372,7 +381,9 @@ def contact_events_ref(t_s, force_n, params=None, typical_peak_n=None):
                 )
                 if slow_tail:
                     to = t_knee
-                if to - t_hs >= p.min_contact_s:
+                standing = not np.isnan(floor0) and floor0 >= 0.1 * (step_peak - floor0)
+                if to - t_hs >= p.min_contact_s and not standing:
+                    floor0 = np.nan
                     events.append((2, to))
                     step = step_peak - base
                     peak = step if step > peak else peak + p.peak_alpha * (step - peak)

@@ -8,7 +8,7 @@ force level.
 
 References
 ----------
-Blades, S., Marriott, H., Hundza, S., Curtis, M., Sandercock, D., & Baker, M. (2023).
+Blades, S., Marriott, H., Hundza, S., Honert, E. C., Stellingwerff, T., & Klimstra, M. (2023).
 Evaluation of different pressure-based foot contact event detection algorithms across
 different slopes and speeds. Sensors, 23(5), 2736. https://doi.org/10.3390/s23052736
 """
