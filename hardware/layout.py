@@ -32,6 +32,8 @@ REGIONS: tuple[str, ...] = (
     "hallux",
     "lesser_toes",
 )
+#: The forefoot: metatarsal heads and toes (the forefoot peak pressure of a step).
+FOREFOOT_REGIONS: tuple[str, ...] = ("MTH1", "MTH2-3", "MTH4-5", "hallux", "lesser_toes")
 FEET: tuple[str, ...] = ("left", "right")
 PROVENANCES: tuple[str, ...] = ("designed", "published-figure", "approximation")
 LAYOUT_DIR = Path(__file__).resolve().parent / "layouts"
