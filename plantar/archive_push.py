@@ -73,9 +73,7 @@ class ArchivePusher:
             if not owed:
                 return True
             target = open_target(self.uri, self.settings)
-            report = push_sessions(
-                target, with_steps=self.archive.steps, only=owed, root=self.root
-            )
+            report = push_sessions(target, with_steps=self.archive.steps, only=owed, root=self.root)
         except PlantarError as err:
             log.warning(
                 "archive: %s (retried in %g s)",

@@ -590,16 +590,13 @@ class _Validator:
             ),
         )
 
-
     def archive(self, data: dict[str, Any]) -> ArchiveConfig:
         names = tuple(ArchiveConfig.__dataclass_fields__)
         t = self.table(data, "archive", names)
         to = self.get(t, "archive", "to", "str", "").strip()
         scheme, sep, rest = to.partition("://")
         if to and sep and (scheme not in ("s3", "file") or not rest.strip("/")):
-            raise self.fail(
-                "archive.to", f"must be a directory or s3://bucket/prefix, got {to!r}"
-            )
+            raise self.fail("archive.to", f"must be a directory or s3://bucket/prefix, got {to!r}")
         if to and not sep and not Path(to).expanduser().is_absolute():
             raise self.fail("archive.to", f"must be an absolute path, got {to!r}")
         text = {

@@ -254,9 +254,8 @@ def check_archive(cfg: Any) -> Check:
     if not owed:
         return Check("archive", OK, f"{cfg.archive.to}: nothing waiting to be sent")
     oldest = owed[0]
-    detail = (
-        f"{cfg.archive.to}: {len(owed)} session(s) waiting since {oldest.queued_at}"
-        + (f", last error: {oldest.last_error}" if oldest.last_error else "")
+    detail = f"{cfg.archive.to}: {len(owed)} session(s) waiting since {oldest.queued_at}" + (
+        f", last error: {oldest.last_error}" if oldest.last_error else ""
     )
     return Check(
         "archive",

@@ -181,7 +181,8 @@ def archive_one(
     if old is not None and old.get("fingerprint") == print_:
         return False, None, 0
     meta = info.get("meta") or {}
-    session_dir = partition_dir(meta.get("athlete") or "", session_date(info, session_id), session_id)
+    date = session_date(info, session_id)
+    session_dir = partition_dir(meta.get("athlete") or "", date, session_id)
     upload = f"upload={new_upload_id()}"
     files, error, sent = _upload(target, directory, info, f"{session_dir}/{upload}", steps_of)
     manifest = {

@@ -11,6 +11,7 @@ are never taken from the command line.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Mapping
@@ -98,10 +99,8 @@ class ArchiveTarget:
     def delete_dir(self, directory: str) -> None:
         """Delete ``directory`` and everything under it (absent: nothing to do); on disk,
         also the partition directories it leaves empty."""
-        try:
+        with contextlib.suppress(FileNotFoundError):
             self.fs.delete_dir(directory)
-        except FileNotFoundError:
-            pass
         if self.is_local:
             parent = Path(directory).parent
             while parent != Path(self.base) and Path(self.base) in parent.parents:

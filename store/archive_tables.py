@@ -82,9 +82,7 @@ def session_date(info: dict[str, Any], session_id: str) -> str:
 
 def partition_dir(athlete: str, date: str, session_id: str) -> str:
     """``athlete=<a>/date=<d>/session=<id>`` (relative to the archive's base)."""
-    return (
-        f"athlete={partition_value(athlete)}/date={date}/session={partition_value(session_id)}"
-    )
+    return f"athlete={partition_value(athlete)}/date={date}/session={partition_value(session_id)}"
 
 
 def sessions_table(directory: Path, info: dict[str, Any]) -> pa.Table:

@@ -89,12 +89,16 @@ def test_archive_layout_idempotence_and_duckdb(
     first = dest / manifest["path"]
     assert first.parent == dest / "athlete=A1" / "date=2026-11-20" / f"session={ids[0]}"
     names = {p.name for p in first.iterdir()}
-    assert names == set(manifest["files"]) >= {
-        "left.parquet",
-        "right.parquet",
-        "sessions.parquet",
-        "steps.parquet",
-    }
+    assert (
+        names
+        == set(manifest["files"])
+        >= {
+            "left.parquet",
+            "right.parquet",
+            "sessions.parquet",
+            "steps.parquet",
+        }
+    )
     assert all((first / n).stat().st_size == size for n, size in manifest["files"].items())
     # frames are byte-for-byte copies, units in the field metadata as in the store
     assert (first / "left.parquet").read_bytes() == (root / ids[0] / "left.parquet").read_bytes()
