@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import socket
-import string
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,9 @@ SESSIONS_SCHEMA_VERSION = 1
 SESSIONS_TABLE = "sessions.parquet"
 STEPS_TABLE = "steps.parquet"
 NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
-_SAFE = frozenset(string.ascii_letters + string.digits + "._-")
+#: Characters Hive and Spark escape in partition paths (``escapePathName``); everything
+#: else, non-ASCII letters too, stays as it is (Spark decodes an escape as one byte).
+_ESCAPED = frozenset("\"#%'*/:=?\\{[]^\x7f") | frozenset(map(chr, range(32)))
 
 
 def _f(name: str, type_: pa.DataType, unit: str = "") -> pa.Field:
@@ -58,10 +59,10 @@ STEPS_SCHEMA = pa.schema(
 
 
 def partition_value(value: str | None) -> str:
-    """Hive-style path value: percent-encode outside ``[A-Za-z0-9._-]``; empty → null."""
+    """Hive-style path value: ``%XX`` for the characters Hive and Spark escape; empty → null."""
     if not value:
         return NULL_PARTITION
-    return "".join(c if c in _SAFE else "".join(f"%{b:02X}" for b in c.encode()) for c in value)
+    return "".join(f"%{ord(c):02X}" if c in _ESCAPED else c for c in value)
 
 
 def session_date(info: dict[str, Any], session_id: str) -> str:
