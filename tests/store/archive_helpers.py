@@ -23,7 +23,7 @@ from store.synthetic import synthetic_frames
 ATHLETES = ("A1", "A2", "Zoë K")  # the last one needs percent-encoding in the path
 SHOES = ("Pegasus 40", "Cloudmonster", "Novablast")
 SOCKS = ("thin", "thick")
-FRAMES_PER_FOOT = 1000  # 5 s at 200 Hz: about 6 steps per foot
+FRAMES_PER_FOOT = 600  # 3 s at 200 Hz: about 4 steps per foot
 BATCH = 200
 
 #: Key of one aggregate row: (athlete or None, shoe, sock, pivot kind).
