@@ -19,6 +19,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyarrow.fs as pafs
+
 _WRITE = re.compile(r'"(PUT|POST|DELETE) ')
 
 
@@ -39,6 +41,17 @@ class S3Server:
             "AWS_REGION": "us-east-1",
             "AWS_EC2_METADATA_DISABLED": "true",
         }
+
+    def filesystem(self) -> pafs.S3FileSystem:
+        """A pyarrow client of this server (that may create buckets)."""
+        return pafs.S3FileSystem(
+            endpoint_override=self.endpoint_url.split("://")[1],
+            scheme="http",
+            access_key="testing",
+            secret_key="testing",
+            region="us-east-1",
+            allow_bucket_creation=True,
+        )
 
     def writes(self) -> int:
         """Requests so far that create, change or delete objects."""

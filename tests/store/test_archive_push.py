@@ -30,17 +30,8 @@ URI = "s3://lab/pushed"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     """A moto S3 server with the bucket ``lab``."""
-    import pyarrow.fs as pafs
-
     with moto_server(tmp_path_factory.mktemp("moto")) as srv:
-        pafs.S3FileSystem(
-            endpoint_override=srv.endpoint_url.split("://")[1],
-            scheme="http",
-            access_key="testing",
-            secret_key="testing",
-            region="us-east-1",
-            allow_bucket_creation=True,
-        ).create_dir("lab")
+        srv.filesystem().create_dir("lab")
         yield srv
 
 

@@ -84,14 +84,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     base = tmp_path_factory.mktemp("lab")
     with moto_server(base) as server:
         settings = S3Settings(server.endpoint_url, "us-east-1", "testing", "testing")
-        fs = pafs.S3FileSystem(
-            endpoint_override=server.endpoint_url.split("://")[1],
-            scheme="http",
-            access_key="testing",
-            secret_key="testing",
-            region="us-east-1",
-            allow_bucket_creation=True,
-        )
+        fs = server.filesystem()
         fs.create_dir("lab")
         homes = [base / f"pi{pi}" for pi in (1, 2)]
         ids = []
