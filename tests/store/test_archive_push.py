@@ -7,6 +7,8 @@ back is moto's standalone S3 server (``s3_server.py``) over HTTP on localhost.
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -116,3 +118,49 @@ def test_archive_errors_are_one_line(plantar_home: Path, tmp_path: Path) -> None
         (line,) = r.stderr.strip().splitlines()
         assert line.startswith("plantar: error: ") and message in line, line
     assert "run it again to resume" in line
+
+
+def test_plantar_run_pushes_the_session_it_ends(server: S3Server, tmp_path: Path) -> None:
+    """``plantar run`` with two simulated insoles and ``[archive]`` to the S3 server: the
+    session it finalises at the end of ``--duration`` is committed in the bucket."""
+    import subprocess
+    import sys
+
+    from tests.store.conftest import REPO
+
+    config = tmp_path / "plantar.toml"
+    config.write_text(
+        f"""
+[insoles.left]
+url = "sim://?seed=1"
+[insoles.right]
+url = "sim://?seed=2"
+[athlete]
+name = "push test"
+[dashboard]
+host = "127.0.0.1"
+port = {_free_port()}
+[archive]
+to = "{URI}-run"
+endpoint_url = "{server.endpoint_url}"
+region = "us-east-1"
+access_key_id = "testing"
+secret_access_key = "testing"
+"""
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PLANTAR_HOME": str(tmp_path / "home")}
+    env.pop("JOURNAL_STREAM", None)
+    for name in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        env.pop(name, None)  # the [archive] section alone says where and how
+    run = subprocess.run(
+        [sys.executable, "-m", "plantar.cli", "run", "--config", str(config), "--duration", "3",
+         "--log-format", "logfmt"],
+        capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    session_id = json.loads(run.stdout.strip().splitlines()[-1])["session_id"]
+    assert session_id
+    settings = s3_settings(_config(server.endpoint_url).archive)
+    committed = read_manifests(open_target(f"{URI}-run", settings))
+    assert [m["session"] for m in committed] == [session_id]
+    assert "event=archived" in run.stderr
