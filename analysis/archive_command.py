@@ -82,5 +82,6 @@ def push_sessions(
             on_archived=on_archived,
         )
     except StoreError as err:
-        backlog.failed(sorted(queued - done), target.uri, str(err))
+        if queued - done:
+            backlog.failed(sorted(queued - done), target.uri, str(err))
         raise
