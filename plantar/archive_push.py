@@ -103,7 +103,15 @@ class ArchivePusher:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            self.push_once()
+            try:
+                self.push_once()
+            except Exception as err:  # a bug must not end the pushes of a running service
+                log.error(
+                    "archive: unexpected %s: %s",
+                    type(err).__name__,
+                    err,
+                    extra={"fields": {"event": "archive_failed", "destination": self.uri}},
+                )
             self._wake.wait(self.archive.retry_interval_s)
             self._wake.clear()
 
