@@ -145,9 +145,14 @@ def s3_options(settings: S3Settings, env: Mapping[str, str]) -> dict[str, Any]:
 
 
 def open_target(
-    uri: str, settings: S3Settings | None = None, env: Mapping[str, str] | None = None
+    uri: str,
+    settings: S3Settings | None = None,
+    env: Mapping[str, str] | None = None,
+    *,
+    create: bool = True,
 ) -> ArchiveTarget:
-    """The archive at ``uri``: ``s3://bucket[/prefix]`` or a local directory (created).
+    """The archive at ``uri``: ``s3://bucket[/prefix]`` or a local directory (created
+    unless ``create`` is false: readers create nothing).
 
     Raises
     ------
@@ -159,7 +164,8 @@ def open_target(
     if not sep or scheme == "file":
         path = Path(rest if sep else uri).expanduser().resolve()
         try:
-            path.mkdir(parents=True, exist_ok=True)
+            if create:
+                path.mkdir(parents=True, exist_ok=True)
         except OSError as err:
             raise StoreError(f"archive: cannot create {path}: {err.strerror}") from None
         return ArchiveTarget(pafs.LocalFileSystem(), path.as_posix(), str(path))

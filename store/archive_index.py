@@ -65,7 +65,11 @@ def committed_files(
 ) -> list[str]:
     """Paths (a directory's) or ``s3://`` URIs of ``table`` (e.g. ``"steps.parquet"``)
     in every committed session of ``archive``, one per session that has that table."""
-    target = archive if isinstance(archive, ArchiveTarget) else open_target(archive, settings)
+    target = (
+        archive
+        if isinstance(archive, ArchiveTarget)
+        else open_target(archive, settings, create=False)
+    )
     return [
         _uri(target, f"{m['path']}/{table}")
         for m in read_manifests(target)
