@@ -150,3 +150,54 @@ def duckdb_aggregates(base: str) -> dict[Key, tuple[float, float, int, int]]:
         .fetchall()
     )
     return as_aggregates(rows)
+
+
+def dask_aggregates(base: str) -> dict[Key, tuple[float, float, int, int]]:
+    """The aggregates by dask.dataframe over the committed sessions of ``base``
+    (partition columns read as strings, as in the other engines)."""
+    import dask.dataframe as dd
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.dataset as pds
+
+    from store.archive_index import committed_files
+
+    hive = pds.partitioning(
+        pa.schema([(n, pa.string()) for n in ("athlete", "date", "session", "upload")]),
+        flavor="hive",
+    )
+
+    def table(name: str, columns: list[str]) -> Any:
+        return dd.read_parquet(
+            committed_files(base, name),
+            columns=columns,
+            dataset={"partitioning": hive, "partition_base_dir": base},
+        )
+
+    steps = table(
+        "steps.parquet", ["athlete", "session", "pivot_kind", "pivot", "forefoot_peak_kpa"]
+    )
+    sessions = table("sessions.parquet", ["session", "shoe", "sock"])
+    df = steps.merge(sessions, on="session")
+    keys = ["athlete", "shoe", "sock", "pivot_kind"]
+    out = (
+        df.groupby(keys, dropna=False)
+        .agg(
+            mean_pivot=("pivot", "mean"),
+            mean_forefoot_peak_kpa=("forefoot_peak_kpa", "mean"),
+            steps=("pivot", "size"),
+        )
+        .compute()
+    )
+    sessions_per_group = (
+        df[[*keys, "session"]].drop_duplicates().groupby(keys, dropna=False).size().compute()
+    )
+    table_ = out.reset_index().merge(
+        sessions_per_group.reset_index(name="sessions"), on=keys, how="left"
+    )  # pandas matches null keys with null keys
+    rows = [
+        (None if pd.isna(r.athlete) else r.athlete, r.shoe, r.sock, r.pivot_kind, r.mean_pivot,
+         r.mean_forefoot_peak_kpa, r.steps, r.sessions)
+        for r in table_.itertuples()
+    ]  # fmt: skip
+    return as_aggregates(rows)

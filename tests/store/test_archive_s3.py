@@ -32,6 +32,7 @@ from store.archive_index import MANIFEST_DIR, read_manifests
 from tests.store.archive_helpers import (
     as_aggregates,
     assert_same_aggregates,
+    dask_aggregates,
     duckdb_aggregates,
     numpy_aggregates,
     record_sessions,
@@ -235,5 +236,13 @@ def test_spark_runs_the_readme_query_and_agrees_with_numpy(
     exec(readme_spark_query(), namespace)
     rows = namespace["mean_pivot_and_forefoot_peak"](spark, str(lab["mirror"])).collect()
     got = as_aggregates([tuple(r) for r in rows])
+    assert_same_aggregates(got, want)
+    assert sum(v[3] for v in got.values()) == 2 * N_PER_PI
+
+
+def test_dask_reads_the_40_sessions_and_agrees_with_numpy(
+    lab: dict[str, Any], want: dict[Any, Any]
+) -> None:
+    got = dask_aggregates(str(lab["mirror"]))
     assert_same_aggregates(got, want)
     assert sum(v[3] for v in got.values()) == 2 * N_PER_PI
