@@ -176,9 +176,9 @@ def archive_one(
     """Archive one finalised session unless unchanged: (sent, steps error, bytes sent)."""
     session_id = str(info.get("id") or directory.name)
     checksums = source_checksums(directory)
-    print_ = fingerprint(checksums, steps_of is not None)
+    content_print = fingerprint(checksums, steps_of is not None)
     old = read_manifest(target, session_id)
-    if old is not None and old.get("fingerprint") == print_:
+    if old is not None and old.get("fingerprint") == content_print:
         return False, None, 0
     meta = info.get("meta") or {}
     date = session_date(info, session_id)
@@ -190,7 +190,7 @@ def archive_one(
         "session": session_id,
         "path": f"{session_dir}/{upload}",
         "files": files,
-        "fingerprint": print_,
+        "fingerprint": content_print,
         "checksums": checksums,
         "steps_schema_version": STEPS_SCHEMA_VERSION if steps_of is not None else None,
         "steps_error": error,
