@@ -153,7 +153,7 @@ secret_access_key = "testing"
     for name in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         env.pop(name, None)  # the [archive] section alone says where and how
     run = subprocess.run(
-        [sys.executable, "-m", "plantar.cli", "run", "--config", str(config), "--duration", "3",
+        [sys.executable, "-m", "plantar.cli", "run", "--config", str(config), "--duration", "6",
          "--log-format", "logfmt"],
         capture_output=True, text=True, env=env, timeout=300,
     )  # fmt: skip
