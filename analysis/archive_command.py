@@ -1,83 +1,87 @@
-"""``plantar archive``: the store's partitioned Parquet archive, with the per-step analysis.
+"""The archive with the per-step analysis: step rows for ``steps.parquet`` and the push.
 
 The archive (:mod:`store.archive`) copies sessions; the step rows of ``steps.parquet``
 come from here (:func:`session_steps`), so that the store computes no metric.
+:func:`push_sessions` archives a store and keeps the backlog of ``plantar run`` in step;
+the command itself (``plantar archive``) is :mod:`plantar.archive_command`, which reads
+the ``[archive]`` settings of ``plantar.toml``.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 from pathlib import Path
 from typing import Any
 
+from hardware.layout import FOREFOOT_REGIONS
 
-def register(sub: Any) -> None:
-    """Add ``plantar archive`` to ``sub`` (an argparse subparsers object)."""
-    p = sub.add_parser(
-        "archive",
-        help="archive finalised sessions as a partitioned Parquet dataset",
-        description=(
-            "Copy every finalised session into DIR/athlete=<a>/date=<YYYY-MM-DD>/session=<id>/ "
-            "(frames, events, a sessions.parquet row of catalog metadata and a steps.parquet "
-            "of per-step pivot), for DuckDB, Spark or Dask. Sessions already archived with "
-            "the same content are skipped; the store is never modified."
-        ),
-    )
-    p.add_argument("--to", required=True, metavar="DIR", help="archive directory")
-    p.add_argument("--athlete", help="only this athlete's sessions")
-    p.add_argument(
-        "--no-steps", action="store_true", help="skip the per-step analysis (steps.parquet)"
-    )
-    p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
-    p.set_defaults(handler=run_archive)
+
+def forefoot_peak_kpa(step: dict[str, Any]) -> float | None:
+    """Highest peak pressure of the step over the forefoot regions (kPa); None when the
+    insole measures none of them (or the step has no pressure: force-plate steps)."""
+    peaks = step.get("peak_pressure_kpa") or {}
+    values = [v for r in FOREFOOT_REGIONS if (v := peaks.get(r)) is not None]
+    return max(values) if values else None
 
 
 def session_steps(directory: Path) -> list[dict[str, Any]]:
-    """Step rows of one finalised session directory (no hot spots: the archive keeps none);
-    a force-plate session gives its steps with the measured free moment."""
+    """Step rows of one finalised session directory (no hot spots: the archive keeps none),
+    each with its ``forefoot_peak_kpa``; a force-plate session gives its steps with the
+    measured free moment."""
     from analysis.analyzer import analyze_recording
     from analysis.force_plate_steps import analyze_plate, load_plate
     from store.session_reader import read_session
 
     plate = load_plate(str(directory))
     if plate is not None:
-        plate_steps: list[dict[str, Any]] = analyze_plate(plate)["steps"]
-        return plate_steps
-    rec = read_session(directory)
-    out = analyze_recording(
-        rec.feet,
-        rec.layouts,
-        yaw_rate_dps=rec.yaw_rate_dps,
-        speed_mps=rec.speed_mps,
-        hotspots=False,
-    )
-    steps: list[dict[str, Any]] = out["steps"]
-    return steps
-
-
-def run_archive(args: argparse.Namespace) -> int:
-    """Archive finalised sessions into a partitioned Parquet dataset."""
-    from store.archive import archive_sessions
-    from store.commands import recover_and_report
-
-    recover_and_report()
-    steps_of = None if args.no_steps else session_steps
-    report = archive_sessions(Path(args.to), athlete=args.athlete, steps_of=steps_of)
-    if args.json:
-        print(json.dumps(report.to_json()))
-        return 0
-    for session_id, error in report.steps_errors.items():
-        print(f"plantar: session {session_id}: no steps.parquet rows ({error})", file=sys.stderr)
-    if report.not_finalised:
-        print(
-            f"plantar: {len(report.not_finalised)} session(s) still recording, not archived: "
-            + ", ".join(report.not_finalised[:5]),
-            file=sys.stderr,
+        steps: list[dict[str, Any]] = analyze_plate(plate)["steps"]
+    else:
+        rec = read_session(directory)
+        out = analyze_recording(
+            rec.feet,
+            rec.layouts,
+            yaw_rate_dps=rec.yaw_rate_dps,
+            speed_mps=rec.speed_mps,
+            hotspots=False,
         )
-    print(
-        f"archived {len(report.archived)} session(s) to {report.destination} "
-        f"({len(report.skipped)} already there, unchanged)"
-    )
-    return 0
+        steps = out["steps"]
+    return [{**st, "forefoot_peak_kpa": forefoot_peak_kpa(st)} for st in steps]
+
+
+def push_sessions(
+    target: Any,
+    *,
+    with_steps: bool = True,
+    athlete: str | None = None,
+    only: set[str] | None = None,
+    root: Path | None = None,
+) -> Any:
+    """Archive this store's finalised sessions to ``target`` (a
+    :class:`store.archive_fs.ArchiveTarget`) and clear each committed session from the
+    archive backlog; on a failure the sessions still owed stay queued with the error,
+    and the :class:`~store.errors.StoreError` is raised."""
+    from store.archive import archive_sessions
+    from store.archive_backlog import ArchiveBacklog
+    from store.errors import StoreError
+
+    backlog = ArchiveBacklog()
+    queued = {e.session_id for e in backlog.pending(target.uri)}
+    done: set[str] = set()
+
+    def on_archived(session_id: str) -> None:
+        done.add(session_id)
+        if session_id in queued:
+            backlog.done(session_id, target.uri)
+
+    try:
+        return archive_sessions(
+            target,
+            athlete=athlete,
+            only=only,
+            root=root,
+            steps_of=session_steps if with_steps else None,
+            on_archived=on_archived,
+        )
+    except StoreError as err:
+        if queued - done:
+            backlog.failed(sorted(queued - done), target.uri, str(err))
+        raise

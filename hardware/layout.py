@@ -32,8 +32,8 @@ REGIONS: tuple[str, ...] = (
     "hallux",
     "lesser_toes",
 )
-#: The forefoot: the metatarsal heads and the toes (where a hand presses an insole to
-#: tell which foot it is, and where running blisters form).
+#: The forefoot: the metatarsal heads and the toes (the forefoot peak pressure of a step,
+#: where running blisters form, and where a hand presses an insole to tell which foot it is).
 FOREFOOT_REGIONS: tuple[str, ...] = ("MTH1", "MTH2-3", "MTH4-5", "hallux", "lesser_toes")
 FEET: tuple[str, ...] = ("left", "right")
 PROVENANCES: tuple[str, ...] = ("designed", "published-figure", "approximation")

@@ -36,7 +36,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "firmware_bridge.ble.commands",
     "store.commands",
     "analysis.commands",
-    "analysis.archive_command",
+    "plantar.archive_command",
     "dashboard.commands",
     "plantar.demo_command",
     "review.commands",

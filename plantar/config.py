@@ -126,6 +126,26 @@ class AlertsConfig:
 
 
 @dataclass(frozen=True)
+class ArchiveConfig:
+    """Push on finalise (:mod:`store.archive`): ``to`` empty means no push.
+
+    to : a directory or ``s3://bucket/prefix``.
+    endpoint_url, region, access_key_id, secret_access_key : S3 settings; empty ones come
+        from the usual AWS_* environment variables.
+    retry_interval_s : how often ``plantar run`` retries the backlog (network down).
+    steps : write the per-step table (the step analysis of each session).
+    """
+
+    to: str = ""
+    endpoint_url: str = ""
+    region: str = ""
+    access_key_id: str = ""
+    secret_access_key: str = ""
+    retry_interval_s: float = 300.0
+    steps: bool = True
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole validated configuration; ``source`` is the file read (None: defaults)."""
 
@@ -135,6 +155,7 @@ class Config:
     dashboard: DashboardConfig = field(default_factory=DashboardConfig)
     recording: RecordingConfig = field(default_factory=RecordingConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
+    archive: ArchiveConfig = field(default_factory=ArchiveConfig)
     source: Path | None = None
     overrides: tuple[str, ...] = ()
 
@@ -179,6 +200,10 @@ class Config:
             },
             "recording": dict(vars(self.recording)),
             "alerts": dict(vars(self.alerts)),
+            "archive": {
+                **vars(self.archive),
+                "secret_access_key": "***" if self.archive.secret_access_key else "",
+            },
         }
 
 
@@ -393,7 +418,9 @@ class _Validator:
     # sections
 
     def config(self, data: dict[str, Any], source: Path | None) -> Config:
-        sections = ("insoles", "athlete", "storage", "dashboard", "recording", "alerts")
+        sections = (
+            "insoles", "athlete", "storage", "dashboard", "recording", "alerts", "archive"
+        )  # fmt: skip
         self.table(data, "", sections)
         return Config(
             insoles=self.insoles(data),
@@ -402,6 +429,7 @@ class _Validator:
             dashboard=self.dashboard(data),
             recording=self.recording(data),
             alerts=self.alerts(data),
+            archive=self.archive(data),
             source=source,
             overrides=tuple(sorted(self.origins.values())),
         )
@@ -562,6 +590,34 @@ class _Validator:
             ),
         )
 
+    def archive(self, data: dict[str, Any]) -> ArchiveConfig:
+        names = tuple(ArchiveConfig.__dataclass_fields__)
+        t = self.table(data, "archive", names)
+        to = self.get(t, "archive", "to", "str", "").strip()
+        scheme, sep, rest = to.partition("://")
+        if to and sep and (scheme not in ("s3", "file") or not rest.strip("/")):
+            raise self.fail("archive.to", f"must be a directory or s3://bucket/prefix, got {to!r}")
+        if to and not sep and not Path(to).expanduser().is_absolute():
+            raise self.fail("archive.to", f"must be an absolute path, got {to!r}")
+        text = {
+            n: self.get(t, "archive", n, "str", "")
+            for n in ("endpoint_url", "region", "access_key_id", "secret_access_key")
+        }
+        if bool(text["access_key_id"]) != bool(text["secret_access_key"]):
+            raise self.fail(
+                "archive.access_key_id",
+                "set both access_key_id and secret_access_key, or neither (then the "
+                "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY variables are used)",
+            )
+        return ArchiveConfig(
+            to=to,
+            **text,
+            retry_interval_s=self.get(
+                t, "archive", "retry_interval_s", "float", 300.0, lo=1, hi=86400, unit="s"
+            ),
+            steps=self.get(t, "archive", "steps", "bool", True),
+        )
+
 
 def _show(value: Any) -> str:
     if isinstance(value, str):
@@ -667,4 +723,18 @@ pivot_factor = 1.3
 pivot_recent_steps = 20
 pivot_baseline_steps = 60
 acclimatisation_steps = 30
+
+[archive]
+# Push each session to the lab's archive when it ends (plantar archive --to does it by
+# hand): a directory (e.g. a network share) or s3://bucket/prefix. Empty: no push.
+# Sessions that cannot be sent (network down) wait in a backlog, retried every
+# retry_interval_s seconds; plantar doctor shows it. S3 settings left empty come from
+# AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
+to = ""
+# endpoint_url = "https://s3.example.org"
+# region = "eu-west-1"
+# access_key_id = ""
+# secret_access_key = ""
+retry_interval_s = 300
+steps = true
 """

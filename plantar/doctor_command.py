@@ -240,6 +240,32 @@ def check_storage(cfg: Any) -> Check:
     return Check("storage", OK, detail)
 
 
+def check_archive(cfg: Any) -> Check:
+    """Push on finalise: the destination and the backlog of sessions not yet sent."""
+    from base.errors import PlantarError
+    from store.archive_backlog import ArchiveBacklog
+
+    if cfg is None or not cfg.archive.to:
+        return Check("archive", SKIP, "archive.to not set: sessions are not pushed")
+    try:
+        owed = ArchiveBacklog().pending(cfg.archive.to)
+    except PlantarError as err:
+        return Check("archive", WARN, str(err), "check the data directory")
+    if not owed:
+        return Check("archive", OK, f"{cfg.archive.to}: nothing waiting to be sent")
+    oldest = owed[0]
+    detail = f"{cfg.archive.to}: {len(owed)} session(s) waiting since {oldest.queued_at}" + (
+        f", last error: {oldest.last_error}" if oldest.last_error else ""
+    )
+    return Check(
+        "archive",
+        WARN,
+        detail,
+        "check the network and the [archive] settings; plantar run retries every "
+        f"{cfg.archive.retry_interval_s:g} s, or run plantar archive",
+    )
+
+
 def service_cache_dir() -> str | None:
     """NUMBA_CACHE_DIR of the installed unit, if any."""
     from plantar.systemd_units import UNIT_PATH
@@ -611,6 +637,7 @@ def run_checks(config: Path | None, *, probe: bool = True, timeout_s: float = 15
     if cfg is not None:
         cfg.apply_storage_env()
         checks.append(check_storage(cfg))
+        checks.append(check_archive(cfg))
     if numba_check.status == OK:
         checks.append(check_numba_cache())
     active = service_active()

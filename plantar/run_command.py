@@ -19,7 +19,10 @@ What it does, in order:
    them without a restart (a new pair can be chosen there at any time but a recording);
 5. on SIGTERM (``systemctl stop``), Ctrl-C or after ``--duration``: stops the bridge,
    finalises the recording (if any: none is created while waiting) and exits 0. A
-   status record is logged every ``--status-interval`` seconds.
+   status record is logged every ``--status-interval`` seconds;
+6. with ``archive.to`` set, pushes each finalised session to the archive
+   (:mod:`plantar.archive_push`): a background thread, a persistent backlog retried every
+   ``archive.retry_interval_s`` while the network is down.
 
 Logs are structured (:mod:`plantar.service_logging`): journald's native fields under
 systemd, one ``key=value`` line on stderr elsewhere.
@@ -294,8 +297,15 @@ def run(args: argparse.Namespace) -> int:
     recovered: list[dict[str, Any]] = []
     status_stop = threading.Event()
     summary: dict[str, Any] = {}
+    pusher: Any = None
     try:
         recovered = recover_sessions(cfg.sessions_dir(create=True))
+        if cfg.archive.to:
+            from plantar.archive_push import ArchivePusher
+
+            pusher = ArchivePusher(cfg, cfg.sessions_dir()).start(
+                [r["session_id"] for r in recovered if r.get("session_id")]
+            )
         options = runtime_options(cfg)
         options.pairing = pairing_service(cfg)
         from dashboard.server import live_runtime
@@ -345,6 +355,8 @@ def run(args: argparse.Namespace) -> int:
                 summary["frames_lost"],
                 extra={"fields": {"event": "stop", **_flat(summary)}},
             )
+        if pusher is not None:
+            pusher.stop(summary.get("session_id"))
         signal.signal(signal.SIGTERM, previous)
     if args.duration is not None:
         print(json.dumps(summary), flush=True)

@@ -38,9 +38,8 @@ from analysis.hotspots import (
 from analysis.pivot import FRICTION_MU_MAX, friction_bounded_shear
 from analysis.records import PivotValue, pivot_spec, round_or_none, session_pivot_kind
 from analysis.risk import RISK_LABEL
-from hardware.layout import REGIONS, Layout
+from hardware.layout import FOREFOOT_REGIONS, REGIONS, Layout
 
-FOREFOOT_REGIONS = ("MTH1", "MTH2-3", "MTH4-5", "hallux", "lesser_toes")
 #: Stance-phase samples of one step's CoP gait line.
 GAIT_LINE_POINTS = 41
 PROXY_MAP_LABEL = "proxy: late-stance CoP dwell, not shear"

@@ -22,6 +22,8 @@ _apt_install() {
     [ "$(id -u)" -ne 0 ] && sudo="sudo"
     echo "plantar: installing system packages: ${missing[*]}" >&2
     $sudo apt-get update -qq
+    # openjdk's postinst links its man pages there; slim images leave the directory out
+    $sudo mkdir -p /usr/share/man/man1
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
@@ -35,7 +37,9 @@ if [ "$(getconf LONG_BIT)" != "64" ]; then
     exit 1
 fi
 
-# System packages: venv support (Debian splits it out) and a C compiler for the firmware core.
+# System packages: venv support (Debian splits it out), then PLANTAR_APT_PACKAGES
+# (scripts/test: a C compiler for the firmware core, valgrind, chromium, and
+# default-jre-headless for the archive's Spark test).
 if ! "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1; then
     _apt_install python3-venv
 fi

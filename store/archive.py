@@ -1,46 +1,61 @@
-"""Archive finalised sessions as a partitioned (hive-style) Parquet dataset.
+"""Archive finalised sessions to a directory or an S3 bucket, one atomic commit each.
 
-``archive_sessions(DIR)`` writes every finalised (or recovered) session under ::
+``archive_sessions(URI)`` sends every finalised (or recovered) session of this store to
+``URI`` (a local directory or ``s3://bucket/prefix``, see :mod:`store.archive_fs`) ::
 
-    DIR/athlete=<athlete>/date=<YYYY-MM-DD>/session=<id>/
+    URI/athlete=<a>/date=<YYYY-MM-DD>/session=<id>/upload=<u>/
         left.parquet, right.parquet   frames, copied byte for byte from the store
         events.parquet                events (when the session has any)
         <group>-<foot>.parquet        extra channel groups (imports: imu, force)
         sessions.parquet              one row: the catalog metadata of the session
-        steps.parquet                 one row per detected step with its pivot at toe-off
-        _archive.json                 what was archived (source checksums); readers skip it
+        steps.parquet                 one row per detected step (store.archive_tables)
+    URI/_manifests/<id>.json          written last: the commit (store.archive_index)
 
-so that DuckDB here and Spark or Dask at lab scale read ``DIR`` as one dataset, with
-``athlete``, ``date`` and ``session`` as partition columns (they are not repeated inside
-the files). Partition values are percent-encoded outside ``[A-Za-z0-9._-]`` (as Hive and
-Spark escape path names); an empty athlete is ``__HIVE_DEFAULT_PARTITION__`` (null).
+Per session: the data objects go under a fresh upload id (unique per writer and run),
+then the manifest is written in one PUT (a rename on disk) naming that upload; only then
+are older uploads of the session deleted. A reader that lists the manifests never sees
+half a session; a killed run leaves an upload without manifest, deleted by the next run.
 
-The archive is idempotent: a session whose ``_archive.json`` lists the same source
-checksums is skipped; a session whose content changed (re-finalised, metadata edited) is
-rewritten in a hidden temporary directory and swapped in, and an old copy under another
-athlete or date is removed. Source files are copied, never moved or modified.
+Incremental and idempotent: the manifest records a content fingerprint (sha256 of
+``session.json`` and of every Parquet file, the layout and steps versions); a session
+whose manifest has the same fingerprint is skipped with a single small read and nothing
+written. Pis write only their own sessions (ids are unique) and never read-modify-write a
+shared object; one archive run at a time per store (a lock file in the sessions
+directory), so that the cleanup of a killed run's upload never races a live one.
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import contextlib
+import fcntl
 import hashlib
 import json
-import os
-import shutil
 import socket
-import string
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from base import paths
-from store.catalog import row_from_session_json
-from store.errors import StoreError, describe_os_error
+from store.archive_fs import ArchiveTarget
+from store.archive_index import (
+    ARCHIVE_FORMAT,
+    manifest_path,
+    read_manifest,
+)
+from store.archive_tables import (
+    SESSIONS_TABLE,
+    STEPS_SCHEMA_VERSION,
+    STEPS_TABLE,
+    partition_dir,
+    session_date,
+    sessions_table,
+    steps_table,
+)
+from store.errors import StoreError
 from store.session import (
     PARQUET_SUFFIX,
     SESSION_FILE,
@@ -51,47 +66,19 @@ from store.session import (
     utc_now_iso,
 )
 
-#: Version of the archive layout (bump when the tables or the layout change).
-ARCHIVE_FORMAT = 1
-MANIFEST_FILE = "_archive.json"
-SESSIONS_TABLE = "sessions.parquet"
-STEPS_TABLE = "steps.parquet"
-NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
-_SAFE = frozenset(string.ascii_letters + string.digits + "._-")
-
-
-def _f(name: str, type_: pa.DataType, unit: str = "") -> pa.Field:
-    return pa.field(name, type_, metadata={b"unit": unit.encode()} if unit else None)
-
-
-STEPS_SCHEMA = pa.schema(
-    [
-        _f("foot", pa.string()),
-        _f("heel_strike_s", pa.float64(), "s"),
-        _f("toe_off_s", pa.float64(), "s"),
-        _f("contact_time_s", pa.float64(), "s"),
-        _f("step_time_s", pa.float64(), "s"),
-        _f("stride_time_s", pa.float64(), "s"),
-        _f("peak_force_n", pa.float64(), "N"),
-        _f("strike_index", pa.float64(), "%"),
-        _f("pivot", pa.float64()),  # unit in pivot_unit (per row: it depends on pivot_kind)
-        _f("pivot_kind", pa.string()),
-        _f("pivot_metric", pa.string()),
-        _f("pivot_unit", pa.string()),
-    ],
-    metadata={b"plantar.archive_table": b"steps"},
-)
+LOCK_FILE = ".archive.lock"
 
 
 @dataclass
 class ArchiveReport:
-    """What one archive run did (session ids)."""
+    """What one archive run did (session ids) and how many bytes it sent."""
 
     archived: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     not_finalised: list[str] = field(default_factory=list)
     steps_errors: dict[str, str] = field(default_factory=dict)
     destination: str = ""
+    bytes_sent: int = 0
 
     def to_json(self) -> dict[str, Any]:
         """Plain-JSON form."""
@@ -101,40 +88,8 @@ class ArchiveReport:
             "skipped": self.skipped,
             "not_finalised": self.not_finalised,
             "steps_errors": self.steps_errors,
+            "bytes_sent": self.bytes_sent,
         }
-
-
-def partition_value(value: str | None) -> str:
-    """Hive-style path value: percent-encode outside ``[A-Za-z0-9._-]``; empty → null."""
-    if not value:
-        return NULL_PARTITION
-    return "".join(c if c in _SAFE else "".join(f"%{b:02X}" for b in c.encode()) for c in value)
-
-
-def session_date(info: dict[str, Any], session_id: str) -> str:
-    """UTC date of the session start (``meta.started_at``, else the id), ``YYYY-MM-DD``."""
-    started = (info.get("meta") or {}).get("started_at") or ""
-    try:
-        when = dt.datetime.fromisoformat(started.replace("Z", "+00:00"))
-        if when.tzinfo is not None:
-            when = when.astimezone(dt.UTC)
-        return when.date().isoformat()
-    except ValueError:
-        pass
-    try:
-        return dt.datetime.strptime(session_id[:8], "%Y%m%d").date().isoformat()
-    except ValueError:
-        return NULL_PARTITION
-
-
-def partition_path(dest: Path, athlete: str, date: str, session_id: str) -> Path:
-    """``dest/athlete=<a>/date=<d>/session=<id>``."""
-    return (
-        Path(dest)
-        / f"athlete={partition_value(athlete)}"
-        / f"date={date}"
-        / f"session={partition_value(session_id)}"
-    )
 
 
 def _source_files(directory: Path) -> list[Path]:
@@ -156,113 +111,40 @@ def source_checksums(directory: Path) -> dict[str, str]:
     return {p.name: _sha256(p) for p in files}
 
 
-def _read_manifest(directory: Path) -> dict[str, Any] | None:
-    try:
-        with open(directory / MANIFEST_FILE, encoding="utf-8") as f:
-            data: dict[str, Any] = json.load(f)
-        return data
-    except (OSError, ValueError):
-        return None
-
-
-def _existing_copies(dest: Path, session_id: str) -> list[Path]:
-    name = f"session={partition_value(session_id)}"
-    return sorted(p for p in dest.glob(f"athlete=*/date=*/{name}") if p.is_dir())
-
-
-# -- tables ----------------------------------------------------------------------------
-
-
-def sessions_table(directory: Path, info: dict[str, Any]) -> pa.Table:
-    """One-row table of the session's catalog metadata (without the partition keys)."""
-    row, tags = row_from_session_json(directory)
-    meta = info.get("meta") or {}
-    types: dict[str, tuple[pa.DataType, str]] = {
-        "eu_size_left": (pa.float64(), ""),
-        "eu_size_right": (pa.float64(), ""),
-        "treadmill_speed_kmh": (pa.float64(), "km/h"),
-        "treadmill_incline_pct": (pa.float64(), "%"),
-        "duration_s": (pa.float64(), "s"),
-        "gap_s": (pa.float64(), "s"),
-        "lost_at_end_s": (pa.float64(), "s"),
-        "frames_left": (pa.int64(), ""),
-        "frames_right": (pa.int64(), ""),
-        "gap_frames": (pa.int64(), ""),
-        "dropped_frames": (pa.int64(), ""),
+def fingerprint(checksums: dict[str, str], with_steps: bool) -> str:
+    """Content fingerprint of what an archive of the session holds."""
+    what = {
+        "archive_format": ARCHIVE_FORMAT,
+        "steps_schema": STEPS_SCHEMA_VERSION if with_steps else None,
+        "checksums": checksums,
     }
-    fields, values = [], []
-    for name, value in row.items():
-        if name in ("id", "athlete", "path"):
-            continue  # id and athlete are partition columns; the path is local to one Pi
-        type_, unit = types.get(name, (pa.string(), ""))
-        fields.append(_f(name, type_, unit))
-        values.append(value)
-    extra = [
-        (_f("athlete_name", pa.string()), meta.get("athlete") or ""),
-        (_f("tags", pa.list_(pa.string())), sorted(set(tags))),
-        (_f("extra_json", pa.string()), json.dumps(meta.get("extra") or {}, sort_keys=True)),
-        (_f("source_host", pa.string()), socket.gethostname()),
-        (_f("source_path", pa.string()), str(directory)),
-    ]
-    for f, v in extra:
-        fields.append(f)
-        values.append(v)
-    schema = pa.schema(fields, metadata={b"plantar.archive_table": b"sessions"})
-    return pa.Table.from_pylist([dict(zip(schema.names, values, strict=True))], schema=schema)
+    return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()
 
 
-def _num(value: Any) -> float | None:
-    return None if value is None else float(value)
-
-
-def steps_table(steps: list[dict[str, Any]]) -> pa.Table:
-    """Per-step table (foot, timing, pivot value and kind) from the caller's step rows.
-
-    The pivot's value, kind, metric and unit are those its record carries
-    (``analysis.records.PivotValue``): the archive states no unit of its own.
-    """
-    rows = []
-    for st in steps:
-        piv = st.get("pivot") or {}
-        rows.append(
-            {
-                "foot": st["foot"],
-                "heel_strike_s": _num(st.get("heel_strike_s")),
-                "toe_off_s": _num(st.get("toe_off_s")),
-                "contact_time_s": _num(st.get("contact_time_s")),
-                "step_time_s": _num(st.get("step_time_s")),
-                "stride_time_s": _num(st.get("stride_time_s")),
-                "peak_force_n": _num(st.get("peak_force_n")),
-                "strike_index": _num(st.get("strike_index")),
-                "pivot": _num(piv.get("value")),
-                "pivot_kind": piv.get("kind") or "",
-                "pivot_metric": piv.get("metric") or "",
-                "pivot_unit": piv.get("unit") or "",
-            }
-        )
-    return pa.Table.from_pylist(rows, schema=STEPS_SCHEMA)
-
-
-# -- archiving -------------------------------------------------------------------------
+def new_upload_id() -> str:
+    """Unique per writer and run: host, then random (never all digits: a string partition)."""
+    host = "".join(c if c.isalnum() else "-" for c in socket.gethostname())[:24]
+    return f"{host}-{uuid.uuid4().hex[:16]}"
 
 
 #: The caller's step analysis: a finalised session directory -> its step rows (dicts with
-#: foot, timing, peak force, strike index and a ``pivot`` record; see :func:`steps_table`).
+#: foot, timing, peak force, strike index, forefoot peak and a ``pivot`` record; see
+#: :func:`store.archive_tables.steps_table`).
 StepsOf = Callable[[Path], list[dict[str, Any]]]
 
 
-def _write_session(
+def _upload(
+    target: ArchiveTarget,
     directory: Path,
     info: dict[str, Any],
-    target: Path,
-    checksums: dict[str, str],
+    upload_dir: str,
     steps_of: StepsOf | None,
-) -> str | None:
-    """Write one session into ``target`` (a fresh directory); return a steps error or None."""
-    target.mkdir(parents=True)
+) -> tuple[dict[str, int], str | None, int]:
+    """Write one session's data objects under ``upload_dir``: (files, steps error, bytes)."""
+    files: dict[str, int] = {}
     for src in _source_files(directory):
-        shutil.copy2(src, target / src.name)
-    pq.write_table(sessions_table(directory, info), target / SESSIONS_TABLE)
+        files[src.name] = target.copy_file(src, target.path(upload_dir, src.name))
+    tables = {SESSIONS_TABLE: sessions_table(directory, info)}
     error = None
     if steps_of is not None:
         try:
@@ -270,101 +152,127 @@ def _write_session(
         except Exception as err:  # one bad layout must not stop the archive
             error = f"{type(err).__name__}: {err}"
             step_rows = []
-        pq.write_table(steps_table(step_rows), target / STEPS_TABLE)
+        tables[STEPS_TABLE] = steps_table(step_rows)
+    for name, table in tables.items():
+        path = target.path(upload_dir, name)
+        pq.write_table(table, path, filesystem=target.fs)
+        files[name] = target.fs.get_file_info(path).size or 0
+    return files, error, sum(files.values())
+
+
+def _drop_old_uploads(target: ArchiveTarget, session_dir: str, keep: str) -> None:
+    """Delete uploads of one session other than ``keep`` (killed runs, older content)."""
+    leftover = {
+        i.path[len(target.path(session_dir)) + 1 :].split("/", 1)[0]
+        for i in target.list_files(target.path(session_dir), recursive=True)
+    }
+    for name in sorted(leftover - {keep}):
+        target.delete_dir(target.path(session_dir, name))
+
+
+def archive_one(
+    target: ArchiveTarget, directory: Path, info: dict[str, Any], steps_of: StepsOf | None
+) -> tuple[bool, str | None, int]:
+    """Archive one finalised session unless unchanged: (sent, steps error, bytes sent)."""
+    session_id = str(info.get("id") or directory.name)
+    checksums = source_checksums(directory)
+    content_print = fingerprint(checksums, steps_of is not None)
+    old = read_manifest(target, session_id)
+    if old is not None and old.get("fingerprint") == content_print:
+        return False, None, 0
+    meta = info.get("meta") or {}
+    date = session_date(info, session_id)
+    session_dir = partition_dir(meta.get("athlete") or "", date, session_id)
+    upload = f"upload={new_upload_id()}"
+    files, error, sent = _upload(target, directory, info, f"{session_dir}/{upload}", steps_of)
     manifest = {
         "archive_format": ARCHIVE_FORMAT,
-        "session": directory.name,
+        "session": session_id,
+        "path": f"{session_dir}/{upload}",
+        "files": files,
+        "fingerprint": content_print,
+        "checksums": checksums,
+        "steps_schema_version": STEPS_SCHEMA_VERSION if steps_of is not None else None,
+        "steps_error": error,
         "archived_at": utc_now_iso(),
         "source_host": socket.gethostname(),
         "source_path": str(directory),
-        "with_steps": steps_of is not None,
-        "steps_error": error,
-        "checksums": checksums,
     }
-    with open(target / MANIFEST_FILE, "w", encoding="utf-8") as f:
-        json.dump(manifest, f, indent=1, sort_keys=True)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    return error
+    data = (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode()
+    target.put_bytes(manifest_path(target, session_id), data)  # the commit
+    _drop_old_uploads(target, session_dir, upload)
+    old_dir = str((old or {}).get("path") or "").rsplit("/", 1)[0]
+    if old_dir and old_dir != session_dir:  # athlete or date changed: the old partition
+        target.delete_dir(target.path(old_dir))
+    return True, error, sent + len(data)
+
+
+@contextlib.contextmanager
+def archive_lock(root: Path) -> Iterator[None]:
+    """One archive run at a time per store (waits for the other one to finish)."""
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / LOCK_FILE, "a+b") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
 
 def archive_sessions(
-    dest: Path,
+    target: ArchiveTarget,
     *,
     athlete: str | None = None,
+    only: set[str] | None = None,
     root: Path | None = None,
     steps_of: StepsOf | None = None,
+    on_archived: Callable[[str], None] | None = None,
 ) -> ArchiveReport:
     """Archive every finalised session under ``root`` (default: the sessions directory)
-    into the partitioned dataset ``dest``; only ``athlete``'s when given.
+    to ``target``; only ``athlete``'s, or only the ids in ``only``, when given.
 
     ``steps_of`` is the caller's step analysis (the store computes no metric): each
     session's rows go into ``steps.parquet``; None writes no steps table.
+    ``on_archived(session_id)`` is called after each commit (and for unchanged sessions).
 
     Raises
     ------
     StoreError
-        ``dest`` cannot be created or written (disk full, read-only ...).
+        The destination cannot be reached or written (network down, disk full ...);
+        every session committed before stays committed.
     """
-    dest = Path(dest).expanduser()
-    report = ArchiveReport(destination=str(dest))
+    report = ArchiveReport(destination=target.uri)
     root = root or paths.sessions_dir()
+    current = ""
     try:
-        dest.mkdir(parents=True, exist_ok=True)
-        for directory in list_session_dirs(root):
-            try:
-                info = read_session_json(directory)
-            except (OSError, ValueError):
-                report.not_finalised.append(directory.name)
-                continue
-            meta = info.get("meta") or {}
-            if athlete is not None and (meta.get("athlete") or "") != athlete:
-                continue
-            session_id = str(info.get("id") or directory.name)
-            if info.get("status") not in (STATUS_FINALISED, STATUS_RECOVERED):
-                report.not_finalised.append(session_id)
-                continue
-            final = partition_path(
-                dest, meta.get("athlete") or "", session_date(info, session_id), session_id
-            )
-            checksums = source_checksums(directory)
-            existing = _existing_copies(dest, session_id)
-            manifest = _read_manifest(final) if final in existing else None
-            if (
-                manifest is not None
-                and manifest.get("archive_format") == ARCHIVE_FORMAT
-                and manifest.get("checksums") == checksums
-                and bool(manifest.get("with_steps")) == (steps_of is not None)
-                and len(existing) == 1
-            ):
-                report.skipped.append(session_id)
-                continue
-            tmp = dest / f".tmp-{session_id}-{os.getpid()}"
-            if tmp.exists():
-                shutil.rmtree(tmp)
-            error = _write_session(directory, info, tmp, checksums, steps_of)
-            if error:
-                report.steps_errors[session_id] = error
-            old = []
-            for k, copy in enumerate(existing):
-                aside = dest / f".old-{session_id}-{os.getpid()}-{k}"
-                os.replace(copy, aside)
-                old.append(aside)
-            final.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp, final)
-            for aside in old:
-                shutil.rmtree(aside, ignore_errors=True)
-            for copy in existing:  # drop partitions left empty by a move
-                for parent in (copy.parent, copy.parent.parent):
-                    if parent != final.parent and parent != final.parent.parent:
-                        try:
-                            parent.rmdir()
-                        except OSError:
-                            break
-            report.archived.append(session_id)
+        with archive_lock(root):
+            for directory in list_session_dirs(root):
+                if only is not None and directory.name not in only:
+                    continue
+                try:
+                    info = read_session_json(directory)
+                except (OSError, ValueError):
+                    report.not_finalised.append(directory.name)
+                    continue
+                if athlete is not None and ((info.get("meta") or {}).get("athlete") or "") != (
+                    athlete
+                ):
+                    continue
+                current = str(info.get("id") or directory.name)
+                if info.get("status") not in (STATUS_FINALISED, STATUS_RECOVERED):
+                    report.not_finalised.append(current)
+                    continue
+                sent, error, n_bytes = archive_one(target, directory, info, steps_of)
+                (report.archived if sent else report.skipped).append(current)
+                report.bytes_sent += n_bytes
+                if error:
+                    report.steps_errors[current] = error
+                if on_archived is not None:
+                    on_archived(current)
     except OSError as err:
+        where = f" (session {current})" if current else ""
         raise StoreError(
-            f"archive stopped: {describe_os_error(err)} at {err.filename or dest}"
+            f"archive to {target.uri} stopped{where}: {err}; "
+            f"{len(report.archived)} session(s) were committed, run it again to resume"
         ) from err
     return report
