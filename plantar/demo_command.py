@@ -28,11 +28,14 @@ from base.units import kmh_to_mps
 DEMO_FATIGUE_ONSET_S = 60.0
 DEMO_FATIGUE_RAMP_S = 120.0
 DEMO_FATIGUE_GAIN = 1.5
+#: The simulated runner's treadmill speed (km/h) and name, unless given.
+DEMO_SPEED_KMH = 12.0
+DEMO_ATHLETE = "demo runner"
 
 
 def register(sub: Any) -> None:
     """Add ``demo`` to the ``plantar`` subcommands."""
-    from dashboard.commands import add_server_options
+    from dashboard.commands import add_server_options, add_session_options
 
     p = sub.add_parser(
         "demo",
@@ -43,6 +46,7 @@ def register(sub: Any) -> None:
         ),
     )
     add_server_options(p)
+    add_session_options(p, speed_kmh=DEMO_SPEED_KMH, athlete=DEMO_ATHLETE)
     p.add_argument("--duration", type=float, default=None, help="stop after S seconds")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser")
     p.add_argument("--no-record", action="store_true", help="show live data without recording")
@@ -50,7 +54,6 @@ def register(sub: Any) -> None:
     s.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     s.add_argument("--rate", type=float, default=200.0, help="sampling rate per insole (Hz)")
     s.add_argument("--strike", choices=("rearfoot", "midfoot", "forefoot"), default="rearfoot")
-    s.add_argument("--speed-kmh", type=float, default=12.0, help="treadmill speed (km/h)")
     s.add_argument(
         "--fatigue-onset-s",
         type=float,
@@ -80,12 +83,21 @@ def _say(text: str) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run ``plantar demo``."""
     from base.errors import ConfigError
+    from dashboard.commands import session_meta
     from dashboard.server import live_runtime
     from hardware.sim import GaitParams
     from live.runtime import RuntimeOptions
 
     if args.duration is not None and args.duration <= 0:
         raise ConfigError("--duration must be a positive number of seconds")
+    meta = {
+        **session_meta(args),
+        "shoe": args.shoe or "simulated",
+        "sock": args.sock or "simulated",
+        "source": "demo",
+    }
+    if not args.speed_kmh:
+        raise ConfigError("--speed-kmh: the simulated runner needs a speed above 0 km/h")
     try:  # check the runner's parameters here, for a clear error before anything starts
         GaitParams(
             speed_mps=kmh_to_mps(args.speed_kmh),
@@ -110,13 +122,6 @@ def run(args: argparse.Namespace) -> int:
     try:
         urls = {"left": f"serial://{paths['left']}", "right": f"serial://{paths['right']}"}
         options = RuntimeOptions.from_args(args)
-        meta = {
-            "athlete": "demo runner",
-            "shoe": "simulated",
-            "sock": "simulated",
-            "treadmill_speed_kmh": args.speed_kmh,
-            "source": "demo",
-        }
         runtime = live_runtime(options, urls=urls, meta=meta)
         runtime.start(record=not args.no_record)
         _say(f"Plantar demo: {runtime.url}")

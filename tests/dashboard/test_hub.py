@@ -38,9 +38,42 @@ def test_heat_map_follows_stance_and_swing(layouts, analyzer, pair) -> None:
     inside = np.isfinite(g_stance)
     assert inside.sum() > 500  # the grid covers the foot outline
     assert np.nanmax(g_stance) > 100.0
-    assert np.nanmax(g_swing) < 20.0
+    # in swing the page is sent the last stance's peak map, flagged as held
+    assert not {f["foot"]: f for f in stance["feet"]}["left"]["held"]
+    assert {f["foot"]: f for f in swing["feet"]}["left"]["held"]
+    assert np.nanmax(g_swing) > 100.0
     # cells outside the outline stay empty in every message
     assert np.array_equal(np.isfinite(g_swing), inside)
+
+
+def test_held_map_is_the_per_sensel_peak_of_the_last_stance(layouts, analyzer, pair) -> None:
+    hub = LiveHub(layouts)
+    peak = None
+    seen_stance = False
+    for _ in range(2000):  # 5 ms batches, up to 10 s
+        for insole in pair:
+            frames = frames_of(insole, 1)
+            out = analyzer.feed(frames)
+            if out.frames is None:
+                continue
+            hub.publish_frames(frames, out.frames)
+            if frames.foot != "left":
+                continue
+            for row, in_stance in zip(frames.pressure_kpa, out.frames.stance, strict=True):
+                if in_stance:
+                    peak = row.copy() if not seen_stance or peak is None else np.fmax(peak, row)
+                    seen_stance = True
+                elif seen_stance and peak is not None:
+                    held_expected = peak
+                    msg = decode_display(hub.build_display_message())
+                    view = {f["foot"]: f for f in msg["feet"]}["left"]
+                    assert view["held"]
+                    want = hub._feet["left"].grid.interpolate(held_expected)
+                    # one quantisation step of the u8 grid (kpa_max / 254)
+                    assert np.nanmax(np.abs(view["grid_kpa"] - want)) <= hub.kpa_max / 254 + 1e-3
+                    assert np.nanmax(want) > 100.0
+                    return
+    raise AssertionError("never saw a whole stance of the left foot")
 
 
 def test_cop_trace_is_the_current_step_and_resets_at_heel_strike(layouts, analyzer, pair) -> None:
