@@ -57,7 +57,7 @@ _MAX_COP_POINTS = 256
 _RATE_WINDOW_S = 2.0
 #: An insole whose frames stopped this long ago (s) is shown as lost, whatever the bridge
 #: says (a stalled link often closes only after its read timeout).
-LOST_AFTER_S = 1.0
+LOST_AFTER_S = 1.5
 #: Link states of the bridge in which an insole that has streamed is lost.
 _LOST_STATES = ("reconnecting", "closed", "connecting")
 #: How often link status goes to the pages (s).

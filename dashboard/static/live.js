@@ -393,7 +393,7 @@
   function updateLost(l) {
     const foot = l.foot, lost = !!l.lost, was = state.lost[foot];
     state.lost[foot] = lost;
-    document.getElementById(`panel-${foot}`).classList.toggle("lost", lost);
+    document.getElementById(`panel-${foot}`).classList.toggle("insole-lost", lost);
     const box = document.getElementById(`lost-${foot}`);
     box.hidden = !lost;
     if (lost) box.querySelector(".lost-text").textContent = `${foot.toUpperCase()} INSOLE LOST · ${fmt(l.lost_for_s, 0)} s`;

@@ -33,6 +33,7 @@ import pytest
 from hardware.sim.pty_process import spawn
 from tests.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.dashboard.conftest import ARTIFACTS
+from tests.dashboard.page_layout import LAYOUT_PROBE, layout_problems
 
 pytestmark = pytest.mark.slow
 
@@ -226,6 +227,14 @@ def test_unplugged_insole_shows_lost_then_streaming(server: LiveServer, browser:
     assert "RECORDING GAP" in state["warning"] and "RIGHT" in state["warning"]
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "live-insole-lost.png"))
+    assert not layout_problems(page.evaluate(LAYOUT_PROBE))  # the lost state stays in its box
+    box = page.evaluate(
+        "[...['panel-right', 'lost-right']].map((id) => {"
+        " const r = document.getElementById(id).getBoundingClientRect();"
+        " return [r.left, r.top, r.right, r.bottom]; })"
+    )
+    panel, hatch = box
+    assert panel[0] <= hatch[0] and hatch[2] <= panel[2] and hatch[3] <= panel[3]
     # the lost time counts up while it is away
     page.wait_for_function(
         "parseInt(document.querySelector('#lost-right .lost-text').textContent.split('·')[1]) >= 2",
