@@ -133,6 +133,12 @@ def test_live_page_in_headless_chromium(tmp_path: Path) -> None:
             page.wait_for_function("window.plantar && window.plantar.messages > 5", timeout=120000)
             page.check("#opt-audio")  # the runner opts in to the sound cue
             assert page.evaluate("window.plantar.audio.enabled")
+            page.check("#opt-metronome")  # clicks at the cadence, then off again
+            page.wait_for_function(
+                "window.plantar.audio.log.filter((c) => c.kind === 'tick').length >= 2",
+                timeout=30000,
+            )
+            page.uncheck("#opt-metronome")
 
             # sample the canvases until stance, swing and left-stance-with-right-swing have
             # been drawn over at least ~3 strides (waits for what it needs, not for a time)

@@ -205,3 +205,25 @@ def test_pipeline_publishes_the_analyzers_steps_hot_cells_and_gauges(layouts, pa
         assert 140 < metrics["cadence_spm"] < 220
 
     asyncio.run(run())
+
+
+def test_insole_is_lost_when_the_bridge_says_so_or_its_frames_stop(layouts, analyzer, pair) -> None:
+    hub = LiveHub(layouts)
+    assert not hub.link_event("left")["lost"]  # never streamed: waiting, not lost
+    for _ in range(20):
+        for insole in pair:
+            publish(hub, analyzer, frames_of(insole, 5))
+    assert not hub.link_event("left")["lost"] and not hub.link_event("right")["lost"]
+    hub.publish_link("right", {"state": "reconnecting", "detail": "unplugged"})
+    right = hub.link_event("right")
+    assert right["lost"] and right["lost_for_s"] is not None and right["lost_for_s"] >= 0
+    assert not hub.link_event("left")["lost"]
+    # frames again and the bridge streaming: back
+    hub.publish_link("right", {"state": "streaming"})
+    publish(hub, analyzer, frames_of(pair[1], 5))
+    assert not hub.link_event("right")["lost"]
+    # silence: the newest left frame arrived 3 s ago, the bridge still says streaming
+    frames = frames_of(pair[0], 5)
+    hub.publish_frames(frames, analyzer.feed(frames).frames, time.monotonic_ns() - 3_000_000_000)
+    left = hub.link_event("left")
+    assert left["lost"] and left["lost_for_s"] >= 2.9  # counted from the last frame
