@@ -9,7 +9,8 @@ unplugged. The tests run in order on that one server (CI time):
   within 1 s; both press Record at once and one session is recorded, with those tags;
 * the right insole is unplugged: within 2 s its foot shows lost, its numbers are blank and
   the recording warns of a gap; plugged back, it shows streaming within 3 s;
-* the server stops: within 3 s the page shows it has lost the server.
+* the server stops: within 3 s the page shows it has lost the server; started again on
+  the same address, the page reconnects by itself and says so.
 
 Deadlines of the bars are measured; every wait has a generous timeout of its own, so a
 busy machine fails with a measurement rather than a hang.
@@ -47,8 +48,12 @@ ATHLETE = "Runner Seven"
 class LiveServer:
     proc: subprocess.Popen[str]
     url: str
-    home: Path
+    tmp: Path
     insoles: dict[str, subprocess.Popen[str]]
+
+    @property
+    def home(self) -> Path:
+        return self.tmp / "home"
 
     def send(self, foot: str, command: str) -> None:
         stdin = self.insoles[foot].stdin
@@ -69,6 +74,43 @@ class LiveServer:
         raise AssertionError(f"the {foot} insole never printed {prefix!r}")
 
 
+def _start_serve(tmp: Path, port: int = 0) -> tuple[subprocess.Popen[str], str]:
+    """``plantar serve`` on the two pty insoles under ``tmp``; (process, its URL)."""
+    env = dict(os.environ, PLANTAR_HOME=str(tmp / "home"), PYTHONPATH=str(REPO))
+    log = tmp / f"serve-{time.monotonic_ns()}.log"  # a pipe nobody reads could fill
+    with log.open("w") as err:
+        proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "plantar.cli", "serve", "--port", str(port),
+                "--left", f"serial://{tmp / 'plantar-left'}",
+                "--right", f"serial://{tmp / 'plantar-right'}",
+                "--athlete", ATHLETE, "--shoe", "Old Shoe", "--speed-kmh", "11",
+            ],
+            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=err, text=True,
+        )  # fmt: skip
+    assert proc.stdout is not None
+    t_end = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < t_end:
+        line = proc.stdout.readline()
+        if "Plantar dashboard:" in line:
+            return proc, line.split("Plantar dashboard:", 1)[1].strip()
+        if not line and proc.poll() is not None:
+            break
+    proc.kill()
+    proc.wait()
+    raise AssertionError(f"serve did not print its URL: {log.read_text()}")
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     if not Path(CHROMIUM).exists():
@@ -79,44 +121,17 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
         foot: spawn(tmp / f"plantar-{foot}", "--foot", foot, "--seed", "5")
         for foot in ("left", "right")
     }
-    env = dict(os.environ, PLANTAR_HOME=str(tmp / "home"), PYTHONPATH=str(REPO))
-    log = (tmp / "serve.log").open("w")  # read on failure; a pipe nobody reads could fill
-    proc = subprocess.Popen(
-        [
-            sys.executable, "-m", "plantar.cli", "serve", "--port", "0",
-            "--left", f"serial://{tmp / 'plantar-left'}",
-            "--right", f"serial://{tmp / 'plantar-right'}",
-            "--athlete", ATHLETE, "--shoe", "Old Shoe", "--speed-kmh", "11",
-        ],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=log, text=True,
-    )  # fmt: skip
+    live = None
     try:
-        assert proc.stdout is not None
-        url = None
-        t_end = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < t_end:
-            line = proc.stdout.readline()
-            if "Plantar dashboard:" in line:
-                url = line.split("Plantar dashboard:", 1)[1].strip()
-                break
-            if not line and proc.poll() is not None:
-                break
-        if url is None:
-            proc.kill()
-            proc.wait()
-            raise AssertionError(f"serve did not print its URL: {(tmp / 'serve.log').read_text()}")
-        yield LiveServer(proc, url, tmp / "home", insoles)
+        proc, url = _start_serve(tmp)
+        live = LiveServer(proc, url, tmp, insoles)
+        yield live
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.communicate(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        if live is not None:
+            _stop(live.proc)
         for insole in insoles.values():
             insole.kill()
             insole.wait()
-        log.close()
 
 
 @pytest.fixture(scope="module")
@@ -263,4 +278,16 @@ def test_stopped_server_dims_the_page(server: LiveServer, browser: Any) -> None:
     page.screenshot(path=str(ARTIFACTS / "live-server-lost.png"))
     server.proc.communicate(timeout=60)
     assert server.proc.returncode == 0
+    # the server comes back on its address: the page reconnects by itself and says so
+    port = int(server.url.rstrip("/").rsplit(":", 1)[1])
+    server.proc, _ = _start_serve(server.tmp, port)
+    page.wait_for_function(
+        "document.getElementById('offline').hidden && window.plantar.messages > 0"
+        " && document.getElementById('announce').textContent.includes('RECONNECTED')",
+        timeout=WAIT_MS,
+    )
+    n = page.evaluate("window.plantar.messages")
+    page.wait_for_function(f"window.plantar.messages > {n + 5}", timeout=WAIT_MS)  # live again
+    assert not page.evaluate("document.body.classList.contains('offline-state')")
+    errors = [e for e in errors if "WebSocket" not in e]
     assert not errors, errors
