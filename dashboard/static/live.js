@@ -43,6 +43,22 @@
   };
   window.plantar = state;
 
+  // One panel per foot from the page's template: "{foot}" in its data-id attributes
+  // becomes the foot (ids foot-left, gauge-right-note ...); inserted before the side panel.
+  function buildFootPanels() {
+    const tpl = document.getElementById("foot-panel");
+    const side = document.querySelector(".live .side");
+    FEET.forEach((foot) => {
+      const panel = tpl.content.firstElementChild.cloneNode(true);
+      panel.querySelectorAll("[data-id]").forEach((el) => { el.id = el.dataset.id.replace("{foot}", foot); });
+      panel.id = `panel-${foot}`;
+      panel.querySelector("[data-text=title]").textContent = foot.toUpperCase();
+      panel.querySelector(".foot-canvas").setAttribute("aria-label", `${foot} foot pressure`);
+      side.before(panel);
+    });
+  }
+  buildFootPanels();
+
   // ---------------------------------------------------------------- colour scale
   // Fixed LUT over 0..kpaMax: dark blue -> cyan -> green -> yellow -> red -> white.
   const STOPS = [
