@@ -96,6 +96,7 @@ def run_analyze(args: argparse.Namespace) -> int:
         data.feet, data.layouts, yaw_rate_dps=data.yaw_rate_dps, speed_mps=speed
     )
     result["source"] = data.source
+    result["markers"] = data.markers
     if args.json:
         print(json.dumps(_clean(result)))
         return 0

@@ -4,8 +4,10 @@ Routes (``/docs`` has the OpenAPI description):
 
 * ``GET /`` the live page; ``/static/*`` its JS and CSS (shipped in the package).
 * ``GET /api/health``, ``GET /api/layout`` (foot geometry for drawing), ``GET /api/status``.
-* ``GET /api/session``, ``PUT /api/session`` (shoe, sock, speed ... of the session),
-  ``POST /api/recording/start``, ``POST /api/recording/stop``.
+* ``GET /api/session``, ``PUT /api/session``: the one session state (athlete, shoe, sock,
+  speed, incline, notes), shared by every page (each change goes out on ``/ws/events``);
+  ``POST /api/recording/start``, ``POST /api/recording/stop`` act on it;
+  ``POST /api/marker`` stamps the runner's "hot spot felt now" into the recording.
 * ``GET /api/sessions``, ``GET /api/sessions/{id}``, ``GET /api/sessions/{id}/files``,
   ``GET /api/sessions/{id}/files/{name}``: recorded sessions, read-only. Ids and file
   names are checked against a strict pattern and must resolve inside the sessions
@@ -56,6 +58,16 @@ class SessionMetaIn(BaseModel):
     def given(self) -> dict[str, Any]:
         """Only the fields the request set."""
         return self.model_dump(exclude_unset=True)
+
+
+#: What the marker button and the space key stamp into the recording.
+DEFAULT_MARKER_LABEL = "hot spot felt now"
+
+
+class MarkerIn(BaseModel):
+    """A runner's marker: what they felt, now."""
+
+    label: str = Field(DEFAULT_MARKER_LABEL, min_length=1, max_length=200)
 
 
 def _check_name(value: str, what: str) -> str:
@@ -174,6 +186,12 @@ def create_app(
     async def stop_recording() -> dict[str, Any]:
         """Stop and finalise the recording (409 when not recording)."""
         return await _call(_control().stop_recording)
+
+    @app.post("/api/marker")
+    async def add_marker(marker: MarkerIn | None = None) -> dict[str, Any]:
+        """Stamp a marker into the recording (409 when not recording)."""
+        label = marker.label if marker else DEFAULT_MARKER_LABEL
+        return await _call(_control().add_marker, label)
 
     @app.get("/api/sessions")
     async def sessions() -> list[dict[str, Any]]:

@@ -5,6 +5,7 @@
     plantar serve                                      # 127.0.0.1:8000, sessions only
     plantar serve --left serial:///dev/ttyACM0 --right serial:///dev/ttyACM1
     plantar serve --host 0.0.0.0 --left ble://name/Plantar-L --right ble://name/Plantar-R
+    plantar serve --left ... --right ... --athlete "A. Runner" --shoe "Pegasus 40" --speed-kmh 12
 
 On any address other than loopback a token is required; the URL with the token is
 printed at start.
@@ -69,6 +70,43 @@ def add_server_options(p: argparse.ArgumentParser, default_port: int = 8000) -> 
     )
 
 
+def add_session_options(
+    p: argparse.ArgumentParser, *, speed_kmh: float | None = None, athlete: str = ""
+) -> None:
+    """The session state's starting values (``serve`` and ``demo``); every page can change
+    them, and a recording carries them."""
+    g = p.add_argument_group("session (shown and editable on the page; stored with the recording)")
+    g.add_argument("--athlete", default=athlete, help="runner's name or code")
+    g.add_argument("--shoe", default="", help="shoe of the session")
+    g.add_argument("--sock", default="", help="sock of the session")
+    speed = "" if speed_kmh is None else f" (default {speed_kmh:g})"
+    g.add_argument("--speed-kmh", type=float, default=speed_kmh, help=f"treadmill speed{speed}")
+    g.add_argument("--incline-pct", type=float, default=None, help="treadmill incline (%%)")
+    g.add_argument("--notes", default="", help="free notes")
+
+
+def session_meta(args: argparse.Namespace) -> dict[str, Any]:
+    """The session state given by :func:`add_session_options` (checked like the page's)."""
+    from base.errors import ConfigError
+
+    speed, incline = args.speed_kmh, args.incline_pct
+    if speed is not None and not 0.0 <= speed <= 40.0:
+        raise ConfigError(f"--speed-kmh must be between 0 and 40 (got {speed:g})")
+    if incline is not None and not -10.0 <= incline <= 40.0:
+        raise ConfigError(f"--incline-pct must be between -10 and 40 (got {incline:g})")
+    for name in ("athlete", "shoe", "sock"):
+        if len(getattr(args, name)) > 100:
+            raise ConfigError(f"--{name} is longer than 100 characters; shorten it")
+    return {
+        "athlete": args.athlete,
+        "shoe": args.shoe,
+        "sock": args.sock,
+        "treadmill_speed_kmh": speed,
+        "treadmill_incline_pct": incline,
+        "notes": args.notes,
+    }
+
+
 def register(sub: Any) -> None:
     """Add ``serve`` to the ``plantar`` subcommands."""
     p = sub.add_parser(
@@ -83,9 +121,7 @@ def register(sub: Any) -> None:
     p.add_argument("--left", metavar="URL", help="left insole, e.g. serial:///dev/ttyACM0")
     p.add_argument("--right", metavar="URL", help="right insole, e.g. ble://name/Plantar-R")
     p.add_argument("--record", action="store_true", help="start recording at once")
-    p.add_argument("--shoe", default="", help="shoe of the session")
-    p.add_argument("--sock", default="", help="sock of the session")
-    p.add_argument("--speed-kmh", type=float, default=None, help="treadmill speed (km/h)")
+    add_session_options(p)
     p.set_defaults(handler=run)
 
 
@@ -99,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("give both --left URL and --right URL, or neither (review only)")
     urls = {"left": args.left, "right": args.right} if args.left else None
     options = RuntimeOptions.from_args(args)
-    meta = {"shoe": args.shoe, "sock": args.sock, "treadmill_speed_kmh": args.speed_kmh}
+    meta = session_meta(args)
     runtime = live_runtime(options, urls=urls, meta=meta)
     try:
         runtime.start(record=args.record)

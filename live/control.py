@@ -10,7 +10,8 @@ class ControlError(Exception):
 
 
 class SessionControl(Protocol):
-    """Recording and session conditions (see :class:`live.pipeline.LivePipeline`)."""
+    """Recording, the one session state and the runner's markers (see
+    :class:`live.pipeline.LivePipeline`)."""
 
     def start_recording(self, meta: dict[str, Any]) -> dict[str, Any]: ...
 
@@ -19,3 +20,5 @@ class SessionControl(Protocol):
     def update_meta(self, meta: dict[str, Any]) -> dict[str, Any]: ...
 
     def session_info(self) -> dict[str, Any]: ...
+
+    def add_marker(self, label: str) -> dict[str, Any]: ...

@@ -11,7 +11,8 @@ Little-endian, no padding between fields, decoded by ``static/live.js``::
       kpa_max          f32  full scale of the grid codes (kPa)
     per foot
       foot             u8   0 left, 1 right
-      flags            u8   bit 0: has data; bit 1: in stance
+      flags            u8   bit 0: has data; bit 1: in stance; bit 2: held (grid is the
+                            last stance's peak map, shown through swing)
       ny, nx           u16, u16  grid shape (rows = y anterior, columns = x)
       n_shear, n_cop   u16, u16
       reserved         2 bytes
@@ -42,6 +43,7 @@ HEADER = struct.Struct("<4sIdB3xf")
 FOOT_HEAD = struct.Struct("<BBHHHH2xdddff")
 FLAG_HAS_DATA = 1
 FLAG_STANCE = 2
+FLAG_HELD = 4
 FOOT_CODES = {"left": 0, "right": 1}
 FOOT_NAMES = ("left", "right")
 
@@ -61,6 +63,7 @@ class FootView:
     peak_kpa: float = 0.0
     has_data: bool = False
     stance: bool = False
+    held: bool = False
 
 
 def quantise_grid(grid_kpa: np.ndarray, kpa_max: float) -> np.ndarray:
@@ -87,7 +90,11 @@ def encode_display(msg_seq: int, t_send_ms: float, kpa_max: float, feet: list[Fo
         ny, nx = codes.shape
         shear = np.ascontiguousarray(view.shear_kpa, dtype="<f4").reshape(-1, 3)
         cop = np.ascontiguousarray(view.cop_xy_mm, dtype="<f4").reshape(-1, 2)
-        flags = (FLAG_HAS_DATA if view.has_data else 0) | (FLAG_STANCE if view.stance else 0)
+        flags = (
+            (FLAG_HAS_DATA if view.has_data else 0)
+            | (FLAG_STANCE if view.stance else 0)
+            | (FLAG_HELD if view.held else 0)
+        )
         parts.append(
             FOOT_HEAD.pack(
                 FOOT_CODES[view.foot],
@@ -134,6 +141,7 @@ def decode_display(data: bytes) -> dict:
                 "foot": FOOT_NAMES[foot],
                 "has_data": bool(flags & FLAG_HAS_DATA),
                 "stance": bool(flags & FLAG_STANCE),
+                "held": bool(flags & FLAG_HELD),
                 "grid_codes": codes,
                 "grid_kpa": dequantise_grid(codes, kpa_max),
                 "shear_kpa": shear,

@@ -6,10 +6,14 @@ The producer is :class:`live.pipeline.LivePipeline`, on the server's event loop:
 CoP, stance flag), :meth:`~LiveHub.publish_step` with each step and its own hot cells,
 :meth:`~LiveHub.publish_analysis` with the Analyzer's pivot gauge and metrics, and
 :meth:`~LiveHub.publish_alert`, :meth:`~LiveHub.publish_link`,
-:meth:`~LiveHub.publish_recording` (the last also from the recorder's status thread).
-The hub computes no metric: it keeps the newest frame, the CoP trace of the current
-stance (from the Analyzer's stance flags) and the latest analysis state, and never waits
-for a client or the network.
+:meth:`~LiveHub.publish_recording`, :meth:`~LiveHub.publish_session` (the one session
+state), :meth:`~LiveHub.publish_clock` and :meth:`~LiveHub.publish_marker` (the recording's
+status thread and the page's requests call these from other threads).
+The hub computes no metric: it keeps the newest frame, the CoP trace and the per-sensel
+peak of the current stance (from the Analyzer's stance flags; the last stance's peak map is
+shown through swing), the latest analysis state, and whether each insole is lost (the
+bridge says so, or nothing came for :data:`LOST_AFTER_S`); it never waits for a client or
+the network.
 
 Two channels per browser:
 
@@ -51,6 +55,13 @@ from live.subscribers import DisplayClient, EventClient
 DEFAULT_KPA_MAX = 400.0
 _MAX_COP_POINTS = 256
 _RATE_WINDOW_S = 2.0
+#: An insole whose frames stopped this long ago (s) is shown as lost, whatever the bridge
+#: says (a stalled link often closes only after its read timeout).
+LOST_AFTER_S = 1.5
+#: Link states of the bridge in which an insole that has streamed is lost.
+_LOST_STATES = ("reconnecting", "closed", "connecting")
+#: How often link status goes to the pages (s).
+LINK_PERIOD_S = 0.5
 
 
 def _wall_ms_from_monotonic_ns(t_ns: float, offset_ms: float) -> float:
@@ -73,6 +84,9 @@ class _FootLive:
     arrivals: deque = field(default_factory=deque)  # (t_recv_s, n_frames, first_seq, last_seq)
     frames_total: int = 0
     link: dict[str, Any] = field(default_factory=dict)
+    stance_peak_kpa: np.ndarray | None = None  # per sensel, over the current stance
+    held_peak_kpa: np.ndarray | None = None  # the last finished stance's, held through swing
+    lost_since_s: float | None = None  # monotonic s when the insole was first seen lost
 
 
 class LiveHub:
@@ -120,6 +134,9 @@ class LiveHub:
         self._alerts: deque[dict[str, Any]] = deque(maxlen=history)
         self._metrics: dict[str, Any] = {}
         self._recording: dict[str, Any] = {"state": "idle"}
+        self._session: dict[str, Any] = {}
+        self._clock: dict[str, Any] = {}
+        self._markers: deque[dict[str, Any]] = deque(maxlen=history)
         self._tasks: list[asyncio.Task] = []
         self.messages_built = 0
         self._msg_seq = 0
@@ -175,6 +192,7 @@ class LiveHub:
         t_recv = time.monotonic_ns() if t_recv_ns is None else int(t_recv_ns)
         with self._lock:
             self._trace_cop(fl, reduced.cop_xy_mm, reduced.stance)
+            self._track_peak(fl, frames.pressure_kpa, reduced.stance)
             fl.pressure_kpa = np.array(frames.pressure_kpa[-1], dtype=np.float64)
             fl.shear_kpa = np.array(frames.shear_kpa[-1], dtype=np.float32)
             fl.t_s = float(frames.t_s[-1])
@@ -209,6 +227,21 @@ class LiveHub:
                 pts = pts[-(_MAX_COP_POINTS - fl.n_cop) :]
             fl.cop[fl.n_cop : fl.n_cop + len(pts)] = pts
             fl.n_cop += len(pts)
+
+    @staticmethod
+    def _track_peak(fl: _FootLive, pressure_kpa: np.ndarray, stance: np.ndarray) -> None:
+        """Per-sensel peak of the current stance; at toe-off it becomes the held map."""
+        in_stance = fl.stance
+        for a, b in _runs(stance):
+            if stance[a]:
+                peak = np.nanmax(pressure_kpa[a:b], axis=0)
+                if not in_stance or fl.stance_peak_kpa is None:  # heel strike: a new stance
+                    fl.stance_peak_kpa = peak.astype(np.float64)
+                else:
+                    np.fmax(fl.stance_peak_kpa, peak, out=fl.stance_peak_kpa)
+            elif in_stance and fl.stance_peak_kpa is not None:  # toe-off
+                fl.held_peak_kpa, fl.stance_peak_kpa = fl.stance_peak_kpa, None
+            in_stance = bool(stance[a])
 
     def publish_step(self, step: dict[str, Any], hot_cells: list[int]) -> None:
         """A finished step record from the Analyzer, with the hot cells of its own peak map
@@ -249,6 +282,22 @@ class LiveHub:
         self._recording = dict(status)
         self._broadcast({"type": "recording", **self._recording})
 
+    def publish_session(self, info: dict[str, Any]) -> None:
+        """The one session state (``meta``: athlete, shoe, sock, speed, incline, notes)."""
+        self._session = {"meta": dict(info.get("meta") or {})}
+        self._broadcast({"type": "session", **self._session})
+
+    def publish_clock(self, clock: dict[str, Any]) -> None:
+        """Elapsed time, treadmill distance and step counts of the live session."""
+        self._clock = dict(clock)
+        self._broadcast({"type": "clock", **self._clock})
+
+    def publish_marker(self, marker: dict[str, Any]) -> None:
+        """A runner's marker, as recorded (``t_s``, ``label``, ``session_id``)."""
+        event = {"type": "marker", **marker}
+        self._markers.append(event)
+        self._broadcast(event)
+
     def latest_t_s(self) -> float:
         """Session time of the newest frame of either foot (NaN before any)."""
         times = [fl.t_s for fl in self._feet.values() if math.isfinite(fl.t_s)]
@@ -281,15 +330,32 @@ class LiveHub:
             rate = (received - arr[0][1]) / span if span > 0 else None
             loss = 100.0 * max(expected - received, 0) / expected if expected > 0 else None
         state = link.pop("state", "streaming" if arr else "no data")
+        lost_for_s = self._lost_for(fl, state, bool(arr), now_s)
         return {
             "type": "link",
             "foot": foot,
             "state": state,
+            "lost": lost_for_s is not None,
+            "lost_for_s": round(lost_for_s, 1) if lost_for_s is not None else None,
             "rate_hz": round_or_none(rate, 1) if rate is not None else None,
             "loss_pct": round_or_none(loss, 2) if loss is not None else None,
             "frames": total,
             **{k: v for k, v in link.items() if k != "type"},
         }
+
+    def _lost_for(self, fl: _FootLive, state: str, recent: bool, now_s: float) -> float | None:
+        """Seconds the insole has been lost (None: it is not). Only an insole that has
+        streamed can be lost; before that the page shows it as waiting."""
+        with self._lock:
+            if fl.frames_total == 0:
+                return None
+            silent = now_s - fl.t_recv_ns / 1e9 > LOST_AFTER_S
+            if state in _LOST_STATES or silent or not recent:
+                if fl.lost_since_s is None:
+                    fl.lost_since_s = min(now_s, fl.t_recv_ns / 1e9) if silent else now_s
+                return now_s - fl.lost_since_s
+            fl.lost_since_s = None
+            return None
 
     def snapshot(self) -> dict[str, Any]:
         """What a newly connected event client gets first."""
@@ -301,6 +367,9 @@ class LiveHub:
             "metrics": self._metrics,
             "links": {f: self.link_event(f) for f in self._feet},
             "recording": self._recording,
+            "session": self._session,
+            "clock": self._clock,
+            "markers": list(self._markers),
         }
 
     def status(self) -> dict[str, Any]:
@@ -399,13 +468,16 @@ class LiveHub:
                     fl.t_recv_ns,
                     fl.force_n,
                     fl.stance,
+                    fl.held_peak_kpa,
                 )
                 for foot, fl in self._feet.items()
             ]
         views = []
-        for foot, fl, p, shear, cop, t_s, t_sample, t_recv, force, stance in snaps:
+        for foot, fl, p, shear, cop, t_s, t_sample, t_recv, force, stance, held_p in snaps:
             has = p is not None
-            grid = fl.grid.interpolate(p) if has else np.full(fl.grid.inside.shape, np.nan)
+            held = has and not stance and held_p is not None
+            shown = held_p if held else p
+            grid = fl.grid.interpolate(shown) if has else np.full(fl.grid.inside.shape, np.nan)
             views.append(
                 FootView(
                     foot=foot,
@@ -419,6 +491,7 @@ class LiveHub:
                     peak_kpa=float(np.nanmax(p)) if has and p.size else 0.0,
                     has_data=has,
                     stance=stance,
+                    held=held,
                 )
             )
         self._msg_seq += 1
@@ -427,7 +500,7 @@ class LiveHub:
 
     async def _link_loop(self) -> None:
         while True:
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(LINK_PERIOD_S)
             for foot in self._feet:
                 self._broadcast(self.link_event(foot))
 
@@ -468,6 +541,13 @@ class LiveHub:
     def remove_event_client(self, client: EventClient) -> None:
         """Unregister an event client."""
         self._events.discard(client)
+
+
+def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
+    """``[a, b)`` index ranges over which ``flags`` is constant."""
+    cuts = np.flatnonzero(flags[1:] != flags[:-1]) + 1
+    bounds = [0, *cuts.tolist(), len(flags)]
+    return [(a, b) for a, b in itertools.pairwise(bounds) if b > a]
 
 
 def _slim_step(step: dict[str, Any]) -> dict[str, Any]:

@@ -9,8 +9,11 @@ the Analyzer's force, CoP and stance flag to the hub, then any finished step (wi
 own hot cells), the Analyzer's pivot gauge and metrics, and its alerts. Steps and alerts
 are recorded once, here. Nothing waits for the page: the hub keeps one slot per client.
 
-It also implements :class:`live.control.SessionControl`: start and stop recording and the
-session's conditions (shoe, sock, speed) from the page.
+It also implements :class:`live.control.SessionControl`: the **one** session state of the
+live process (athlete, shoe, sock, treadmill speed and incline, notes), published to every
+page on the hub's events channel; start and stop recording on that state (two pages pressing
+Record at once get one session: the second is refused), and the runner's markers ("hot spot
+felt now"), recorded as ``marker`` events.
 """
 
 from __future__ import annotations
@@ -24,10 +27,12 @@ from pathlib import Path
 from typing import Any
 
 from analysis.analyzer import Analyzer, PivotAlertPolicy
+from analysis.records import round_or_none
 from base.frames import FootFrames
 from hardware.layout import Layout
 from live.control import ControlError
 from live.hub import LiveHub
+from live.odometer import TreadmillOdometer
 
 log = logging.getLogger("plantar.live.pipeline")
 
@@ -75,6 +80,8 @@ class LivePipeline:
         self.sessions_root = sessions_root
         self.catalog = catalog
         self.meta: dict[str, Any] = dict(meta or {})
+        self._odometer = TreadmillOdometer(self.meta.get("treadmill_speed_kmh"))
+        self._rec_odometer = TreadmillOdometer(self.meta.get("treadmill_speed_kmh"))
         self._analyzer = Analyzer(
             layouts,
             rate_hint_hz=200.0,
@@ -96,6 +103,7 @@ class LivePipeline:
         #: Set by the runtime: a recording starts by itself once the insoles stream.
         self.record_when_connected = False
         hub.publish_analysis(self._analyzer.pivot_gauge(), self._analyzer.live_metrics())
+        hub.publish_session(self.session_info())
         self._status_stop = threading.Event()
         self._status_thread = threading.Thread(
             target=self._status_loop, name="plantar-rec-status", daemon=True
@@ -196,13 +204,33 @@ class LivePipeline:
         return {"meta": dict(self.meta), "recording": self.recording_status()}
 
     def update_meta(self, meta: dict[str, Any]) -> dict[str, Any]:
-        """Set conditions; they go into the next recording (and the current one's notes)."""
+        """Set conditions of the one session state and publish them to every page; they go
+        into the next recording (a change while recording is a ``meta`` event in it)."""
         self.meta.update({k: v for k, v in meta.items() if v is not None})
         self._analyzer.speed_mps = self._speed_mps()
+        speed = self.meta.get("treadmill_speed_kmh")
+        self._odometer.set_speed(speed)
+        self._rec_odometer.set_speed(speed)
         rec = self._recorder
-        if rec is not None:
-            rec.write_event("marker", self._now_t_s(), detail=json.dumps({"meta": meta}))
-        return self.session_info()
+        if rec is not None and meta:
+            rec.write_event("meta", self._now_t_s(), detail=json.dumps({"meta": meta}))
+        info = self.session_info()
+        self.hub.publish_session(info)
+        return info
+
+    def add_marker(self, label: str) -> dict[str, Any]:
+        """The runner's marker ("hot spot felt now"): a ``marker`` event in the recording,
+        at the session time of the newest frame, and on every page."""
+        rec = self._recorder
+        if rec is None:
+            raise ControlError("not recording: press Record first, then mark what you feel")
+        from store.schema import EVENT_MARKER
+
+        t_s = self._now_t_s()
+        rec.write_event(EVENT_MARKER, t_s, detail=json.dumps({"label": label}))
+        marker = {"t_s": round_or_none(t_s, 3), "label": label, "session_id": rec.session_id}
+        self.hub.publish_marker(marker)
+        return marker
 
     def start_recording(self, meta: dict[str, Any] | None = None) -> dict[str, Any]:
         """Start a recording of both feet; returns the recording status."""
@@ -235,6 +263,7 @@ class LivePipeline:
             )
             rec = Recorder(session_meta, root=self.sessions_root, catalog=self.catalog)
             rec.start()
+            self._rec_odometer.reset()
             self._counts = _RecordingCounts()
             self._last_report = None
             self._last_session = rec.session_id
@@ -274,10 +303,13 @@ class LivePipeline:
                 "lost_link": max(expected - c.handed - int(st.frames_dropped.get(foot, 0)), 0),
                 "dropped_recorder": int(st.frames_dropped.get(foot, 0)),
             }
+        recording_s, distance_m = self._rec_odometer.read()
         return {
             "state": "stopped" if stopped else st.state,
             "live": True,
             "session_id": st.session_id,
+            "recording_s": round(recording_s, 1),
+            "recording_distance_m": round(distance_m, 1),
             "frames_written": {f: v["written"] for f, v in feet.items()},
             "frames_dropped": {f: v["dropped_recorder"] for f, v in feet.items()},
             "frames_lost_link": {f: v["lost_link"] for f, v in feet.items()},
@@ -299,10 +331,20 @@ class LivePipeline:
             status["autostart"] = self.record_when_connected
         return status
 
+    def clock(self) -> dict[str, Any]:
+        """Time and treadmill distance since the live session started, steps seen."""
+        elapsed_s, distance_m = self._odometer.read()
+        return {
+            "elapsed_s": round(elapsed_s, 1),
+            "distance_m": round(distance_m, 1),
+            "steps": dict(self.steps_total),
+        }
+
     def _status_loop(self) -> None:
         while not self._status_stop.wait(1.0):
             if self._recorder is not None:
                 self.hub.publish_recording(self.recording_status())
+            self.hub.publish_clock(self.clock())
 
     def _now_t_s(self) -> float:
         return float(self.hub.latest_t_s())

@@ -35,11 +35,14 @@ from base.units import kmh_to_mps
 DEMO_FATIGUE_ONSET_S = 60.0
 DEMO_FATIGUE_RAMP_S = 120.0
 DEMO_FATIGUE_GAIN = 1.5
+#: The simulated runner's treadmill speed (km/h) and name, unless given.
+DEMO_SPEED_KMH = 12.0
+DEMO_ATHLETE = "demo runner"
 
 
 def register(sub: Any) -> None:
     """Add ``demo`` to the ``plantar`` subcommands."""
-    from dashboard.commands import add_server_options
+    from dashboard.commands import add_server_options, add_session_options
 
     p = sub.add_parser(
         "demo",
@@ -50,6 +53,7 @@ def register(sub: Any) -> None:
         ),
     )
     add_server_options(p)
+    add_session_options(p, speed_kmh=DEMO_SPEED_KMH, athlete=DEMO_ATHLETE)
     p.add_argument("--duration", type=float, default=None, help="stop after S seconds")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser")
     p.add_argument("--no-record", action="store_true", help="show live data without recording")
@@ -71,7 +75,6 @@ def register(sub: Any) -> None:
     s.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     s.add_argument("--rate", type=float, default=200.0, help="sampling rate per insole (Hz)")
     s.add_argument("--strike", choices=("rearfoot", "midfoot", "forefoot"), default="rearfoot")
-    s.add_argument("--speed-kmh", type=float, default=12.0, help="treadmill speed (km/h)")
     s.add_argument(
         "--fatigue-onset-s",
         type=float,
@@ -113,6 +116,9 @@ def run(args: argparse.Namespace) -> int:
         from plantar.pair_config import check_writable
 
         check_writable(args.config)
+    meta = _demo_meta(args)
+    if not args.speed_kmh:
+        raise ConfigError("--speed-kmh: the simulated runner needs a speed above 0 km/h")
     try:  # check the runner's parameters here, for a clear error before anything starts
         GaitParams(
             speed_mps=kmh_to_mps(args.speed_kmh),
@@ -135,13 +141,13 @@ def run(args: argparse.Namespace) -> int:
     if args.transport == "ble":
         from plantar.ble_demo import run_ble_demo
 
-        return run_ble_demo(args, _demo_meta(args))
+        return run_ble_demo(args, meta)
     sim, paths = _start_simulated_insoles(args)
     runtime = None
     try:
         urls = {"left": f"serial://{paths['left']}", "right": f"serial://{paths['right']}"}
         options = RuntimeOptions.from_args(args)
-        runtime = live_runtime(options, urls=urls, meta=_demo_meta(args))
+        runtime = live_runtime(options, urls=urls, meta=meta)
         runtime.start(record=not args.no_record)
         _say(f"Plantar demo: {runtime.url}")
         _say(f"simulated insoles on {paths['left']} (left) and {paths['right']} (right)")
@@ -167,11 +173,13 @@ def open_and_serve(runtime: Any, args: argparse.Namespace) -> None:
 
 
 def _demo_meta(args: argparse.Namespace) -> dict[str, Any]:
+    """The demo's session state: the runner's options, the simulated shoe and sock."""
+    from dashboard.commands import session_meta
+
     return {
-        "athlete": "demo runner",
-        "shoe": "simulated",
-        "sock": "simulated",
-        "treadmill_speed_kmh": args.speed_kmh,
+        **session_meta(args),
+        "shoe": args.shoe or "simulated",
+        "sock": args.sock or "simulated",
         "source": "demo",
     }
 

@@ -10,6 +10,7 @@ system (Moticon, pedar, gaitpdb) through :mod:`store.importers`. Nothing here wr
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +26,7 @@ from base.units import kmh_to_mps
 from hardware.layout import Layout, load_layout
 from store.errors import SessionNotFoundError, StoreError
 from store.export import find_session
-from store.schema import batch_to_frames
+from store.schema import EVENT_MARKER, batch_to_frames
 from store.session import (
     FORCE_PLATE_LAYOUT_ID,
     PARQUET_SUFFIX,
@@ -47,6 +48,8 @@ class SessionRecording:
     yaw_rate_dps: dict[str, np.ndarray] = field(default_factory=dict)
     speed_mps: float | None = None
     source: str = ""
+    #: The runner's markers ("hot spot felt now"): ``{"t_s", "label"}``, in time order.
+    markers: list[dict[str, Any]] = field(default_factory=list)
 
 
 def foot_layout(layout_id: str, foot: str, eu_size: float | None, where: str) -> Layout:
@@ -120,7 +123,33 @@ def read_session(directory: Path) -> SessionRecording:
             f"session {directory.name}: no finalised frame files (left.parquet/right.parquet); "
             "run `plantar sessions` to recover it first"
         )
-    return SessionRecording(feet, layouts, yaw, speed_mps(meta), f"session:{directory.name}")
+    return SessionRecording(
+        feet,
+        layouts,
+        yaw,
+        speed_mps(meta),
+        f"session:{directory.name}",
+        markers=read_markers(directory),
+    )
+
+
+def read_markers(directory: Path) -> list[dict[str, Any]]:
+    """The ``marker`` events of a finalised session (``events.parquet``), in time order."""
+    path = directory / f"events{PARQUET_SUFFIX}"
+    if not path.exists():
+        return []
+    table = pq.read_table(path, columns=["t_s", "kind", "detail"])
+    markers = []
+    for row in table.to_pylist():
+        if row["kind"] != EVENT_MARKER:
+            continue
+        try:
+            detail = json.loads(row["detail"] or "{}")
+        except ValueError:
+            detail = {}
+        label = detail.get("label") if isinstance(detail, dict) else None
+        markers.append({"t_s": row["t_s"], "label": str(label or "marker")})
+    return sorted(markers, key=lambda m: m["t_s"])
 
 
 def load_recording(target: str) -> SessionRecording:

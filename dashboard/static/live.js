@@ -1,6 +1,9 @@
 // Plantar live page. Plain canvas, no build step, no external code.
 // Display messages (binary, /ws/live): see live/display_wire.py for the layout.
-// Events (JSON, /ws/events): snapshot, step, gauge, metrics, link, recording, alert, pong.
+// Events (JSON, /ws/events): snapshot, step, gauge, metrics, link, recording, session,
+// clock, marker, alert, pong. The session state (athlete, shoe, ...) lives on the server:
+// this page shows it and sends changes; Record/Stop act on it.
+// Sound (opt-in): live-audio.js, as window.plantar.audio.
 "use strict";
 
 (() => {
@@ -27,9 +30,34 @@
     latency: null,
     recording: { state: "idle" },
     links: {},
+    lost: { left: false, right: false },
+    metrics: {},
+    session: {},
+    clock: {},
+    markers: [],
+    gaps: 0,
+    online: null, // the events socket: null before the first try
+    lastEventMs: 0,
+    audio: window.PlantarAudio,
     dirty: false,
   };
   window.plantar = state;
+
+  // One panel per foot from the page's template: "{foot}" in its data-id attributes
+  // becomes the foot (ids foot-left, gauge-right-note ...); inserted before the side panel.
+  function buildFootPanels() {
+    const tpl = document.getElementById("foot-panel");
+    const side = document.querySelector(".live .side");
+    FEET.forEach((foot) => {
+      const panel = tpl.content.firstElementChild.cloneNode(true);
+      panel.querySelectorAll("[data-id]").forEach((el) => { el.id = el.dataset.id.replace("{foot}", foot); });
+      panel.id = `panel-${foot}`;
+      panel.querySelector("[data-text=title]").textContent = foot.toUpperCase();
+      panel.querySelector(".foot-canvas").setAttribute("aria-label", `${foot} foot pressure`);
+      side.before(panel);
+    });
+  }
+  buildFootPanels();
 
   // ---------------------------------------------------------------- colour scale
   // Fixed LUT over 0..kpaMax: dark blue -> cyan -> green -> yellow -> red -> white.
@@ -100,6 +128,7 @@
         foot, ny, nx,
         hasData: (flags & 1) !== 0,
         stance: (flags & 2) !== 0,
+        held: (flags & 4) !== 0, // the grid is the last stance's peak map (in swing)
         tS: dv.getFloat64(off + 12, true),
         tSampleMs: dv.getFloat64(off + 20, true),
         tRecvMs: dv.getFloat64(off + 28, true),
@@ -179,10 +208,11 @@
     ctx.stroke(outline);
 
     drawHotCells(ctx, foot, g, s);
-    if (f && f.hasData) {
+    if (f && f.hasData && !f.held) {
       drawCop(ctx, f, s);
       drawShear(ctx, f, geo, s);
     }
+    document.getElementById(`held-${foot}`).hidden = !(f && f.held) || state.lost[foot];
   }
 
   function drawHotCells(ctx, foot, g, s) {
@@ -220,7 +250,8 @@
     ctx.fill();
   }
 
-  const SHEAR_MM_PER_KPA = 1.5;
+  // Shear glyphs sized to be read from the treadmill: 3 mm of arrow per kPa.
+  const SHEAR_MM_PER_KPA = 3;
   function drawShear(ctx, f, geo, s) {
     ctx.strokeStyle = "#ffffff";
     ctx.fillStyle = "#ffffff";
@@ -228,15 +259,15 @@
       const tx = f.shear[3 * k], ty = f.shear[3 * k + 1];
       const x0 = site.x_mm, y0 = site.y_mm;
       ctx.beginPath();
-      ctx.arc(x0, y0, 2.5, 0, 2 * Math.PI);
+      ctx.arc(x0, y0, 4, 0, 2 * Math.PI);
       ctx.fill();
       const len = Math.hypot(tx, ty);
       if (len < 0.5) return;
       const x1 = x0 + tx * SHEAR_MM_PER_KPA, y1 = y0 + ty * SHEAR_MM_PER_KPA;
       ctx.beginPath(); ctx.moveTo(x0, y0); ctx.lineTo(x1, y1);
-      ctx.lineWidth = 6 / s; ctx.strokeStyle = "#000000"; ctx.stroke();
-      ctx.lineWidth = 3 / s; ctx.strokeStyle = "#ffffff"; ctx.stroke();
-      const ux = tx / len, uy = ty / len, hd = 5;
+      ctx.lineWidth = 10 / s; ctx.strokeStyle = "#000000"; ctx.stroke();
+      ctx.lineWidth = 5 / s; ctx.strokeStyle = "#ffffff"; ctx.stroke();
+      const ux = tx / len, uy = ty / len, hd = 11;
       ctx.beginPath();
       ctx.moveTo(x1, y1);
       ctx.lineTo(x1 - hd * ux + hd * 0.5 * uy, y1 - hd * uy - hd * 0.5 * ux);
@@ -262,13 +293,13 @@
     ctx.fillRect(0, 0, w, h);
     if (!g) return;
     const thr = g.threshold || 1.3;
-    // bar of the latest step
-    if (g.ratio !== null && g.ratio !== undefined) {
+    // bar of the latest step (no multiple until the runner's own baseline exists)
+    if (g.baseline_ready && g.ratio !== null && g.ratio !== undefined) {
       ctx.fillStyle = g.alert ? "#ff4d4f" : g.ratio > thr ? "#ffb020" : "#3ddc84";
       ctx.fillRect(0, h * 0.55, xOf(g.ratio), h * 0.45);
     }
     // sparkline of the last steps
-    const hist = g.history_ratio || [];
+    const hist = g.baseline_ready ? g.history_ratio || [] : [];
     if (hist.length > 1) {
       ctx.beginPath();
       hist.forEach((r, i) => {
@@ -288,20 +319,25 @@
   function updateGaugeText(foot) {
     const g = state.gauges[foot];
     if (!g) return;
-    document.getElementById(`gauge-${foot}-value`).textContent = g.ratio !== null && g.ratio !== undefined ? `${fmt(g.ratio, 2)}×` : "–";
+    const shown = g.baseline_ready && !state.lost[foot];
+    document.getElementById(`gauge-${foot}-value`).textContent = shown && g.ratio !== null && g.ratio !== undefined ? `${fmt(g.ratio, 2)}×` : "–";
     const note = document.getElementById(`gauge-${foot}-note`);
     if (!g.baseline_ready) {
-      note.textContent = `baseline: collecting (${g.baseline_steps}/${g.baseline_steps_needed} steps after ${g.acclimatisation_steps})`;
+      note.textContent = `collecting baseline · ${g.baseline_steps}/${g.baseline_steps_needed} steps`;
     } else {
-      note.textContent = `× own baseline ${fmt(g.baseline, 0)} ${g.unit} · last ${g.recent_steps} steps ${fmt(g.recent_ratio, 2)}× (alert above ${fmt(g.threshold, 2)}×)`;
+      note.textContent = `× own baseline · last ${g.recent_steps} steps ${fmt(g.recent_ratio, 2)}× · alert > ${fmt(g.threshold, 2)}×`;
     }
     drawGauge(foot);
     refreshAlert();
   }
 
+  // The alert is the analysis' (its one pivot policy, published in the gauges): the page
+  // only shows it, and cues its start and end when the runner asked for sound.
   function refreshAlert() {
     const active = FEET.filter((f) => state.gauges[f] && state.gauges[f].alert);
+    const was = state.alertActive;
     state.alertActive = active.length > 0;
+    if (state.alertActive !== was && state.online) state.audio.cue(state.alertActive ? "alert_start" : "alert_end");
     const banner = document.getElementById("alert");
     banner.hidden = !state.alertActive;
     if (state.alertActive) {
@@ -312,11 +348,96 @@
     FEET.forEach((f) => document.getElementById(`panel-${f}`).classList.toggle("alerting", active.includes(f)));
   }
 
+  // A lost insole's numbers are blanked (and so are those that need both feet), never
+  // shown half-true (one foot's steps would halve the cadence).
   function updateMetrics(m) {
-    document.getElementById("m-cadence").textContent = fmt(m.cadence_spm, 0);
+    state.metrics = m;
+    const anyLost = state.lost.left || state.lost.right;
+    state.audio.setCadence(anyLost ? null : m.cadence_spm);
+    document.getElementById("m-cadence").textContent = anyLost ? "–" : fmt(m.cadence_spm, 0);
     const c = m.contact_time_ms || {};
-    document.getElementById("m-contact").textContent = `${fmt(c.left, 0)} / ${fmt(c.right, 0)}`;
-    document.getElementById("m-symmetry").textContent = m.symmetry_contact_pct === null || m.symmetry_contact_pct === undefined ? "–" : `${fmt(m.symmetry_contact_pct, 1)}`;
+    FEET.forEach((f) => { document.getElementById(`m-contact-${f}`).textContent = state.lost[f] ? "–" : fmt(c[f], 0); });
+    document.getElementById("m-symmetry").textContent = anyLost ? "–" : fmt(m.symmetry_contact_pct, 1);
+  }
+
+  function clockText(sec) {
+    if (sec === null || sec === undefined || !isFinite(sec)) return "–";
+    const t = Math.max(0, Math.floor(sec));
+    const h = Math.floor(t / 3600), m = Math.floor((t % 3600) / 60), s2 = t % 60;
+    const mm = String(m).padStart(h ? 2 : 1, "0"), ss = String(s2).padStart(2, "0");
+    return h ? `${h}:${mm}:${ss}` : `${mm}:${ss}`;
+  }
+
+  // Time, belt distance and steps: from the server (distance = treadmill speed × time).
+  function updateClock(c) {
+    state.clock = c;
+    const rec = state.recording.state === "recording";
+    const steps = c.steps ? c.steps.left + c.steps.right : null;
+    document.getElementById("m-steps").textContent = fmt(steps, 0);
+    document.getElementById("m-elapsed").textContent = clockText(c.elapsed_s);
+    const dist = rec ? state.recording.recording_distance_m : c.distance_m;
+    document.getElementById("m-distance").textContent = fmt(dist === undefined || dist === null ? null : dist / 1000, 2);
+    document.getElementById("m-rectime").textContent = rec ? `REC ${clockText(state.recording.recording_s)}` : "not recording";
+  }
+
+  function updateSession(meta) {
+    state.session = meta || {};
+    const m = state.session;
+    const speed = m.treadmill_speed_kmh ? `${fmt(m.treadmill_speed_kmh, 1)} km/h` : null;
+    const incline = m.treadmill_incline_pct ? `${fmt(m.treadmill_incline_pct, 1)} %` : null;
+    const parts = [m.athlete || "athlete not set", m.shoe, m.sock, speed, incline].filter(Boolean);
+    document.getElementById("runner").textContent = parts.join(" · ");
+    for (const [id, key] of FIELDS) {
+      const el = document.getElementById(id);
+      if (document.activeElement === el) continue; // never overwrite what is being typed
+      const v = m[key];
+      el.value = v === null || v === undefined ? "" : v;
+    }
+  }
+
+  let announceTimer = null;
+  function announce(text) {
+    const el = document.getElementById("announce");
+    el.textContent = text;
+    el.hidden = false;
+    clearTimeout(announceTimer);
+    announceTimer = setTimeout(() => { el.hidden = true; }, 5000);
+  }
+
+  // A lost insole: its foot hatched with "LEFT INSOLE LOST · 4 s", its numbers blank, and
+  // while recording a warning that the recording has a gap. Its return is announced.
+  function updateLost(l) {
+    const foot = l.foot, lost = !!l.lost, was = state.lost[foot];
+    state.lost[foot] = lost;
+    document.getElementById(`panel-${foot}`).classList.toggle("insole-lost", lost);
+    const box = document.getElementById(`lost-${foot}`);
+    box.hidden = !lost;
+    if (lost) box.querySelector(".lost-text").textContent = `${foot.toUpperCase()} INSOLE LOST · ${fmt(l.lost_for_s, 0)} s`;
+    if (lost && !was) {
+      if (state.recording.state === "recording") state.gaps++;
+      state.audio.cue("insole_lost", `${foot} insole lost`);
+    }
+    if (!lost && was) {
+      announce(`${foot.toUpperCase()} INSOLE BACK · streaming`);
+      state.audio.cue("insole_back", `${foot} insole back`);
+    }
+    if (lost !== was) {
+      updateMetrics(state.metrics);
+      if (state.gauges[foot]) updateGaugeText(foot);
+      state.dirty = true;
+    }
+    refreshRecWarning();
+  }
+
+  function refreshRecWarning() {
+    const lost = FEET.filter((f) => state.lost[f]);
+    const el = document.getElementById("rec-warning");
+    const rec = state.recording.state === "recording";
+    el.hidden = !(rec && lost.length);
+    if (!el.hidden) {
+      const what = lost.map((f) => `${f.toUpperCase()} ${fmt(state.links[f] && state.links[f].lost_for_s, 0)} s`).join(", ");
+      el.textContent = `⚠ RECORDING GAP · insole lost: ${what}`;
+    }
   }
 
   // "waiting": plantar run is looking for this insole (off, flat, out of range, unplugged);
@@ -324,7 +445,7 @@
   // under way. Shown over the foot in plain words until the insoles stream.
   function updateWaiting(l) {
     const box = document.getElementById(`waiting-${l.foot}`);
-    const shown = l.state === "waiting" || l.state === "ready" || l.state === "connecting";
+    const shown = !l.lost && (l.state === "waiting" || l.state === "ready" || l.state === "connecting");
     box.hidden = !shown;
     if (!shown) return;
     const ready = l.state === "ready";
@@ -356,6 +477,7 @@
     el.classList.toggle("warn", warn);
     el.classList.toggle("bad", bad);
     updateWaiting(l);
+    updateLost(l);
   }
 
   function updateRecording(r) {
@@ -364,10 +486,16 @@
     const el = document.getElementById("rec-status");
     el.classList.toggle("on", on);
     const written = r.frames_written ? Object.values(r.frames_written).reduce((a, b) => a + b, 0) : 0;
-    el.textContent = on ? `● REC ${r.session_id || ""} · ${written} frames` : r.session_id ? `stopped · ${r.session_id}` : "not recording";
+    const gaps = state.gaps ? ` · ${state.gaps} gap${state.gaps > 1 ? "s" : ""}` : "";
+    const who = state.session.athlete ? ` · ${state.session.athlete}` : "";
+    el.textContent = on ? `● REC${who} · ${written} frames${gaps}` : r.session_id ? `stopped · ${r.session_id}` : "not recording";
+    if (!on) state.gaps = 0;
     if (!on && r.waiting) el.textContent = r.autostart ? "waiting for the insoles · recording starts when both stream" : "waiting for the insoles";
     document.getElementById("btn-start").disabled = on || r.live === false || !!r.waiting;
     document.getElementById("btn-stop").disabled = !on;
+    document.getElementById("btn-marker").disabled = !on;
+    refreshRecWarning();
+    updateClock(state.clock);
   }
 
   // ---------------------------------------------------------------- latency
@@ -402,7 +530,7 @@
         const fr = state.frames[f];
         if (!fr) return;
         noteLatency(fr);
-        state.drawn[f] = { forceN: fr.forceN, stance: fr.stance, tS: fr.tS };
+        state.drawn[f] = { forceN: fr.forceN, stance: fr.stance, held: fr.held, tS: fr.tS, lost: state.lost[f] };
       });
       state.draws++;
       fpsCount++;
@@ -425,9 +553,31 @@
     liveWs.onclose = () => setTimeout(connectLive, 1000);
   }
 
+  // The server: lost when the events socket closes or goes silent (link status comes
+  // every 0.5 s); the page dims under an overlay and reconnects by itself.
+  const SILENT_MS = 2000;
+  function setOnline(on) {
+    if (on === state.online) return;
+    state.online = on;
+    document.getElementById("offline").hidden = on;
+    document.body.classList.toggle("offline-state", !on);
+    if (on && state.wasOffline) announce("RECONNECTED TO THE SERVER");
+    if (!on) state.wasOffline = true;
+  }
+  function watchdog() {
+    if (state.online && Date.now() - state.lastEventMs > SILENT_MS) {
+      setOnline(false);
+      if (eventsWs) eventsWs.close();
+      if (liveWs) liveWs.close();
+    }
+  }
+
   function onEvent(e) {
     switch (e.type) {
       case "snapshot":
+        if (e.session) updateSession(e.session.meta);
+        if (e.clock) updateClock(e.clock);
+        state.markers = e.markers || [];
         Object.values(e.gauges || {}).forEach((g) => { state.gauges[g.foot] = g; updateGaugeText(g.foot); });
         if (e.metrics) updateMetrics(e.metrics);
         Object.values(e.links || {}).forEach(updateLink);
@@ -446,6 +596,9 @@
       case "metrics": updateMetrics(e); break;
       case "link": updateLink(e); break;
       case "recording": updateRecording(e); break;
+      case "session": updateSession(e.meta); break;
+      case "clock": updateClock(e); break;
+      case "marker": state.markers.push(e); break;
       case "alert": state.alerts.push(e); break;
       case "pong": {
         const now = Date.now();
@@ -464,8 +617,15 @@
   function connectEvents() {
     eventsWs = new WebSocket(wsUrl("/ws/events"));
     eventsWs.onopen = () => ping();
-    eventsWs.onmessage = (ev) => onEvent(JSON.parse(ev.data));
-    eventsWs.onclose = () => setTimeout(connectEvents, 1000);
+    eventsWs.onmessage = (ev) => {
+      state.lastEventMs = Date.now();
+      setOnline(true);
+      onEvent(JSON.parse(ev.data));
+    };
+    eventsWs.onclose = () => {
+      setOnline(false);
+      setTimeout(connectEvents, 1000);
+    };
   }
   function ping() {
     if (eventsWs && eventsWs.readyState === 1) eventsWs.send(JSON.stringify({ type: "ping", t_client_ms: Date.now() }));
@@ -485,29 +645,55 @@
     if (!res.ok) throw new Error(data.detail || res.statusText);
     return data;
   }
-  function formMeta() {
-    const meta = {};
-    const shoe = document.getElementById("in-shoe").value.trim();
-    const sock = document.getElementById("in-sock").value.trim();
-    const speed = document.getElementById("in-speed").value;
-    if (shoe) meta.shoe = shoe;
-    if (sock) meta.sock = sock;
-    if (speed !== "") meta.treadmill_speed_kmh = Number(speed);
-    return meta;
+  // Form fields of the one session state: [element id, session key].
+  const FIELDS = [
+    ["in-athlete", "athlete"],
+    ["in-shoe", "shoe"],
+    ["in-sock", "sock"],
+    ["in-speed", "treadmill_speed_kmh"],
+    ["in-incline", "treadmill_incline_pct"],
+    ["in-notes", "notes"],
+  ];
+  function fieldValue(el) {
+    const v = el.value.trim();
+    if (el.type !== "number") return v;
+    return v === "" ? null : Number(v);
   }
   function showError(err) { document.getElementById("rec-status").textContent = `error: ${err.message}`; }
+  // Another screen pressed Record (or Stop) first: the events bring the state; no error.
+  const ignoreRace = (text) => (err) => (err.message.includes(text) ? null : showError(err));
+  function mark() {
+    if (state.recording.state !== "recording") return;
+    api("POST", "/api/marker", { label: "hot spot felt now" })
+      .then((m) => { state.audio.cue("marker"); announce(`MARKED · ${m.label} · ${fmt(m.t_s, 1)} s`); })
+      .catch(showError);
+  }
   function wireControls() {
-    document.getElementById("btn-start").onclick = () => api("POST", "/api/recording/start", formMeta()).then(updateRecording).catch(showError);
-    document.getElementById("btn-stop").onclick = () => api("POST", "/api/recording/stop").then(updateRecording).catch(showError);
-    ["in-shoe", "in-sock", "in-speed"].forEach((id) => {
-      document.getElementById(id).onchange = () => api("PUT", "/api/session", formMeta()).catch(showError);
+    document.getElementById("btn-start").onclick = () => api("POST", "/api/recording/start").then(updateRecording).catch(ignoreRace("already recording"));
+    document.getElementById("btn-stop").onclick = () => api("POST", "/api/recording/stop").then(updateRecording).catch(ignoreRace("not recording"));
+    document.getElementById("btn-marker").onclick = mark;
+    document.addEventListener("keydown", (ev) => {
+      const t = ev.target;
+      const typing = t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.tagName === "BUTTON" || t.tagName === "SUMMARY");
+      if (ev.code === "Space" && !typing && !ev.repeat) { ev.preventDefault(); mark(); }
     });
-    api("GET", "/api/session").then((s) => {
-      const m = s.meta || {};
-      if (m.shoe) document.getElementById("in-shoe").value = m.shoe;
-      if (m.sock) document.getElementById("in-sock").value = m.sock;
-      if (m.treadmill_speed_kmh !== null && m.treadmill_speed_kmh !== undefined) document.getElementById("in-speed").value = m.treadmill_speed_kmh;
-      if (s.recording) updateRecording(s.recording);
+    for (const [id, key] of FIELDS) {
+      const el = document.getElementById(id);
+      let timer = null;
+      el.addEventListener("input", () => {
+        clearTimeout(timer);
+        timer = setTimeout(() => {
+          const v = fieldValue(el);
+          if (el.type === "number" && v !== null && !el.checkValidity()) return;
+          api("PUT", "/api/session", { [key]: v === null ? undefined : v }).catch(showError);
+        }, 200);
+      });
+    }
+    document.getElementById("opt-audio").onchange = (ev) => state.audio.setEnabled(ev.target.checked);
+    document.getElementById("opt-metronome").onchange = (ev) => state.audio.setMetronome(ev.target.checked);
+    api("GET", "/api/session").then((s2) => {
+      updateSession(s2.meta);
+      if (s2.recording) updateRecording(s2.recording);
     }).catch(() => updateRecording({ state: "idle", live: false }));
   }
 
@@ -519,6 +705,7 @@
     connectLive();
     connectEvents();
     setInterval(ping, 5000);
+    setInterval(watchdog, 500);
     setInterval(reportLatency, 1000);
     window.addEventListener("resize", () => { state.dirty = true; FEET.forEach(drawGauge); });
     requestAnimationFrame(frame);

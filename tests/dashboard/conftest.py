@@ -95,6 +95,10 @@ class FakeControl:
         self.meta.update(meta)
         return {"meta": self.meta}
 
+    def add_marker(self, label: str) -> dict:
+        self.calls.append("marker")
+        return {"label": label}
+
     def session_info(self) -> dict:
         return {
             "meta": self.meta,

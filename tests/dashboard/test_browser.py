@@ -2,9 +2,12 @@
 
 One ``plantar demo`` subprocess (simulated insoles on ptys → serial bridge → analysis,
 recorder, dashboard) with fast fatigue settings, so the pivot alert comes within seconds.
-The test reads canvas pixels to check that the heat map follows stance and swing and
-that the two feet differ, waits for the alert, saves a screenshot under
-``test-artifacts/`` and finally checks the demo's one-line JSON summary.
+The test reads canvas pixels to check that the heat map follows stance and that swing
+shows the last stance's peak map (flagged as held), waits for the alert and the opt-in
+sound cue it fires (the page's audio hook), stamps two markers (button and space key),
+checks the layout at phone, tablet and laptop sizes with screenshots under
+``test-artifacts/``, and finally checks the demo's one-line JSON summary, the recorded
+session (runner, markers) and ``plantar analyze --json`` of it.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import pytest
 
 from tests.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.dashboard.conftest import ARTIFACTS
+from tests.dashboard.page_layout import LAYOUT_PROBE, VIEWPORTS, layout_problems
 
 pytestmark = pytest.mark.slow
 
@@ -48,6 +52,12 @@ DEMO_ARGS = [
     "15",
     "--pivot-recent-steps",
     "6",
+    "--athlete",
+    "Demo Athlete",
+    "--shoe",
+    "Trail 3",
+    "--sock",
+    "wool",
 ]
 
 # JS run in the page: a signature of the heat map of each foot canvas (how many pixels
@@ -66,8 +76,8 @@ PROBE = """() => {
       if (colour && saturated && !magenta) hot++;
     }
     const f = window.plantar.drawn[foot];
-    out[foot] = {hot, stance: f ? f.stance : null, force: f ? f.forceN : -1,
-                 pixels: cv.width * cv.height};
+    out[foot] = {hot, stance: f ? f.stance : null, held: f ? f.held : null,
+                 force: f ? f.forceN : -1, pixels: cv.width * cv.height};
   }
   out.messages = window.plantar.messages;
   return out;
@@ -121,11 +131,24 @@ def test_live_page_in_headless_chromium(tmp_path: Path) -> None:
             page.on("pageerror", lambda e: errors.append(str(e)))
             page.goto(url)
             page.wait_for_function("window.plantar && window.plantar.messages > 5", timeout=120000)
+            page.check("#opt-audio")  # the runner opts in to the sound cue
+            assert page.evaluate("window.plantar.audio.enabled")
+            page.check("#opt-metronome")  # clicks at the cadence, then off again
+            page.wait_for_function(
+                "window.plantar.audio.log.filter((c) => c.kind === 'tick').length >= 2",
+                timeout=30000,
+            )
+            page.uncheck("#opt-metronome")
 
             # sample the canvases until stance, swing and left-stance-with-right-swing have
             # been drawn over at least ~3 strides (waits for what it needs, not for a time)
             def split_of(samples: list[dict]) -> list[dict]:
                 return [s for s in samples if s["left"]["force"] > 800 and s["right"]["force"] < 5]
+
+            def after_stance(foot: str) -> list[dict]:
+                """Samples after the first one with ``foot`` in stance (a stance to hold)."""
+                first = next((i for i, s in enumerate(samples) if s[foot]["force"] > 800), None)
+                return [] if first is None else samples[first:]
 
             samples: list[dict] = []
             t_end = time.monotonic() + 120
@@ -134,32 +157,67 @@ def test_live_page_in_headless_chromium(tmp_path: Path) -> None:
                 page.wait_for_timeout(25)
                 if (
                     len(samples) >= 120
-                    and split_of(samples)
-                    and any(s["left"]["force"] < 5 for s in samples)
+                    and any(s in after_stance("right") for s in split_of(samples))
+                    and any(s["left"]["force"] < 5 for s in after_stance("left"))
                     and samples[-1]["messages"] - samples[0]["messages"] > 30
                 ):
                     break
-            left_stance = [s["left"]["hot"] for s in samples if s["left"]["force"] > 800]
-            left_swing = [s["left"]["hot"] for s in samples if s["left"]["force"] < 5]
+
+            left_stance = [s["left"] for s in samples if s["left"]["force"] > 800]
+            left_swing = [s["left"] for s in after_stance("left") if s["left"]["force"] < 5]
             assert left_stance and left_swing, "no stance or no swing seen in 3 s"
-            assert min(left_stance) > 200  # a loaded foot shows pressure colours
-            assert max(left_swing) < 0.1 * min(left_stance)
-            # left in stance while right swings: the two maps differ
+            assert min(s["hot"] for s in left_stance) > 200  # a loaded foot shows colours
+            assert not any(s["held"] for s in left_stance)
+            # in swing the foot shows the last stance's peak map, flagged as held
+            assert all(s["held"] for s in left_swing)
+            assert min(s["hot"] for s in left_swing) > 200
             split = split_of(samples)
             assert split, "never saw left stance with right swing"
-            assert all(s["left"]["hot"] > 5 * (s["right"]["hot"] + 10) for s in split)
+            right_held = [s for s in split if s in after_stance("right")]
+            assert right_held and all(not s["left"]["held"] for s in split)
+            assert all(s["right"]["held"] for s in right_held)
             assert samples[-1]["messages"] - samples[0]["messages"] > 30  # live updates
+
+            # the runner's markers: the button and the space key
+            page.wait_for_function("window.plantar.recording.state === 'recording'", timeout=120000)
+            page.click("#btn-marker")
+            page.wait_for_function("window.plantar.markers.length === 1", timeout=60000)
+            page.focus("#foot-left")  # not a form field: space is the marker key
+            page.keyboard.press("Space")
+            page.wait_for_function("window.plantar.markers.length === 2", timeout=60000)
+            marks = page.evaluate("window.plantar.markers")
+            assert [m["label"] for m in marks] == ["hot spot felt now"] * 2
+            assert marks[0]["t_s"] <= marks[1]["t_s"]  # session time of the newest frame
 
             # the pivot alert (fatigue drift in the simulator) shows as a banner
             page.wait_for_selector("#alert:not([hidden])", timeout=120000)
             text = page.inner_text("#alert")
             assert "PIVOT" in text
             assert page.evaluate("window.plantar.alertActive")
+            # the opt-in sound cue fired when the alert started (the page's audio hook)
+            page.wait_for_function(
+                "window.plantar.audio.log.some((c) => c.kind === 'alert_start')", timeout=10000
+            )
+            # the gauge shows a multiple only once the baseline exists
+            gauge = page.evaluate("window.plantar.gauges.left")
+            assert gauge["baseline_ready"]
+            assert page.inner_text("#gauge-left-value").endswith("×")
+            assert "Demo Athlete" in page.inner_text("#runner")
             latency = page.inner_text("#latency")
             assert "latency" in latency and "ms" in latency
             lat = page.evaluate("window.plantar.latency")
             assert lat is not None and 0 <= lat["p50_ms"] < 500
             page.screenshot(path=str(ARTIFACTS / "live-page-alert.png"))
+            # phone, tablet, laptop (with the alert banner showing): nothing overlaps or
+            # overflows, Record and Stop are on screen
+            for width, height in VIEWPORTS:
+                page.set_viewport_size({"width": width, "height": height})
+                page.wait_for_function(f"innerWidth === {width}", timeout=10000)
+                page.evaluate("new Promise((r) => requestAnimationFrame(() => r()))")
+                page.screenshot(path=str(ARTIFACTS / f"live-page-{width}x{height}.png"))
+                probe = page.evaluate(LAYOUT_PROBE)
+                assert probe["n_boxes"] > 30
+                assert not layout_problems(probe), (width, height, layout_problems(probe))
             assert not errors, errors
             browser.close()
         run_s = time.monotonic() - t_started
@@ -193,3 +251,21 @@ def test_live_page_in_headless_chromium(tmp_path: Path) -> None:
     events = pq.read_table(session_dir / "events.parquet").to_pylist()
     recorded = [json.loads(e["detail"])["kind"] for e in events if e["kind"] == "alert"]
     assert recorded == summary["alerts"]
+    meta = json.loads((session_dir / "session.json").read_text())["meta"]
+    assert (meta["athlete"], meta["shoe"], meta["sock"]) == ("Demo Athlete", "Trail 3", "wool")
+    # the markers pressed in the browser: in the recording and in plantar analyze --json
+    recorded_marks = [e for e in events if e["kind"] == "marker"]
+    page_times = [m["t_s"] for m in marks]
+    assert [m["t_s"] for m in recorded_marks] == pytest.approx(page_times, abs=1e-3)
+    analyzed = subprocess.run(
+        [sys.executable, "-m", "plantar.cli", "analyze", str(session_dir), "--json"],
+        cwd=REPO,
+        env=dict(os.environ, PLANTAR_HOME=str(tmp_path / "home"), PYTHONPATH=str(REPO)),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    doc = json.loads(analyzed.stdout)
+    assert [m["label"] for m in doc["markers"]] == ["hot spot felt now"] * 2
+    assert [m["t_s"] for m in doc["markers"]] == pytest.approx(page_times, abs=1e-3)

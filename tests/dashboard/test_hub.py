@@ -38,9 +38,42 @@ def test_heat_map_follows_stance_and_swing(layouts, analyzer, pair) -> None:
     inside = np.isfinite(g_stance)
     assert inside.sum() > 500  # the grid covers the foot outline
     assert np.nanmax(g_stance) > 100.0
-    assert np.nanmax(g_swing) < 20.0
+    # in swing the page is sent the last stance's peak map, flagged as held
+    assert not {f["foot"]: f for f in stance["feet"]}["left"]["held"]
+    assert {f["foot"]: f for f in swing["feet"]}["left"]["held"]
+    assert np.nanmax(g_swing) > 100.0
     # cells outside the outline stay empty in every message
     assert np.array_equal(np.isfinite(g_swing), inside)
+
+
+def test_held_map_is_the_per_sensel_peak_of_the_last_stance(layouts, analyzer, pair) -> None:
+    hub = LiveHub(layouts)
+    peak = None
+    seen_stance = False
+    for _ in range(2000):  # 5 ms batches, up to 10 s
+        for insole in pair:
+            frames = frames_of(insole, 1)
+            out = analyzer.feed(frames)
+            if out.frames is None:
+                continue
+            hub.publish_frames(frames, out.frames)
+            if frames.foot != "left":
+                continue
+            for row, in_stance in zip(frames.pressure_kpa, out.frames.stance, strict=True):
+                if in_stance:
+                    peak = row.copy() if not seen_stance or peak is None else np.fmax(peak, row)
+                    seen_stance = True
+                elif seen_stance and peak is not None:
+                    held_expected = peak
+                    msg = decode_display(hub.build_display_message())
+                    view = {f["foot"]: f for f in msg["feet"]}["left"]
+                    assert view["held"]
+                    want = hub._feet["left"].grid.interpolate(held_expected)
+                    # one quantisation step of the u8 grid (kpa_max / 254)
+                    assert np.nanmax(np.abs(view["grid_kpa"] - want)) <= hub.kpa_max / 254 + 1e-3
+                    assert np.nanmax(want) > 100.0
+                    return
+    raise AssertionError("never saw a whole stance of the left foot")
 
 
 def test_cop_trace_is_the_current_step_and_resets_at_heel_strike(layouts, analyzer, pair) -> None:
@@ -172,3 +205,25 @@ def test_pipeline_publishes_the_analyzers_steps_hot_cells_and_gauges(layouts, pa
         assert 140 < metrics["cadence_spm"] < 220
 
     asyncio.run(run())
+
+
+def test_insole_is_lost_when_the_bridge_says_so_or_its_frames_stop(layouts, analyzer, pair) -> None:
+    hub = LiveHub(layouts)
+    assert not hub.link_event("left")["lost"]  # never streamed: waiting, not lost
+    for _ in range(20):
+        for insole in pair:
+            publish(hub, analyzer, frames_of(insole, 5))
+    assert not hub.link_event("left")["lost"] and not hub.link_event("right")["lost"]
+    hub.publish_link("right", {"state": "reconnecting", "detail": "unplugged"})
+    right = hub.link_event("right")
+    assert right["lost"] and right["lost_for_s"] is not None and right["lost_for_s"] >= 0
+    assert not hub.link_event("left")["lost"]
+    # frames again and the bridge streaming: back
+    hub.publish_link("right", {"state": "streaming"})
+    publish(hub, analyzer, frames_of(pair[1], 5))
+    assert not hub.link_event("right")["lost"]
+    # silence: the newest left frame arrived 3 s ago, the bridge still says streaming
+    frames = frames_of(pair[0], 5)
+    hub.publish_frames(frames, analyzer.feed(frames).frames, time.monotonic_ns() - 3_000_000_000)
+    left = hub.link_event("left")
+    assert left["lost"] and left["lost_for_s"] >= 2.9  # counted from the last frame
