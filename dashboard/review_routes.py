@@ -121,23 +121,35 @@ def make_review_router(
 
     @router.get("/api/review/{session_id}")
     async def review(
-        session_id: str, scale: str = Query("fixed", pattern="^(fixed|auto)$")
+        session_id: str,
+        scale: str = Query("fixed", pattern="^(fixed|auto)$"),
+        t0: float | None = Query(None, ge=0.0, le=1e7),
+        t1: float | None = Query(None, ge=0.0, le=1e7),
     ) -> dict[str, Any]:
-        """Everything the review page shows (maps on fixed colour scales, or ``auto``)."""
-        from review.figures import charts, duration_of, gap_spans, maps_for_page
+        """Everything the review page shows (maps on fixed colour scales, or ``auto``);
+        ``t0``/``t1`` (session clock, s) limit every metric to the steps starting there."""
+        from base.errors import PlantarError
+        from review.figures import charts, duration_of, gap_spans, maps_for_page, step_curves
         from review.findings import findings
+        from review.time_range import restrict
         from review.timebase import gap_summary
 
         def build() -> dict[str, Any]:
-            r = review_of(session_id)
+            r = full = review_of(session_id)
+            if t0 is not None or t1 is not None:
+                try:
+                    r = restrict(r, t0 or 0.0, t1 if t1 is not None else duration_of(r))
+                except PlantarError as err:
+                    raise HTTPException(422, str(err)) from None
             d = r.data
+            # the replay's step numbers are those of the whole session (its step windows)
             steps = [
                 {
                     "foot": s["foot"],
                     "heel_strike_s": s["heel_strike_s"],
                     "toe_off_s": s["toe_off_s"],
                 }
-                for s in d["steps"]
+                for s in full.data["steps"]
             ]
             spans = gap_spans(r)
             f = findings(r)
@@ -157,6 +169,8 @@ def make_review_router(
                 "gap_summary": gap_summary(d["quality"], spans),
                 "maps": maps_for_page(r, scale),
                 "charts": {k: c.html() for k, c in charts(r).items()},
+                "curves": step_curves(r),
+                "range": d.get("range"),
                 "steps": steps,
                 "cache": d.get("cache"),
             }

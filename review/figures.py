@@ -372,6 +372,52 @@ def charts(review: SessionReview) -> dict[str, Chart]:
     return out
 
 
+def step_curves(review: SessionReview, steps: dict[str, np.ndarray] | None = None) -> str:
+    """SVG of the averaged per-step curves over stance (force, forefoot peak pressure,
+    pivot): mean per foot with a ±1 SD band. ``steps`` (per foot, a boolean mask of its
+    steps) limits them to a time range."""
+    piv = review.data["pivot"]
+    pivot_title = "Twist (free moment)" if piv["kind"] != "proxy" else "CoP sideways shift (proxy)"
+    panels = (
+        ("force_n", "Force", "N"),
+        ("forefoot_kpa", "Forefoot peak pressure", "kPa"),
+        ("pivot", pivot_title, "N·mm" if piv["kind"] != "proxy" else "mm"),
+    )
+    with figure(9.0, 2.4) as fig:
+        axes = fig.subplots(1, 3)
+        for ax, (name, title, unit) in zip(axes, panels, strict=True):
+            drawn = False
+            for i, foot in enumerate(review.data["feet"]):
+                key = f"{foot}/curve/{name}"
+                if key not in review.arrays:
+                    continue
+                y = review.arrays[key].astype(np.float64)
+                if steps is not None and foot in steps:
+                    y = y[steps[foot]]
+                y = y[np.isfinite(y).all(axis=1)] if y.size else y
+                if len(y) < 2:
+                    continue
+                drawn = True
+                x = np.linspace(0.0, 100.0, y.shape[1])
+                mean, sd = y.mean(axis=0), y.std(axis=0, ddof=1)
+                colour = PALETTE[i % len(PALETTE)]
+                ax.fill_between(x, mean - sd, mean + sd, color=colour, alpha=0.2, lw=0)
+                ax.plot(x, mean, color=colour, lw=1.6, label=f"{foot} (n = {len(y)})")
+            if not drawn:
+                ax.text(0.5, 0.5, "no data", transform=ax.transAxes, ha="center")
+            ax.set_xlim(0.0, 100.0)
+            ax.set_xlabel("% of stance")
+            ax.set_ylabel(unit)
+            plain_numbers(ax.yaxis)
+            ax.set_title(f"{title} ({unit})", loc="left", fontsize=9)
+            if drawn:
+                ax.legend(fontsize=7, frameon=False)
+        return (
+            '<figure class="curves" data-chart="step_curves">'
+            f"{svg_text(fig)}<figcaption>Mean per-step curves, band: ±1 SD</figcaption></figure>"
+        )
+
+
 def boxplots(
     key: str, groups: list[tuple[str, dict[str, float] | None]], *, title: str, unit: str
 ) -> str:

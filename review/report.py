@@ -15,7 +15,7 @@ import html
 from typing import Any
 
 from analysis.risk import RISK_LABEL
-from review.figures import charts, duration_of, gap_spans, maps_for_page
+from review.figures import charts, duration_of, gap_spans, maps_for_page, step_curves
 from review.findings import Findings, findings
 from review.labels import number, region_words
 from review.session import SessionReview
@@ -164,6 +164,8 @@ def appendix(review: SessionReview) -> list[str]:
     out.append("<h3>Per-step series</h3>")
     out.append("<p class='label'>Red bands: gaps in the data (merged into spans).</p>")
     out += [ch[k].html() for k in ("contact_time", "cadence", "pivot", "forefoot_peak", "symmetry")]
+    out.append("<h3>Average step</h3>")
+    out.append(step_curves(review))
     if d["pivot"]["kind"] == "proxy":
         out.append(
             f"<p class='proxy'>Pivot: {esc(d['pivot']['quantity'])} ({esc(d['pivot']['unit'])})"

@@ -28,6 +28,13 @@
     }
     return "rgb(255,235,235)";
   }
+  // "75", "75.5" or "1:15" → seconds (null when empty).
+  const seconds = (text) => {
+    const t = String(text || "").trim();
+    if (!t) return null;
+    const parts = t.split(":").map(Number);
+    return parts.length === 2 ? 60 * parts[0] + parts[1] : parts[0];
+  };
   window.plantarReview = {loaded: null, replay: null, current: null};
 
   async function loadList() {
@@ -64,14 +71,18 @@
     const det = $("#detail");
     window.plantarReview.current = id;
     det.innerHTML = "<p>computing… (cached after the first time)</p>";
-    const scale = $("#scale").value;
-    const resp = await fetch(`/api/review/${encodeURIComponent(id)}?scale=${scale}`);
+    const params = new URLSearchParams({scale: $("#scale").value});
+    const rf = seconds($("#range").elements.from.value), rt = seconds($("#range").elements.to.value);
+    if (rf !== null) params.set("t0", rf);
+    if (rt !== null) params.set("t1", rt);
+    const resp = await fetch(`/api/review/${encodeURIComponent(id)}?${params}`);
     if (window.plantarReview.current !== id) return;
     if (!resp.ok) { det.innerHTML = `<p class="warn">${esc((await resp.json()).detail)}</p>`; return; }
     const d = await resp.json();
     const s = d.session;
     let h = `<h2>${esc(d.title)}</h2><p>${esc(d.when)} · ${esc(duration(d.duration_s))} · source ${esc(s.source || "–")} · ${s.treadmill_speed_kmh ? fmt(s.treadmill_speed_kmh) + " km/h" : "speed not recorded"}</p>`;
     h += tagForm(s);
+    if (d.range) h += `<p class="range-note" id="range-note">Every number, map and curve below covers ${clock(d.range.t0_s, 0)} – ${clock(d.range.t1_s, 0)} only (${d.range.steps} steps); change points: whole session.</p>`;
     h += "<ul>" + d.sentences.map((x) => `<li>${esc(x)}</li>`).join("") + "</ul>";
     h += `<p><a href="/api/review/${encodeURIComponent(id)}/report.html" download="report-${esc(id)}.html">download the runner's report (HTML)</a></p>`;
     for (const [foot, kinds] of Object.entries(d.maps)) {
@@ -85,6 +96,7 @@
       <canvas id="replay" width="160" height="330"></canvas><div id="rp-scale" class="ends"></div>`;
     h += `<h3>Per-step series</h3><p>Time since the start of the session. Red bands: gaps in the data (${esc(d.gap_summary)}).</p>`;
     for (const k of ["contact_time", "cadence", "pivot", "forefoot_peak", "symmetry"]) h += d.charts[k];
+    h += `<h3>Average step</h3>${d.curves}`;
     if (d.pivot.kind === "proxy") h += `<p class="proxy">Twist at push-off: ${esc(d.pivot.quantity)} (${esc(d.pivot.unit)}), ${esc(d.pivot.label || "proxy")}</p>`;
     h += "<h3>Trends and change points</h3>";
     h += `<div class="maps">${Object.entries(d.charts).filter(([k]) => k.startsWith("trend:")).map(([, v]) => v).join("")}</div>`;
@@ -126,7 +138,7 @@
       label.textContent = st ? `step ${k + 1}: ${clock(st.heel_strike_s, 2)} – ${clock(st.toe_off_s, 2)}` : "no steps";
       if (!st) return null;
       const r = await (await fetch(`/api/review/${encodeURIComponent(id)}/steps/${foot}/${k}`)).json();
-      if (mine !== token) return null;
+      if (mine !== token || !cv.isConnected) return null;  // replaced by a newer step or page
       const top = $("#scale").value === "auto" ? r.max_kpa : r.scale_kpa;
       $("#rp-scale").innerHTML = `<span style="background:linear-gradient(to right,${STOPS.map(([f]) => colour(f)).join(",")});display:inline-block;width:160px;height:10px"></span> 0 – ${fmt(top, 0)} kPa`;
       window.plantarReview.replay = {foot, step: k, frames: r.frames.length, t0_s: r.t_s[0], t1_s: r.t_s[r.t_s.length - 1], scale_kpa: top};
@@ -150,6 +162,7 @@
       let i = 0;
       draw(got.r, got.top, 0);
       timer = setInterval(() => {
+        if (!cv.isConnected) { clearInterval(timer); return; }
         i += 1;
         if (i >= got.r.frames.length) {
           i = 0;
@@ -166,7 +179,10 @@
   }
 
   $("#filters").onsubmit = (e) => { e.preventDefault(); loadList(); };
-  $("#scale").onchange = () => { if (window.plantarReview.current) show(window.plantarReview.current); };
+  const again = () => { if (window.plantarReview.current) show(window.plantarReview.current); };
+  $("#scale").onchange = again;
+  $("#range").onsubmit = (e) => { e.preventDefault(); again(); };
+  $("#range-clear").onclick = () => { $("#range").reset(); again(); };
   loadList().then(() => {
     const want = new URLSearchParams(location.search).get("session");
     if (want) show(want);

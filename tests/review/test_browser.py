@@ -146,13 +146,13 @@ def test_review_page_maps_render(page, server: str, experiment: dict) -> None:
             assert m["coloured"] > 200, m  # coloured discs at the 5 shear sites
     # the live page's fixed scale, and the switch to auto
     fixed = page.locator("figure[data-kind='peak_pressure']").first
-    assert fixed.get_attribute("data-scale-max") == "400.0"
+    assert float(fixed.get_attribute("data-scale-max")) == 400.0
     assert fixed.locator(".ends").inner_text().endswith("kPa")
     page.select_option("#scale", "auto")
     page.wait_for_function(
         "() => document.querySelector(\"figure[data-kind='peak_pressure']\")"
         " && document.querySelector(\"figure[data-kind='peak_pressure']\").dataset.scaleMax"
-        " !== '400.0'",
+        " !== '400'",
         timeout=60000,
     )
     auto = float(page.locator("figure[data-kind='peak_pressure']").first.get_attribute(
@@ -203,6 +203,26 @@ def test_review_page_one_clock(page, server: str, experiment: dict) -> None:
     assert 0 <= rp["t0_s"] < rp["t1_s"] <= duration
     label = page.inner_text("#rp-label")
     assert f"{step['heel_strike_s']:.2f} s" in label or ":" in label
+
+
+def test_time_range_applies_to_the_page(page, server: str, experiment: dict) -> None:
+    sid = experiment["ids"]["A"]
+    _open_session(page, server, sid)
+    whole = page.evaluate("() => window.plantarReview.loaded.summary.steps")
+    page.fill("#range input[name=from]", "0:10")
+    page.fill("#range input[name=to]", "0:40")
+    page.click("#range button[type=submit]")
+    page.wait_for_selector("#range-note", timeout=120000)
+    d = page.evaluate("() => window.plantarReview.loaded")
+    assert d["range"] == {"t0_s": 10.0, "t1_s": 40.0, "steps": d["summary"]["steps"]}
+    assert 0 < d["summary"]["steps"] < whole
+    assert "10 s – 40 s" in page.inner_text("#range-note")
+    assert page.locator("figure.curves svg").count() == 1
+    charts = page.evaluate(CHART_GEOMETRY)
+    assert all(c["x0"] == 0.0 for c in charts)  # still the session clock
+    page.click("#range-clear")
+    page.wait_for_function("() => !window.plantarReview.loaded.range", timeout=120000)
+    assert not page.errors, page.errors
 
 
 def test_tags_fixed_on_the_review_page(page, server: str, experiment: dict) -> None:

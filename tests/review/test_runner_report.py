@@ -6,6 +6,7 @@ and steps behind it on page 1."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -28,7 +29,10 @@ NUMBER = re.compile(
 
 def _pdf_pages(path: Path) -> list[str]:
     reader = pypdf.PdfReader(str(path))
-    return [re.sub(r"\s+", " ", p.extract_text()) for p in reader.pages]
+    # NFKC: Chromium's fonts set "ff" / "fi" as ligatures
+    return [
+        re.sub(r"\s+", " ", unicodedata.normalize("NFKC", p.extract_text())) for p in reader.pages
+    ]
 
 
 def _unitless(text: str) -> list[str]:

@@ -22,7 +22,7 @@ def test_tag_changes_labels_and_keeps_the_review(
     get_review(d)  # cached
     cached = (entry_dir(sid) / "review.json.gz").stat().st_mtime_ns
     before = json.loads((d / "session.json").read_text())
-    assert main(["tag", sid[:12], "--shoe", "trail-2", "--note", "new insoles", "--json"]) == 0
+    assert main(["tag", sid[:-1], "--shoe", "trail-2", "--note", "new insoles", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["shoe"] == "trail-2" and out["sock"] == before["meta"]["sock"]
     after = json.loads((d / "session.json").read_text())
