@@ -129,8 +129,9 @@ def make_review_router(
         """Everything the review page shows (maps on fixed colour scales, or ``auto``);
         ``t0``/``t1`` (session clock, s) limit every metric to the steps starting there."""
         from base.errors import PlantarError
-        from review.figures import charts, duration_of, gap_spans, maps_for_page, step_curves
+        from review.figures import charts, duration_of, gap_spans, step_curves
         from review.findings import findings
+        from review.maps import maps_for_page
         from review.time_range import restrict
         from review.timebase import gap_summary
 

@@ -430,9 +430,11 @@ def compare(
 
 def difference_maps(cmp: dict[str, Any], index: int, discard: int = 30) -> dict[str, Any]:
     """Difference maps (A − B) of the mean per-step peak pressure, per foot, for one
-    comparison; only where both conditions use the same layout and size."""
+    comparison, with the Mean and Max maps of each condition (``"conditions"``: mean and
+    largest per-step peak over the condition's sessions, on the live page's fixed scale);
+    only where both conditions use the same layout and size."""
     from analysis.hotspots import InterpolationGrid
-    from review.figures import difference_map
+    from review.maps import FIXED_SCALE_TOP, difference_map, foot_map
     from review.session import dense_weights, interpolate_many, to_grid
 
     pair = cmp["comparisons"][index]
@@ -453,11 +455,11 @@ def difference_maps(cmp: dict[str, Any], index: int, discard: int = 30) -> dict[
             out[foot] = {"note": "layouts differ (or foot missing): no difference map"}
             continue
 
-        def mean_map(c: _Cond, foot: str = foot) -> np.ndarray:
+        def mean_map(c: _Cond, foot: str = foot, reduce: Any = np.nanmean) -> np.ndarray:
             rows = [r.arrays[f"{foot}/step_peak_kpa"][discard:] for r in c.reviews]
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
-                return np.nanmean(np.vstack(rows), axis=0)
+                return reduce(np.vstack(rows), axis=0)
 
         ((layout_id, eu),) = layouts
         from hardware.layout import load_layout
@@ -472,6 +474,27 @@ def difference_maps(cmp: dict[str, Any], index: int, discard: int = 30) -> dict[
             "unit": "kPa",
             "png": png,
             "scale": {"min": round(-limit, 3), "max": round(limit, 3)},
+            "conditions": [
+                {
+                    "kind": kind,
+                    "condition": c.label,
+                    "title": f"{kind.capitalize()} peak pressure, {c.label}",
+                    "unit": "kPa",
+                    "scale": {"min": 0.0, "max": FIXED_SCALE_TOP["peak_pressure"]},
+                    "png": foot_map(
+                        np.asarray(lay.outline_mm),
+                        grid=(
+                            grid.x_mm,
+                            grid.y_mm,
+                            to_grid(grid, interpolate_many(w, mean_map(c, reduce=fn))[0]),
+                        ),
+                        vmax=FIXED_SCALE_TOP["peak_pressure"],
+                        unit="kPa",
+                    ),
+                }
+                for c in (a, b)
+                for kind, fn in (("mean", np.nanmean), ("max", np.nanmax))
+            ],
         }
     return out
 

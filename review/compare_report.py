@@ -111,6 +111,12 @@ def render_compare_report(result: dict[str, Any], diff_maps: list[dict[str, Any]
         body += _metric_rows(pair)
         body.append("<div class='maps'>")
         for foot, m in maps.items():
+            for c in m.get("conditions", []):
+                body.append(
+                    f"<figure class='map' data-kind='{esc(c['kind'])}'>"
+                    f"<img alt='{esc(c['title'])}' src='{c['png']}'>"
+                    f"<figcaption>{esc(foot)}: {esc(c['title'])}</figcaption></figure>"
+                )
             if m.get("png"):
                 body.append(
                     f"<figure class='map' data-foot='{esc(foot)}'><img alt='{esc(m['title'])}' "

@@ -15,9 +15,10 @@ import html
 from typing import Any
 
 from analysis.risk import RISK_LABEL
-from review.figures import charts, duration_of, gap_spans, maps_for_page, step_curves
+from review.figures import charts, duration_of, gap_spans, step_curves
 from review.findings import Findings, findings
 from review.labels import number, region_words
+from review.maps import maps_for_page
 from review.session import SessionReview
 from review.timebase import clock_text, gap_summary
 

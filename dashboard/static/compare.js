@@ -63,7 +63,8 @@
       h += '<div class="maps">';
       for (const [foot, m] of Object.entries(c.difference_maps)) {
         if (!m.png) { h += `<p>${esc(foot)}: ${esc(m.note)}</p>`; continue; }
-        h += `<figure class="map" data-foot="${esc(foot)}"><img alt="${esc(m.title)}" src="${m.png}"><figcaption>${esc(foot)}: ${esc(m.title)} [${esc(m.unit)}], scale ±${num(m.scale.max)} ${esc(m.unit)}</figcaption></figure>`;
+        for (const c of m.conditions || []) h += `<figure class="map" data-kind="${esc(c.kind)}" data-foot="${esc(foot)}"><img alt="${esc(c.title)}" src="${c.png}"><figcaption>${esc(foot)}: ${esc(c.title)} [${esc(c.unit)}], scale ${num(c.scale.min)} – ${num(c.scale.max)} ${esc(c.unit)}</figcaption></figure>`;
+        h += `<figure class="map" data-kind="diff" data-foot="${esc(foot)}"><img alt="${esc(m.title)}" src="${m.png}"><figcaption>${esc(foot)}: ${esc(m.title)} [${esc(m.unit)}], scale ±${num(m.scale.max)} ${esc(m.unit)}</figcaption></figure>`;
       }
       h += "</div>";
       h += "<table><tr><th>metric</th><th>unit</th><th>n A/B</th><th>mean A</th><th>mean B</th><th>A − B</th><th>95 % CI</th><th>B vs A %</th><th>95 % CI</th><th>Hedges g [95 % CI]</th><th>risk per km change [95 % CI]</th></tr>";

@@ -161,7 +161,14 @@ def test_review_page_maps_render(page, server: str, experiment: dict) -> None:
     assert 100 < auto < 400
     page.select_option("#scale", "fixed")
     page.wait_for_function(
+        "() => document.querySelector(\"figure[data-kind='peak_pressure']\")"
+        " && document.querySelector(\"figure[data-kind='peak_pressure']\").dataset.scaleMax"
+        " === '400'",
+        timeout=60000,
+    )
+    page.wait_for_function(
         "() => window.plantarReview.replay && window.plantarReview.replay.frames > 5"
+        " && window.plantarReview.replay.scale_kpa === 400"
     )
     assert "Gaps and data quality" in page.inner_text("#detail")
     page.screenshot(path=str(REPO / "test-artifacts" / "review-page.png"), full_page=False)
@@ -264,7 +271,10 @@ def test_compare_page_matches_cli(page, server: str, experiment: dict) -> None:
             assert [r["lo"], r["hi"]] == m["effect_ci"]
             checked += 1
     assert checked > 30
-    assert page.locator("figure.map img").count() == 6  # difference maps, 2 feet x 3 pairs
+    assert page.locator("figure.map[data-kind=diff] img").count() == 6  # 2 feet x 3 pairs
+    # Mean and Max maps of both conditions beside each difference map
+    assert page.locator("figure.map[data-kind=mean] img").count() == 12
+    assert page.locator("figure.map[data-kind=max] img").count() == 12
     # box-plot labels are drawn whole (wrapped, never cut)
     assert page.locator("figure.box svg text", has_text="A2").count() > 0
     page.screenshot(path=str(REPO / "test-artifacts" / "compare-page.png"), full_page=False)
