@@ -8,7 +8,8 @@ load ``/static/review.js`` and ``/static/compare.js`` from the app's static moun
 * ``GET /api/review/{id}`` maps (PNG data URIs, scales, units, proxy labels), per-step
   series and fatigue charts (SVG), summary, data quality.
 * ``GET /api/review/{id}/steps/{foot}/{k}`` one step's frames as heat-map grids (replay).
-* ``GET /api/review/{id}/report.html`` the self-contained report.
+* ``GET /api/review/{id}/report.html`` the self-contained report (``report.pdf``: as PDF).
+* ``POST /api/review/{id}/tags`` fix athlete, shoe, sock or note.
 * ``GET /api/compare?by=shoe,sock&athlete=&discard=30`` the same numbers as
   ``plantar compare --json``, plus difference maps and distribution plots.
 
@@ -25,7 +26,7 @@ from typing import Any
 import numpy as np
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
@@ -244,6 +245,28 @@ def make_review_router(
 
         html = await run_in_threadpool(lambda: render_report(review_of(session_id)))
         return HTMLResponse(html)
+
+    @router.get("/api/review/{session_id}/report.pdf")
+    async def report_pdf(session_id: str) -> Response:
+        """The report as a PDF (headless Chromium on the server)."""
+        import tempfile
+
+        from base.errors import PlantarError
+        from review.pdf import html_to_pdf
+        from review.report import render_report
+
+        def build() -> bytes:
+            html = render_report(review_of(session_id))
+            with tempfile.TemporaryDirectory(prefix="plantar-report-") as tmp:
+                out = Path(tmp) / "report.pdf"
+                try:
+                    html_to_pdf(html, out)
+                except PlantarError as err:
+                    raise HTTPException(422, str(err)) from None
+                return out.read_bytes()
+
+        pdf = await run_in_threadpool(build)
+        return Response(pdf, media_type="application/pdf")
 
     @router.post("/api/review/{session_id}/tags")
     async def tag(session_id: str, body: dict[str, Any]) -> dict[str, Any]:

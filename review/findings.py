@@ -18,6 +18,9 @@ CONTACT_RANGE_S = (0.200, 0.300)
 FOREFOOT_SHOD_KPA = (175.0, 260.0)
 #: Left-right difference above which the report mentions it, %.
 ASYMMETRY_NOTE_PCT = 10.0
+#: Below this cadence the session reads as walking (running is 160-200 steps/min; brisk
+#: walking reaches about 130), and the running references and advice are left out.
+WALKING_MAX_SPM = 140.0
 
 
 @dataclass
@@ -60,7 +63,9 @@ def findings(review: SessionReview) -> Findings:
     sess = d["session"]
     s = d["summary"]
     q = d["quality"]
-    who = sess.get("athlete") or "the runner"
+    cad = s.get("cadence_spm")
+    walking = bool(cad and cad < WALKING_MAX_SPM)
+    activity = "Walking" if walking else "Running"
     gear = (
         ", ".join(
             x
@@ -73,7 +78,7 @@ def findings(review: SessionReview) -> Findings:
         or "shoe and sock not recorded"
     )
     f = Findings(
-        title=f"Running session of {who}",
+        title=f"{activity} session" + (f" of {sess['athlete']}" if sess.get("athlete") else ""),
         when=when_text(sess.get("started_at") or ""),
         duration=duration_text(sess.get("duration_s")),
         gear=gear,
@@ -91,7 +96,6 @@ def findings(review: SessionReview) -> Findings:
     )
     if sess.get("treadmill_speed_kmh"):
         f.measured.append(f"Treadmill speed {number(sess['treadmill_speed_kmh'], 'km/h')}.")
-    cad = s.get("cadence_spm")
     ct = s.get("contact_time_s") or {}
     if cad:
         f.found.append(f"Cadence: {number(cad, 'steps/min')}.")
@@ -120,7 +124,12 @@ def findings(review: SessionReview) -> Findings:
     ]
     spans = merge_gaps(q["gaps"], float(sess.get("duration_s") or 0.0))
     f.found.append(f"Data: {gap_summary(q, spans)}.")
-    if cad and not CADENCE_RANGE_SPM[0] <= cad <= CADENCE_RANGE_SPM[1]:
+    if walking:
+        f.meaning.append(
+            f"At {number(cad, 'steps/min')} this was walking, not running: the running "
+            "references (cadence, forefoot pressure in running shoes) do not apply."
+        )
+    elif cad and not CADENCE_RANGE_SPM[0] <= cad <= CADENCE_RANGE_SPM[1]:
         side = "below" if cad < CADENCE_RANGE_SPM[0] else "above"
         f.meaning.append(f"Cadence is {side} the usual running range of 160-200 steps/min.")
         if side == "below":
@@ -131,10 +140,13 @@ def findings(review: SessionReview) -> Findings:
     elif cad:
         f.meaning.append("Cadence is within the usual running range (160-200 steps/min).")
     peak = max(hottest) if hottest else None
-    if peak is not None and peak > FOREFOOT_SHOD_KPA[1]:
+    if walking:
+        pass
+    elif peak is not None and peak > FOREFOOT_SHOD_KPA[1]:
         f.meaning.append(
-            f"The ball of the foot takes more pressure ({number(peak, 'kPa')}) than is usual "
-            "in running shoes (175-260 kPa): a place where hot spots and blisters start."
+            f"The forefoot (ball of the foot and toes) takes more pressure "
+            f"({number(peak, 'kPa')}) than is usual in running shoes (175-260 kPa): a place "
+            "where hot spots and blisters start."
         )
         f.try_next.append(
             "Try a shoe with more cushioning under the ball of the foot, or a thicker sock, and "
@@ -142,8 +154,8 @@ def findings(review: SessionReview) -> Findings:
         )
     elif peak is not None:
         f.meaning.append(
-            f"Pressure under the ball of the foot ({number(peak, 'kPa')}) is within the usual "
-            "range for running shoes (175-260 kPa) or below it."
+            f"Pressure under the forefoot ({number(peak, 'kPa')}) is within the usual range "
+            "for running shoes (175-260 kPa) or below it."
         )
     sym = (s.get("symmetry_index_pct") or {}).get("contact_time_s")
     if sym is not None and abs(sym) > ASYMMETRY_NOTE_PCT:

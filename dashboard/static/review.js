@@ -84,7 +84,7 @@
     h += tagForm(s);
     if (d.range) h += `<p class="range-note" id="range-note">Every number, map and curve below covers ${clock(d.range.t0_s, 0)} – ${clock(d.range.t1_s, 0)} only (${d.range.steps} steps); change points: whole session.</p>`;
     h += "<ul>" + d.sentences.map((x) => `<li>${esc(x)}</li>`).join("") + "</ul>";
-    h += `<p><a href="/api/review/${encodeURIComponent(id)}/report.html" download="report-${esc(id)}.html">download the runner's report (HTML)</a></p>`;
+    h += `<p><a href="/api/review/${encodeURIComponent(id)}/report.html" download="report-${esc(id)}.html">download the runner's report (HTML)</a> · <a href="/api/review/${encodeURIComponent(id)}/report.pdf" download="report-${esc(id)}.pdf">PDF</a></p>`;
     for (const [foot, kinds] of Object.entries(d.maps)) {
       h += `<h3>${esc(foot)} foot</h3><div class="maps" id="maps-${esc(foot)}">`;
       for (const [kind, m] of Object.entries(kinds)) h += mapFigure(kind, m);

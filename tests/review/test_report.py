@@ -81,6 +81,9 @@ def test_report_renders_for_real_file(real_home: Path, path: Path, tmp_path: Pat
     if path.parent.name == "physionet-gaitpdb":  # no sensor under MTH2-3
         assert re.search(r"\(MTH2-3\)</td><td>not measured</td>", html)
     assert "form is breaking down" not in html
+    if path.parent.name == "physionet-gaitpdb":  # a walking data set: no running advice
+        assert "Walking session" in html and "running references" in html
+        assert "quicker step" not in html
 
 
 def test_report_shows_gaps_and_fatigue(experiment: dict, tmp_path: Path, monkeypatch) -> None:

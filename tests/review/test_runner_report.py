@@ -106,3 +106,28 @@ def test_compare_report_states_verdict_with_ci(
     # A/A2 are the same sock: no clear difference
     assert "no clear difference between A2 and A" in first
     assert "Verdict" in first and "Conditions" in first
+
+
+def test_report_pdf_route(experiment: dict) -> None:
+    """The review page's PDF link: the same runner's page, printed on the server."""
+    import io
+
+    from fastapi.testclient import TestClient
+
+    from dashboard.app import create_app
+    from hardware.layout import load_layout
+    from live.hub import LiveHub
+    from tests.chromium import CHROMIUM
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM}")
+    layouts = {f: load_layout("plantar-ref", foot=f) for f in ("left", "right")}
+    app = create_app(
+        LiveHub(layouts), None, sessions_root=experiment["root"], allowed_hosts=("testserver",)
+    )
+    with TestClient(app) as client:
+        r = client.get(f"/api/review/{experiment['ids']['A']}/report.pdf")
+        assert r.status_code == 200 and r.headers["content-type"] == "application/pdf"
+        first = pypdf.PdfReader(io.BytesIO(r.content)).pages[0].extract_text()
+        assert "What we found" in first and "sock A" in first
+        assert client.get("/api/review/no-such-session/report.pdf").status_code == 404
