@@ -22,6 +22,9 @@ from review.maps import maps_for_page
 from review.session import SessionReview
 from review.timebase import clock_text, gap_summary
 
+#: Gap spans listed in the report (the largest; all of them are drawn on the charts).
+REPORT_SPANS = 10
+
 CSS = """
 @page{size:A4;margin:16mm}
 body{font-family:system-ui,sans-serif;margin:24px auto;max-width:1000px;color:#222}
@@ -109,19 +112,24 @@ def quality_section(review: SessionReview) -> list[str]:
         )
     out.append("</table>")
     if spans:
+        shown = sorted(sorted(spans, key=lambda s: -s.frames)[:REPORT_SPANS], key=lambda s: s.t0_s)
         out.append(
+            f"<p>The {len(shown)} largest spans, in time order:</p>"
             "<table class='spans'><tr><th>from (session time)</th><th>to</th><th>feet</th>"
             "<th>kind</th><th>frames</th></tr>"
         )
-        for s in spans[:40]:
+        for s in shown:
             out.append(
                 f"<tr><td>{clock_text(s.t0_s, decimals=1)}</td><td>{clock_text(s.t1_s, decimals=1)}"
                 f"</td><td>{esc(', '.join(s.feet))}</td><td>{esc(', '.join(s.kinds))}</td>"
                 f"<td class='num'>{s.frames:,}</td></tr>"
             )
         out.append("</table>")
-        if len(spans) > 40:
-            out.append(f"<p>… and {len(spans) - 40} more spans.</p>")
+        if len(spans) > len(shown):
+            rest = [x for x in spans if x not in shown]
+            out.append(
+                f"<p>… and {len(rest)} smaller spans ({sum(x.frames for x in rest):,} frames).</p>"
+            )
     return out
 
 
