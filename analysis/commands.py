@@ -76,36 +76,48 @@ def _clean(obj: Any) -> Any:
 
 def run_analyze(args: argparse.Namespace) -> int:
     """Analyse one session and print steps and summary."""
-    from analysis.analyzer import analyze_recording
     from analysis.force_plate_steps import analyze_plate, load_plate
+    from base.human import number
+    from base.progress import progress
     from store.session_reader import load_recording
 
-    plate = load_plate(args.session)
-    if plate is not None:  # a treadmill force plate: steps and the measured pivot
-        doc = {**analyze_plate(plate), "source": f"force plate:{args.session}"}
-        if args.json:
-            print(json.dumps(_clean(doc)))
+    with progress(f"analysing {args.session}", quiet=args.json) as bar:
+        bar.update(label="loading")
+        plate = load_plate(args.session)
+        if plate is not None:  # a treadmill force plate: steps and the measured pivot
+            bar.update(label="analysing the force plate")
+            doc = {**analyze_plate(plate), "source": f"force plate:{args.session}"}
         else:
-            s = doc["summary"]
-            print(f"{doc['source']}: {s['steps']} steps, cadence {s['cadence_spm']} steps/min")
-            print(f"contact time (s): {s['contact_time_s']}; pivot: {s['pivot']['label']}")
-        return 0
-    data = load_recording(args.session)
-    speed = kmh_to_mps(args.speed_kmh) if args.speed_kmh else data.speed_mps
-    result = analyze_recording(
-        data.feet, data.layouts, yaw_rate_dps=data.yaw_rate_dps, speed_mps=speed
-    )
-    result["source"] = data.source
-    result["markers"] = data.markers
+            data = load_recording(args.session)
+            bar.update(label="compiling and analysing steps")
+            from analysis.analyzer import analyze_recording
+
+            speed = kmh_to_mps(args.speed_kmh) if args.speed_kmh else data.speed_mps
+            doc = analyze_recording(
+                data.feet, data.layouts, yaw_rate_dps=data.yaw_rate_dps, speed_mps=speed
+            )
+            doc["source"] = data.source
+            doc["markers"] = data.markers
     if args.json:
-        print(json.dumps(_clean(result)))
+        print(json.dumps(_clean(doc)))
         return 0
-    s = result["summary"]
-    print(f"{data.source}: {s['steps']} steps, cadence {s['cadence_spm']} steps/min")
-    print(f"contact time (s): {s['contact_time_s']}")
-    for region, r in s["risk"].items():
-        print(f"  risk {region:<8} {r['per_step']} per step ({r['kind']}; {r['label']})")
-    for flag in s["fatigue_flags"]:
+    s = doc["summary"]
+    print(f"{doc['source']}: {s['steps']} steps, cadence {number(s['cadence_spm'], 'steps/min')}")
+    ct = s["contact_time_s"]
+    ct_text = (
+        ", ".join(f"{foot} {number(v, 's')}" for foot, v in ct.items())
+        if isinstance(ct, dict)
+        else number(ct, "s")
+    )
+    print(f"contact time: {ct_text}")
+    if plate is not None:
+        print(f"pivot: {s['pivot']['label']}")
+    for region, r in (s.get("risk") or {}).items():
+        print(
+            f"  blister-risk index {region:<8} {number(r['per_step'], 'per step')} "
+            f"({r['kind']}; {r['label']})"
+        )
+    for flag in s.get("fatigue_flags") or []:
         print(f"  {flag}")
     return 0
 

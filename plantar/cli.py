@@ -22,7 +22,18 @@ Handler = Callable[[argparse.Namespace], int]
 #: (:func:`base.paths.check_data_dir`), so a bad ``$PLANTAR_HOME`` is one line, not a
 #: traceback halfway through. (``run`` checks its configured ``storage.dir`` itself.)
 DATA_DIR_COMMANDS = frozenset(
-    {"import", "export", "sessions", "analyze", "archive", "serve", "demo", "compare", "report"}
+    {
+        "import",
+        "export",
+        "sessions",
+        "analyze",
+        "archive",
+        "serve",
+        "demo",
+        "compare",
+        "report",
+        "tag",
+    }
 )
 
 

@@ -25,7 +25,10 @@ from base.version import __version__
 from review.session import SessionReview, compute_review
 
 #: Bump when the review computation changes (with the package version, this keys the cache).
-REVIEW_REVISION = 4  # 4: typed pivot records (series_key), whole-insole free moment
+REVIEW_REVISION = 6  # 6: per-step curves; 5: tags outside the fingerprint
+#: Fields of ``session.json``'s ``meta`` that only label a session: changing them
+#: (``plantar tag``) keeps the cached review, whose labels are refreshed on load.
+TAG_FIELDS = ("athlete", "shoe", "sock", "notes", "tags")
 ANALYSIS_VERSION = f"{__version__}-r{REVIEW_REVISION}"
 
 
@@ -35,13 +38,31 @@ def cache_root() -> Path:
 
 
 def fingerprint(directory: Path) -> list[list[Any]]:
-    """Size and mtime (ns) of ``session.json`` and the Parquet files of a session."""
-    out = []
+    """Size and mtime (ns) of the Parquet files of a session, and a hash of its
+    ``session.json`` without the tag fields (a re-tagged session keeps its review)."""
+    import hashlib
+
+    out: list[list[Any]] = []
     for p in sorted(directory.iterdir()):
-        if p.name == "session.json" or p.suffix == ".parquet":
+        if p.suffix == ".parquet":
             st = p.stat()
             out.append([p.name, st.st_size, st.st_mtime_ns])
+    info = json.loads((directory / "session.json").read_text(encoding="utf-8"))
+    meta = {k: v for k, v in (info.get("meta") or {}).items() if k not in TAG_FIELDS}
+    text = json.dumps({**info, "meta": meta}, sort_keys=True)
+    out.append(["session.json", hashlib.sha256(text.encode()).hexdigest()[:16]])
     return out
+
+
+def refresh_tags(review: SessionReview, directory: Path) -> None:
+    """Copy the current tags of ``session.json`` into ``review``."""
+    from store.session import read_session_json
+
+    meta = read_session_json(directory).get("meta") or {}
+    sess = review.data["session"]
+    for key in ("athlete", "shoe", "sock"):
+        sess[key] = meta.get(key) or ""
+    sess["notes"] = meta.get("notes") or ""
 
 
 def entry_dir(session_id: str) -> Path:
@@ -110,6 +131,7 @@ def get_review(
     if use_cache:
         cached = load_cached(directory)
         if cached is not None:
+            refresh_tags(cached, directory)
             return cached
     review = compute_review(directory, progress=progress)
     review.data = _clean(review.data)

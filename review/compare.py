@@ -55,6 +55,11 @@ class CompareOptions:
     min_sessions_cluster: int = 3
     seed: int = 12345
     speed_tol_kmh: float = 0.5
+    #: Condition label (``"shoe1 / A"``) every pair containing it is compared against
+    #: (it becomes A); None: A is the first in sort order.
+    reference: str | None = None
+    #: Only these session ids (picked by hand); None: every session.
+    sessions: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -369,6 +374,8 @@ def compare(
 
             raise ConfigError(f"cannot group by {k!r}; use some of: {', '.join(BY_KEYS)}")
     rows = rows if rows is not None else list_rows(root, opts.athlete)
+    if opts.sessions is not None:
+        rows = [r for r in rows if r["id"] in opts.sessions]
     conds: dict[tuple, _Cond] = {}
     for i, row in enumerate(rows):
         if progress is not None:
@@ -394,12 +401,15 @@ def compare(
     for a, b in itertools.combinations(ordered, 2):
         if a.athlete != b.athlete or a.speed != b.speed:
             continue
+        if opts.reference is not None and b.label == opts.reference:
+            a, b = b, a
         comparisons.append(_compare_pair(a, b, opts, rng))
     return {
         "by": list(opts.by),
         "athlete": opts.athlete,
         "discard_steps_per_foot": opts.discard_steps,
         "min_steps": opts.min_steps,
+        "reference": opts.reference,
         "effect_definition": "effect = mean(A) - mean(B); pct_change = 100*(mean(B)/mean(A) - 1)",
         "risk_label": RISK_LABEL,
         "conditions": [
@@ -420,10 +430,11 @@ def compare(
 
 def difference_maps(cmp: dict[str, Any], index: int, discard: int = 30) -> dict[str, Any]:
     """Difference maps (A − B) of the mean per-step peak pressure, per foot, for one
-    comparison; only where both conditions use the same layout and size."""
+    comparison, with the Mean and Max maps of each condition (``"conditions"``: mean and
+    largest per-step peak over the condition's sessions, on the live page's fixed scale);
+    only where both conditions use the same layout and size."""
     from analysis.hotspots import InterpolationGrid
-    from review.figures import difference_png
-    from review.render import DIVERGING, css_gradient, data_uri_png
+    from review.maps import FIXED_SCALE_TOP, difference_map, foot_map
     from review.session import dense_weights, interpolate_many, to_grid
 
     pair = cmp["comparisons"][index]
@@ -444,11 +455,11 @@ def difference_maps(cmp: dict[str, Any], index: int, discard: int = 30) -> dict[
             out[foot] = {"note": "layouts differ (or foot missing): no difference map"}
             continue
 
-        def mean_map(c: _Cond, foot: str = foot) -> np.ndarray:
+        def mean_map(c: _Cond, foot: str = foot, reduce: Any = np.nanmean) -> np.ndarray:
             rows = [r.arrays[f"{foot}/step_peak_kpa"][discard:] for r in c.reviews]
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
-                return np.nanmean(np.vstack(rows), axis=0)
+                return reduce(np.vstack(rows), axis=0)
 
         ((layout_id, eu),) = layouts
         from hardware.layout import load_layout
@@ -457,13 +468,33 @@ def difference_maps(cmp: dict[str, Any], index: int, discard: int = 30) -> dict[
         grid = InterpolationGrid.from_layout(lay)
         w = dense_weights(grid, lay.n_sensels)
         diff = to_grid(grid, interpolate_many(w, mean_map(a) - mean_map(b))[0])
-        png, lo, hi = difference_png(np.asarray(lay.outline_mm), grid.x_mm, grid.y_mm, diff)
+        png, limit = difference_map(np.asarray(lay.outline_mm), grid.x_mm, grid.y_mm, diff)
         out[foot] = {
             "title": f"Peak pressure difference ({pair['a']} − {pair['b']})",
             "unit": "kPa",
-            "png": data_uri_png(png),
-            "scale": {"min": round(lo, 3), "max": round(hi, 3)},
-            "gradient": css_gradient(DIVERGING),
+            "png": png,
+            "scale": {"min": round(-limit, 3), "max": round(limit, 3)},
+            "conditions": [
+                {
+                    "kind": kind,
+                    "condition": c.label,
+                    "title": f"{kind.capitalize()} peak pressure, {c.label}",
+                    "unit": "kPa",
+                    "scale": {"min": 0.0, "max": FIXED_SCALE_TOP["peak_pressure"]},
+                    "png": foot_map(
+                        np.asarray(lay.outline_mm),
+                        grid=(
+                            grid.x_mm,
+                            grid.y_mm,
+                            to_grid(grid, interpolate_many(w, mean_map(c, reduce=fn))[0]),
+                        ),
+                        vmax=FIXED_SCALE_TOP["peak_pressure"],
+                        unit="kPa",
+                    ),
+                }
+                for c in (a, b)
+                for kind, fn in (("mean", np.nanmean), ("max", np.nanmax))
+            ],
         }
     return out
 

@@ -40,8 +40,10 @@ from analysis.records import PivotValue, pivot_spec, round_or_none, session_pivo
 from analysis.risk import RISK_LABEL
 from hardware.layout import FOREFOOT_REGIONS, REGIONS, Layout
 
-#: Stance-phase samples of one step's CoP gait line.
+#: Stance-phase samples of one step's CoP gait line and of its per-step curves.
 GAIT_LINE_POINTS = 41
+#: Per-step curves over stance, with their units (the pivot's unit depends on the insole).
+CURVES = ("force_n", "forefoot_kpa", "pivot")
 PROXY_MAP_LABEL = "proxy: late-stance CoP dwell, not shear"
 NOT_MEASURED = "not measured: pressure-only insole"
 
@@ -156,6 +158,7 @@ def frame_series(
         tz = np.empty(n)
         rot = np.empty(n)
         free_moment_kernel(shear, xy, area, cop, tz, resultant, rot)
+        free_moment = tz.copy()
         one = np.empty((n, 1))
         for k in range(K):  # one site at a time: the kernel's rotational shear of site k
             free_moment_kernel(
@@ -168,7 +171,15 @@ def frame_series(
                 rot,
             )
             rotational[:, k] = rot
-    return {"force": force, "cop": cop, "resultant": resultant, "rotational": rotational}
+    else:
+        free_moment = np.full(n, np.nan)
+    return {
+        "force": force,
+        "cop": cop,
+        "resultant": resultant,
+        "rotational": rotational,
+        "free_moment": free_moment,
+    }
 
 
 def foot_arrays(frames: Any, layout: Layout, steps: list[dict[str, Any]]) -> dict[str, np.ndarray]:
@@ -182,6 +193,8 @@ def foot_arrays(frames: Any, layout: Layout, steps: list[dict[str, Any]]) -> dic
     shear_peak = np.full((n_steps, K), np.nan, dtype=np.float32)
     rot_peak = np.full((n_steps, K), np.nan, dtype=np.float32)
     gait = np.full((n_steps, GAIT_LINE_POINTS, 2), np.nan, dtype=np.float32)
+    curves = {k: np.full((n_steps, GAIT_LINE_POINTS), np.nan, dtype=np.float32) for k in CURVES}
+    forefoot = np.isin(layout.sensel_region, [REGIONS.index(r) for r in FOREFOOT_REGIONS])
     late_cop: list[np.ndarray] = []
     phase = np.linspace(0.0, 1.0, GAIT_LINE_POINTS)
     with warnings.catch_warnings():
@@ -203,6 +216,7 @@ def foot_arrays(frames: Any, layout: Layout, steps: list[dict[str, Any]]) -> dic
                 u = (ts[ok] - ts[0]) / max(ts[-1] - ts[0], 1e-9)
                 gait[k, :, 0] = np.interp(phase, u, cop[ok, 0])
                 gait[k, :, 1] = np.interp(phase, u, cop[ok, 1])
+            _step_curves(curves, k, ts, fr, ps[:, forefoot] if forefoot.any() else None, K)
             j0 = max(il - i0, 0)
             late_cop.append(cop[j0:][np.isfinite(cop[j0:, 0])])
             # late stance: valid frames only, as in the step record; none when the step's
@@ -218,9 +232,40 @@ def foot_arrays(frames: Any, layout: Layout, steps: list[dict[str, Any]]) -> dic
         "shear_peak": shear_peak,
         "rot_peak": rot_peak,
         "gait": gait,
+        "curves": curves,
         "late_cop": lc.astype(np.float32),
         "windows": win,
     }
+
+
+def _step_curves(
+    curves: dict[str, np.ndarray],
+    k: int,
+    ts: np.ndarray,
+    fr: dict[str, np.ndarray],
+    forefoot_kpa: np.ndarray | None,
+    n_shear: int,
+) -> None:
+    """Step ``k``'s force, forefoot peak pressure and pivot over stance, resampled to
+    :data:`GAIT_LINE_POINTS` stance-phase points (heel strike → toe-off). The pivot curve
+    is the free moment with shear sites, else the CoP's medio-lateral position relative to
+    heel strike (the sweep the proxy measures)."""
+    u = (ts - ts[0]) / max(ts[-1] - ts[0], 1e-9)
+    phase = np.linspace(0.0, 1.0, GAIT_LINE_POINTS)
+    cop_x = fr["cop"][:, 0]
+    first = np.flatnonzero(np.isfinite(cop_x))
+    pivot = fr["free_moment"] if n_shear else cop_x - (cop_x[first[0]] if first.size else np.nan)
+    series = {
+        "force_n": fr["force"],
+        "forefoot_kpa": np.nanmax(forefoot_kpa, axis=1) if forefoot_kpa is not None else None,
+        "pivot": pivot,
+    }
+    for name, y in series.items():
+        if y is None:
+            continue
+        ok = np.isfinite(y)
+        if ok.sum() >= 2:
+            curves[name][k] = np.interp(phase, u[ok], y[ok])
 
 
 def _hot_recurrence(
@@ -482,6 +527,8 @@ def compute_review(directory: Path, progress: Any = None) -> SessionReview:
         arrays[pfx + "gait_line_mm"] = fa["gait"]
         arrays[pfx + "step_peak_shear_kpa"] = fa["shear_peak"]
         arrays[pfx + "windows"] = fa["windows"]
+        for name, values in fa["curves"].items():
+            arrays[pfx + "curve/" + name] = values
         arrays[pfx + "map/peak_pressure"] = to_grid(grid, interpolate_many(w, mean_peak)[0])
         arrays[pfx + "map/pti"] = to_grid(grid, interpolate_many(w, mean_pti)[0])
         arrays[pfx + "map/hotspot_recurrence"] = to_grid(

@@ -94,10 +94,15 @@ def run_import(args: argparse.Namespace) -> int:
         treadmill_speed_kmh=args.treadmill_speed_kmh,
         treadmill_incline_pct=args.treadmill_incline_pct,
     )
-    progress = None if args.json or not sys.stderr.isatty() else _progress_line(args.file)
-    result = import_file(Path(args.file), fmt=args.format, meta=meta, progress=progress)
-    if progress is not None:
-        print(file=sys.stderr)
+    from base.progress import progress
+
+    with progress(f"importing {Path(args.file).name}", quiet=args.json) as bar:
+        result = import_file(
+            Path(args.file),
+            fmt=args.format,
+            meta=meta,
+            progress=(lambda done, total: bar.update(done, total=total)) if bar.shown else None,
+        )
     if args.json:
         print(json.dumps(result.to_json()))
     else:
@@ -107,16 +112,6 @@ def run_import(args: argparse.Namespace) -> int:
             f"{rep.frames} frames, {rep.duration_s:.1f} s, {rep.events} events)"
         )
     return 0
-
-
-def _progress_line(name: str) -> Any:
-    """A progress callback that redraws one stderr line (for a terminal)."""
-
-    def show(done: int, total: int) -> None:
-        pct = 100.0 * done / total if total else 100.0
-        print(f"\rimporting {name}: {done / 1e6:,.1f} MB ({pct:.0f} %)", end="", file=sys.stderr)
-
-    return show
 
 
 def run_export(args: argparse.Namespace) -> int:
