@@ -47,12 +47,35 @@ __all__ = ["CLOCK_SETTLE_S", "DeviceClockModel", "lower_envelope_line", "never_b
 CLOCK_SETTLE_S = 5.0
 #: Smallest step between the session times of consecutive frames of one device (s).
 MIN_STEP_S = 1e-7
+#: When a refit moves the device-to-session mapping back, frames keep at least this share
+#: of their device-time spacing until the mapping is caught up (a slew, as NTP does).
+MIN_SPACING_SHARE = 0.5
 
 
-def never_back(t_s: np.ndarray, last_t_s: float) -> np.ndarray:
-    """Session times made non-decreasing and above ``last_t_s``: a refit may move the
-    mapping back, but a frame is never stamped before the one handed on before it."""
-    return np.maximum.accumulate(np.maximum(t_s, last_t_s + MIN_STEP_S))
+def never_back(
+    t_s: np.ndarray,
+    last_t_s: float,
+    t_device_us: np.ndarray | None = None,
+    last_t_device_us: float | None = None,
+) -> np.ndarray:
+    """Session times that never step back: a refit may move the mapping back, but a frame
+    is never stamped before the one handed on before it.
+
+    With the device times, frame ``i`` is also stamped at least ``MIN_SPACING_SHARE`` of its
+    device interval after frame ``i - 1`` (``last_t_device_us``: the frame before this
+    batch), so a backward refit is slewed out instead of stamping many frames alike:
+    ``t[i] = max(fit[i], t[i - 1] + step[i])``, computed without a loop as a running maximum
+    of ``fit - cumsum(step)``.
+    """
+    if t_device_us is None:
+        return np.maximum.accumulate(np.maximum(t_s, last_t_s + MIN_STEP_S))
+    dev = np.asarray(t_device_us, dtype=np.float64)
+    prev = np.empty_like(dev)
+    prev[:1] = dev[:1] if last_t_device_us is None else last_t_device_us
+    prev[1:] = dev[:-1]
+    step = np.maximum(MIN_SPACING_SHARE * 1e-6 * (dev - prev), MIN_STEP_S)
+    offset = np.cumsum(step)
+    return np.maximum.accumulate(np.maximum(t_s - offset, last_t_s)) + offset
 
 
 def lower_envelope_line(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:

@@ -124,7 +124,8 @@ class ClockReplay:
         if n == 0:
             return np.empty(0)
         if self.model.ready:
-            t_s = never_back(self.model.to_host_ns(dev) * 1e-9, self.last_t_s)
+            last_dev = float(self._tail_us[-1]) if self._tail_us.size else None
+            t_s = never_back(self.model.to_host_ns(dev) * 1e-9, self.last_t_s, dev, last_dev)
         else:  # no arrival time at all (rows from an import): keep them in order only
             t_s = never_back(np.full(n, np.nan), self.last_t_s)
         self.last_t_s = float(t_s[-1])

@@ -295,6 +295,7 @@ class InsoleStream:
         self._seq_offset = 0  # added to device seq (non-zero after a device restart)
         self._last_t_dev: int | None = None
         self._last_t_s = -np.inf
+        self._released_t_dev_us: float | None = None  # device time of the last frame handed on
         self._first_t_dev: int | None = None
         self._settled = settle_s <= 0
         self._pending = _Pending()
@@ -431,8 +432,13 @@ class InsoleStream:
         else:
             seq, t_dev = np.concatenate(p.seq), np.concatenate(p.t_device_us)
             counts, shear = np.concatenate(p.counts), np.concatenate(p.shear)
-        t_s = never_back(self.session.to_s(self.clock.to_host_ns(t_dev)), self._last_t_s)
-        self._last_t_s = float(t_s[-1])
+        t_s = never_back(
+            self.session.to_s(self.clock.to_host_ns(t_dev)),
+            self._last_t_s,
+            t_dev,
+            self._released_t_dev_us,
+        )
+        self._last_t_s, self._released_t_dev_us = float(t_s[-1]), float(t_dev[-1])
         frames = FootFrames(
             foot=self.foot,
             device_id=int(self.info.device_id) if self.info else 0,

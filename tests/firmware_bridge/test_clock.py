@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from firmware_bridge.clock import CLOCK_SETTLE_S as SETTLE_S
-from firmware_bridge.clock import DeviceClockModel
+from firmware_bridge.clock import MIN_SPACING_SHARE, DeviceClockModel, never_back
 from firmware_bridge.clock_replay import ClockReplay, replay_session_times
 
 RATE_HZ = 200
@@ -200,3 +200,31 @@ def test_device_restart_resets_the_model() -> None:
 def test_mapping_before_any_observation_is_an_error() -> None:
     with pytest.raises(RuntimeError):
         DeviceClockModel().to_host_ns(np.array([1.0]))
+
+
+def _never_back_loop(fit, last_t_s, dev, last_dev):
+    """Plain-loop reference of the slew in :func:`never_back`."""
+    out, t_prev, d_prev = [], last_t_s, last_dev
+    for f, d in zip(fit, dev, strict=True):
+        step = max(MIN_SPACING_SHARE * 1e-6 * (d - (d if d_prev is None else d_prev)), 1e-7)
+        t_prev = max(f, t_prev + step)
+        out.append(t_prev)
+        d_prev = d
+    return np.array(out)
+
+
+def test_a_backward_refit_is_slewed_out_not_stamped_alike() -> None:
+    """A refit that moves the mapping 50 ms back (as when the first arrivals were all
+    delayed by a busy machine): times keep rising at half speed until they meet the fit."""
+    dev = np.arange(100, 200, dtype=np.int64) * 5000  # 200 Hz device clock (us)
+    fit = dev * 1e-6 - 0.05  # the new mapping, 50 ms behind what was handed on
+    last_t_s, last_dev = 0.495, 495_000.0  # the frame before this batch, on the old mapping
+    t_s = never_back(fit, last_t_s, dev, last_dev)
+    np.testing.assert_allclose(t_s, _never_back_loop(fit, last_t_s, dev, last_dev), atol=1e-12)
+    assert np.all(np.diff(np.r_[last_t_s, t_s]) >= MIN_SPACING_SHARE * 5e-3 - 1e-12)
+    caught_up = np.flatnonzero(np.isclose(t_s, fit, rtol=0, atol=1e-9))
+    assert caught_up.size and caught_up[0] <= 25  # 50 ms / (2.5 ms gained per frame) = 20
+    np.testing.assert_allclose(t_s[caught_up[0] :], fit[caught_up[0] :], rtol=0, atol=1e-9)
+    # without device times the old rule holds: never back, but frames may be stamped alike
+    flat = never_back(fit, last_t_s)
+    assert np.all(np.diff(flat) >= 0) and np.sum(np.diff(flat) < 1e-6) > 5

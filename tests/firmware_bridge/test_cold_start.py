@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[2]
 def test_stream_opens_serial_insoles_with_a_cold_numba_cache(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO), "PLANTAR_HOME": str(tmp_path / "home")}
     sim = subprocess.Popen(
-        [sys.executable, "-m", "plantar.cli", "sim", "--json", "--duration", "60", "--ideal"],
+        [sys.executable, "-m", "plantar.cli", "sim", "--json", "--duration", "600", "--ideal"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

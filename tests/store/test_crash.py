@@ -208,7 +208,8 @@ def _run_and_kill(
                         float(t_s),
                     )
                 )
-                seen["B"].set()
+                if {h.foot for h in run.handed} >= set(run.seeds):
+                    seen["B"].set()  # both links stream (one may start well after the other)
             elif parts[0] == "E":
                 run.events.append(parts[1])
             elif parts[0] == "T":
@@ -231,10 +232,10 @@ def _run_and_kill(
     elif phase == "settle":  # the clock's first 5 s of device time (0.5 s at SPEED 10)
         seen["C"].wait(60)
         time.sleep(rng.uniform(0.0, 1.0))
-    elif phase == "link+2s":  # the bar: 2 s after the links started streaming
+    elif phase == "link+2s":  # the bar: 2 s after both links started streaming
         seen["B"].wait(60)
         time.sleep(2.0)
-    elif phase == "recording":  # at least 1.1 s after the first frames reached the recorder
+    elif phase == "recording":  # at least 1.1 s after both feet's first frames were handed on
         seen["B"].wait(60)
         time.sleep(rng.uniform(1.1, 2.5))
     elif phase == "finalise":
