@@ -108,7 +108,9 @@ def run(args: argparse.Namespace) -> int:
     sim, paths = _start_simulated_insoles(args)
     runtime = None
     try:
-        urls = {"left": f"serial://{paths['left']}", "right": f"serial://{paths['right']}"}
+        # the simulator is known to be starting: give its INFO longer than the 2.5 s meant to
+        # catch a wrong port (a slow machine, e.g. emulated arm64, misses 2.5 s)
+        urls = {foot: f"serial://{paths[foot]}?info_timeout=15" for foot in ("left", "right")}
         options = RuntimeOptions.from_args(args)
         meta = {
             "athlete": "demo runner",
