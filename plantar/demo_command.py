@@ -109,8 +109,9 @@ def run(args: argparse.Namespace) -> int:
     runtime = None
     try:
         # the simulator is known to be starting: give its INFO longer than the 2.5 s meant to
-        # catch a wrong port (a slow machine, e.g. emulated arm64, misses 2.5 s)
-        urls = {foot: f"serial://{paths[foot]}?info_timeout=15" for foot in ("left", "right")}
+        # catch a wrong port (under emulated arm64 its first bytes took 5 s alone, and 15 s
+        # were missed beside the demo's own start)
+        urls = {foot: f"serial://{paths[foot]}?info_timeout=60" for foot in ("left", "right")}
         options = RuntimeOptions.from_args(args)
         meta = {
             "athlete": "demo runner",
