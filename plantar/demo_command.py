@@ -145,7 +145,10 @@ def run(args: argparse.Namespace) -> int:
     sim, paths = _start_simulated_insoles(args)
     runtime = None
     try:
-        urls = {"left": f"serial://{paths['left']}", "right": f"serial://{paths['right']}"}
+        # the simulator is known to be starting: give its INFO longer than the 2.5 s meant to
+        # catch a wrong port (under emulated arm64 its first bytes took 5 s alone, and 15 s
+        # were missed beside the demo's own start)
+        urls = {foot: f"serial://{paths[foot]}?info_timeout=60" for foot in ("left", "right")}
         options = RuntimeOptions.from_args(args)
         runtime = live_runtime(options, urls=urls, meta=meta)
         runtime.start(record=not args.no_record)

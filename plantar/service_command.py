@@ -140,6 +140,11 @@ def existing_groups(names: tuple[str, ...] = ("dialout", "bluetooth")) -> tuple[
     return tuple(out)
 
 
+def systemd_running() -> bool:
+    """Whether systemd is the running init (sd_booted(3): /run/systemd/system exists)."""
+    return Path("/run/systemd/system").is_dir()
+
+
 def _parse_usb_ids(values: list[str]) -> tuple[tuple[str, str], ...]:
     out = []
     for value in values:
@@ -270,7 +275,10 @@ def run_install(args: argparse.Namespace) -> int:
                 shutil.chown(path, user, group)
 
     if live:
-        plan.run(["systemctl", "daemon-reload"])
+        if args.dry_run or systemd_running():
+            plan.run(["systemctl", "daemon-reload"])
+        else:  # a chroot or an image build: enable works offline, there is nothing to reload
+            plan.say("systemd is not running here (a chroot?): no daemon-reload")
         plan.run(["systemctl", "enable", UNIT_NAME])
         if shutil.which("udevadm") or args.dry_run:
             plan.run(["udevadm", "control", "--reload-rules"], check=False)
