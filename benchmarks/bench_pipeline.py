@@ -156,6 +156,11 @@ def _spawn_devices(tmp: Path, layout_id: str, rate_hz: float, seconds: float) ->
     return procs
 
 
+def _bridge_lost(runtime: Any) -> int:
+    bridge = runtime.bridge.stats() if runtime.bridge is not None else {}
+    return sum(int(s.get("lost_frames", 0)) for s in bridge.values())
+
+
 def _wait(cond: Any, timeout_s: float, what: str) -> None:
     t_end = time.monotonic() + timeout_s
     while not cond():
@@ -219,10 +224,12 @@ def run_one(load: str, seconds: float, warmup_s: float, profile: bool) -> dict[s
             _wait(lambda: batches["frames"] > 0, 60.0, "no frames arrived")
         time.sleep(warmup_s)
         f0, b0, m0 = batches["frames"], batches["n"], runtime.hub.messages_built
+        lost0 = _bridge_lost(runtime)
         c0, th0, t0 = _cpu_s("/proc/self/stat"), _thread_cpu(), time.monotonic()
         time.sleep(seconds)
         c1, th1, t1 = _cpu_s("/proc/self/stat"), _thread_cpu(), time.monotonic()
         f1, b1, m1 = batches["frames"], batches["n"], runtime.hub.messages_built
+        lost1 = _bridge_lost(runtime)
         hub = runtime.hub.status()
         out, _ = client.communicate(timeout=60)
         seen = json.loads(out.strip().splitlines()[-1]) if client.returncode == 0 else {}
@@ -261,11 +268,16 @@ def run_one(load: str, seconds: float, warmup_s: float, profile: bool) -> dict[s
     }
     rec = runtime.final_recording or {}
     if rate_hz:
-        bridge = runtime.bridge.stats() if runtime.bridge is not None else {}
         report["frames_lost_link"] = sum((rec.get("frames_lost_link") or {}).values())
         report["frames_dropped_recorder"] = sum((rec.get("frames_dropped") or {}).values())
         report["frames_written"] = sum((rec.get("frames_written") or {}).values())
-        report["bridge_lost"] = sum(int(s.get("lost_frames", 0)) for s in bridge.values())
+        report["bridge_lost"] = _bridge_lost(runtime)
+        report["bridge_lost_in_window"] = lost1 - lost0
+        report["gaps_first"] = [  # session time (s) and frames of the first gaps
+            (e.foot, round(e.t_s, 2), e.lost_frames)
+            for stream in (runtime.bridge.streams.values() if runtime.bridge else ())
+            for e in stream.gap_events[:3]
+        ]
         report["hub_frames"] = hub["frames"]
         batch = max(1, round(report["frames_per_batch"] or 1))
         report["kernel_cores"] = round(kernel_cores(layout_id, rate_hz, batch), 4)

@@ -7,7 +7,7 @@
   :data:`UDEV_RULE`).
 * A reader thread does the blocking reads and hands each read to the event loop as a
   :class:`~firmware_bridge.transport.Chunk`: it waits for a first byte, then takes
-  everything that arrived (``read(in_waiting)``), at most once per ``read_ms``. A read
+  everything that arrived (at most once per ``read_ms``). A read
   returns whatever arrived (0..n bytes, any split): framing is the decoder's job (COBS +
   0x00), so read boundaries carry no meaning and garbage costs at most the frame it hits.
 * When the device disappears (unplug: the read fails), :meth:`read` raises
@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import select
 import threading
 import time
 
@@ -49,6 +50,8 @@ DEFAULT_BAUD = 921600
 #: period (33 ms at 30 Hz), so the page still gets every foot's newest frame each tick.
 DEFAULT_READ_MS = 25.0
 _READ_TIMEOUT_S = 0.05
+#: How long one read keeps taking bytes once some have arrived (s).
+_DRAIN_S = 0.002
 _MAX_READ = 1 << 16
 
 
@@ -131,7 +134,7 @@ class SerialTransport(Transport):
 
         try:
             return serial.Serial(
-                self.device, self.baud, timeout=_READ_TIMEOUT_S, exclusive=True, write_timeout=1
+                self.device, self.baud, timeout=_DRAIN_S, exclusive=True, write_timeout=1
             )
         except (OSError, serial.SerialException, ValueError) as exc:
             raise _open_error(self.device, exc) from None
@@ -147,24 +150,27 @@ class SerialTransport(Transport):
             return True
 
         interval_s = self.read_interval_s
+        fd = port.fileno()
         last_read = 0.0
         while not stop.is_set():
             try:
-                data = port.read(1)  # waits up to the timeout for the first byte
-                if not data:
+                ready, _, _ = select.select([fd], [], [], _READ_TIMEOUT_S)  # a first byte
+                if not ready:
                     continue
                 # let the bytes of the next few frames gather (in the kernel's tty buffer)
                 # so that one chunk carries several frames: at most 1 / interval chunks/s
                 pause = interval_s - (time.monotonic() - last_read)
                 if pause > 0 and stop.wait(pause):
                     return
-                n = port.in_waiting
-                if n:
-                    data += port.read(min(n, _MAX_READ))
+                # everything that arrives within _DRAIN_S: pyserial reads on past the tty's
+                # 4 KiB buffer as the kernel refills it (read(in_waiting) would stop there)
+                data = port.read(_MAX_READ)
             except Exception as exc:
                 if not stop.is_set():
                     post(LinkLost(f"{self.device}: {exc}"))
                 return
+            if not data:
+                continue
             last_read = time.monotonic()
             if not post(Chunk(data, time.monotonic_ns())):
                 return
