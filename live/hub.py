@@ -18,9 +18,10 @@ Two channels per browser:
   foot. Every client has a one-message slot; a new message replaces an unsent one, so a
   slow or stalled client costs one message of memory and never slows anything else.
 * **events** (``/ws/events``, JSON text): step records, alerts, gauges, link and
-  recording status, in order and without loss while the client is connected. A client
-  whose event queue reaches ``max_client_events`` is disconnected (the page reconnects
-  and gets a fresh snapshot), so memory stays bounded here too.
+  recording status, the process's CPU share (:mod:`live.cpu_budget`, once a second), in
+  order and without loss while the client is connected. A client whose event queue
+  reaches ``max_client_events`` is disconnected (the page reconnects and gets a fresh
+  snapshot), so memory stays bounded here too.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from analysis.hotspots import InterpolationGrid
 from analysis.records import round_or_none
 from base.frames import FootFrames
 from hardware.layout import Layout
+from live.cpu_budget import CpuMeter
 from live.display_wire import FootView, encode_display
 from live.loop import running_loop
 from live.subscribers import DisplayClient, EventClient
@@ -124,6 +126,8 @@ class LiveHub:
         self.messages_built = 0
         self._msg_seq = 0
         self.client_latency: dict[str, float] = {}
+        #: This process's CPU share, sampled once a second by the link loop.
+        self.cpu = CpuMeter()
 
     # -- geometry ----------------------------------------------------------------------
 
@@ -301,6 +305,7 @@ class LiveHub:
             "metrics": self._metrics,
             "links": {f: self.link_event(f) for f in self._feet},
             "recording": self._recording,
+            "cpu": self.cpu.last(),
         }
 
     def status(self) -> dict[str, Any]:
@@ -317,6 +322,7 @@ class LiveHub:
             "alerts": list(self._alerts),
             "recording": self._recording,
             "client_latency": self.client_latency,
+            "cpu": self.cpu.last(),
         }
 
     # -- display loop (the server's event loop) ----------------------------------------
@@ -430,6 +436,7 @@ class LiveHub:
             await asyncio.sleep(1.0)
             for foot in self._feet:
                 self._broadcast(self.link_event(foot))
+            self._broadcast({"type": "cpu", **self.cpu.sample()})
 
     # -- clients -----------------------------------------------------------------------
 
