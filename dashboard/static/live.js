@@ -370,6 +370,15 @@
     document.getElementById("btn-stop").disabled = !on;
   }
 
+  // CPU share of the live process (live/cpu_budget.py): a warning near its one-core limit
+  function updateCpu(c) {
+    const el = document.getElementById("cpu");
+    if (!el || c.cores === null || c.cores === undefined) return;
+    el.textContent = `CPU ${c.cores.toFixed(2)} core${c.warning ? " \u26a0" : ""}`;
+    el.classList.toggle("warn", !!c.warning);
+    el.title = c.warning || `CPU share of the live process: ${c.cores.toFixed(2)} of ${c.limit_cores} core`;
+  }
+
   // ---------------------------------------------------------------- latency
   function noteLatency(f) {
     if (!f.hasData || !isFinite(f.tSampleMs)) return;
@@ -432,6 +441,7 @@
         if (e.metrics) updateMetrics(e.metrics);
         Object.values(e.links || {}).forEach(updateLink);
         if (e.recording) updateRecording(e.recording);
+        if (e.cpu) updateCpu(e.cpu);
         (e.steps || []).forEach((s) => (state.hotCells[s.foot] = s.hot_cells || []));
         state.alerts = e.alerts || [];
         break;
@@ -446,6 +456,7 @@
       case "metrics": updateMetrics(e); break;
       case "link": updateLink(e); break;
       case "recording": updateRecording(e); break;
+      case "cpu": updateCpu(e); break;
       case "alert": state.alerts.push(e); break;
       case "pong": {
         const now = Date.now();
