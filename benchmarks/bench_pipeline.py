@@ -241,9 +241,14 @@ def run_one(load: str, seconds: float, warmup_s: float, profile: bool) -> dict[s
         t_fin = time.monotonic()
         runtime.close()
         finalise_s = time.monotonic() - t_fin
+        device_stats = []
         for proc in devices:
             proc.stdin.close()
+            out = proc.stdout.read()
             proc.wait(timeout=30)
+            device_stats += [
+                json.loads(line[6:]) for line in out.splitlines() if line.startswith("stats ")
+            ]
     wall = t1 - t0
     data_s = (f1 - f0) / (2.0 * rate_hz) if rate_hz else wall
     threads = {
@@ -273,6 +278,9 @@ def run_one(load: str, seconds: float, warmup_s: float, profile: bool) -> dict[s
         report["frames_written"] = sum((rec.get("frames_written") or {}).values())
         report["bridge_lost"] = _bridge_lost(runtime)
         report["bridge_lost_in_window"] = lost1 - lost0
+        # frames the simulated devices dropped because their transmit buffer was full (the
+        # host did not read in time, or the device fell behind and produced a burst)
+        report["device_messages_dropped"] = sum(d["messages_dropped"] for d in device_stats)
         report["gaps_first"] = [  # session time (s) and frames of the first gaps
             (e.foot, round(e.t_s, 2), e.lost_frames)
             for stream in (runtime.bridge.streams.values() if runtime.bridge else ())
