@@ -120,32 +120,23 @@ def measure_live(
     record : record the session (to ``sessions_root`` or a temporary directory).
     """
     from dashboard.server import live_runtime
-    from hardware.sim.pty_process import spawn
+    from hardware.sim.pty_process import spawn_pair
     from live.runtime import RuntimeOptions
 
     tmp = tempfile.TemporaryDirectory(prefix="plantar-bench-")
     if sessions_root is None:
         sessions_root = Path(tmp.name) / "sessions"
-    # each insole in its own process, as real insoles are their own devices: their pacing
-    # shares no GIL with the measured process
     links = {f: Path(tmp.name) / f"plantar-{f}" for f in ("left", "right")}
-    total_s = warmup_s + duration_s + 60.0
-    devices = [
-        spawn(
-            link,
-            "--foot",
-            foot,
-            "--rate",
-            f"{rate_hz:g}",
-            "--seed",
-            str(7 + i),
-            *(("--pregenerate", f"{total_s:g}") if total_s <= 180 else ()),
-        )
-        for i, (foot, link) in enumerate(links.items())
-    ]
     urls = {foot: f"serial://{link}" for foot, link in links.items()}
     options = RuntimeOptions(port=0, sessions_root=sessions_root)
-    runtime = live_runtime(options, urls=urls, meta={"source": "benchmark"})
+    runtime = live_runtime(options, urls=urls, meta={"source": "benchmark"})  # numba warm-up
+    # then each insole in its own process, as real insoles are their own devices (their
+    # pacing shares no GIL with the measured process); started after the warm-up, so that
+    # they do not stream into a buffer nobody reads
+    total_s = warmup_s + duration_s + 60.0
+    devices = spawn_pair(
+        Path(tmp.name), rate_hz=rate_hz, seed=7, pregenerate_s=total_s if total_s <= 180 else 0
+    ).values()
     server = threading.Thread(target=runtime.serve, name="plantar-bench-server", daemon=True)
     stalled: list[socket.socket] = []
     client = None
