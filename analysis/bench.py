@@ -43,7 +43,8 @@ from base.frames import FootFrames
 from hardware.layout import REGIONS, Layout, load_layout
 
 
-def _sim_frames(layout: Layout, seconds: float, rate_hz: float) -> FootFrames:
+def sim_frames(layout: Layout, seconds: float, rate_hz: float) -> FootFrames:
+    """``seconds`` of one simulated left insole without link loss, as :class:`FootFrames`."""
     from hardware.sim.imperfections import Imperfections
     from hardware.sim.insole import SimulatedInsole
 
@@ -128,7 +129,7 @@ def run_benchmarks(quick: bool = False) -> dict[str, Any]:
     warm_up()
     result: dict[str, Any] = {}
     dense = load_layout("plantar-dense")
-    fr = _sim_frames(dense, 4.0 if quick else 20.0, 500.0)
+    fr = sim_frames(dense, 4.0 if quick else 20.0, 500.0)
     batch = 50
     fps = _streaming_frames_per_s(dense, fr, batch)
     result["headroom_1024"] = round(fps / 1000.0, 2)
@@ -137,7 +138,7 @@ def run_benchmarks(quick: bool = False) -> dict[str, Any]:
     # plantar-dense has no shear sites: the same stream on plantar-ref (170 sensels +
     # 5 shear sites) puts the friction bound, the free moment and the pivot in the figure.
     ref_layout = load_layout("plantar-ref")
-    fr_shear = _sim_frames(ref_layout, 4.0 if quick else 20.0, 500.0)
+    fr_shear = sim_frames(ref_layout, 4.0 if quick else 20.0, 500.0)
     fps = _streaming_frames_per_s(ref_layout, fr_shear, batch)
     result["headroom_ref_shear"] = round(fps / 1000.0, 2)
     result["streaming_frames_per_s_ref_shear"] = round(fps, 0)
@@ -153,7 +154,7 @@ def run_benchmarks(quick: bool = False) -> dict[str, Any]:
     ref = ref if ref.n_sensels == 256 else _with_sensels(ref, 256)
     minutes = 2.0 if quick else 60.0
     n = int(minutes * 60 * 200)
-    block = _sim_frames(ref, 30.0, 200.0)
+    block = sim_frames(ref, 30.0, 200.0)
     big = np.empty((n, ref.n_sensels), dtype=np.float32)
     for a in range(0, n, len(block)):
         m = min(len(block), n - a)

@@ -24,7 +24,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from analysis.bench import _sim_frames, _with_sensels
+from analysis.bench import _with_sensels, sim_frames
 from analysis.frame_kernels import FrameReducer, frame_reduce_kernel
 from hardware.layout import REGIONS, load_layout
 
@@ -42,7 +42,7 @@ def _cpu_best(fn: Callable[[], object], repeat: int, calls: int = 1) -> float:
 
 def per_frame(minutes: float, repeat: int) -> None:
     ref = load_layout("plantar-ref")
-    block = _sim_frames(ref, 30.0, 200.0).pressure_kpa
+    block = sim_frames(ref, 30.0, 200.0).pressure_kpa
     n = int(minutes * 60 * 200)
     r = len(REGIONS)
     print(f"## frame_reduce_kernel, {minutes:g} min x 200 Hz = {n} frames, thread CPU time")

@@ -1,9 +1,9 @@
 """End-to-end measurements of the live path: latency, a stalled client, memory.
 
 :func:`measure_live` runs the whole demo pipeline in this process (two simulated insoles
-on pseudo-terminals → :class:`firmware_bridge.bridge.Bridge` → recorder, analysis, hub →
-uvicorn on loopback) with a websocket client in a separate process, and optionally
-clients that connect and then never read ("stalled"). It reports
+on pseudo-terminals, each in its own process → :class:`firmware_bridge.bridge.Bridge` →
+recorder, analysis, hub → uvicorn on loopback) with a websocket client in a separate
+process, and optionally clients that connect and then never read ("stalled"). It reports
 
 * latency from *bridge receive* (arrival of the chunk that completed the newest frame in
   a display message, ``Chunk.t_host_ns``) to *websocket client receive*, per message;
@@ -120,25 +120,28 @@ def measure_live(
     record : record the session (to ``sessions_root`` or a temporary directory).
     """
     from dashboard.server import live_runtime
-    from hardware.sim import make_pair
-    from hardware.sim.pty_device import PtyDeviceServer
+    from hardware.sim.pty_process import spawn_pair
     from live.runtime import RuntimeOptions
 
-    tmp = None
+    tmp = tempfile.TemporaryDirectory(prefix="plantar-bench-")
     if sessions_root is None:
-        tmp = tempfile.TemporaryDirectory(prefix="plantar-bench-")
         sessions_root = Path(tmp.name) / "sessions"
-    insoles = make_pair("plantar-ref", sampling_rate_hz=rate_hz, seed=7)
-    sim = PtyDeviceServer(insoles)
-    urls = {ins.foot: f"serial://{p}" for ins, p in zip(insoles, sim.paths, strict=True)}
+    links = {f: Path(tmp.name) / f"plantar-{f}" for f in ("left", "right")}
+    urls = {foot: f"serial://{link}" for foot, link in links.items()}
     options = RuntimeOptions(port=0, sessions_root=sessions_root)
-    runtime = live_runtime(options, urls=urls, meta={"source": "benchmark"})
+    runtime = live_runtime(options, urls=urls, meta={"source": "benchmark"})  # numba warm-up
+    # then each insole in its own process, as real insoles are their own devices (their
+    # pacing shares no GIL with the measured process); started after the warm-up, so that
+    # they do not stream into a buffer nobody reads
+    total_s = warmup_s + duration_s + 60.0
+    devices = spawn_pair(
+        Path(tmp.name), rate_hz=rate_hz, seed=7, pregenerate_s=total_s if total_s <= 180 else 0
+    ).values()
     server = threading.Thread(target=runtime.serve, name="plantar-bench-server", daemon=True)
     stalled: list[socket.socket] = []
     client = None
     rss: list[float] = []
     try:
-        sim.start()
         runtime.start(record=record)
         server.start()
         port = runtime.server.port
@@ -174,7 +177,10 @@ def measure_live(
         runtime.server.stop()
         server.join(timeout=120)  # the loop ends only after the bridge stopped (busy machines)
         runtime.close()
-        sim.close()
+        for device in devices:
+            assert device.stdin is not None
+            device.stdin.close()
+            device.wait(timeout=30)
     rec = runtime.final_recording or {}
     bridge_stats = runtime.bridge.stats() if runtime.bridge is not None else {}
     half = len(rss) // 2
@@ -202,8 +208,7 @@ def measure_live(
             "growth_second_half": round(rss[-1] - rss[half], 2) if len(rss) > 2 else None,
         },
     }
-    if tmp is not None:
-        tmp.cleanup()
+    tmp.cleanup()
     return report
 
 

@@ -178,7 +178,8 @@ class InsoleStats:
     device_id: int | None = None
     info: DeviceInfo | None = None
     last_error: str = ""
-    _rate_window: list[tuple[float, int]] = field(default_factory=list, repr=False)
+    _rate_window: deque[tuple[float, int]] = field(default_factory=deque, repr=False)
+    _rate_frames: int = field(default=0, repr=False)  # sum of n over _rate_window
 
     @property
     def loss_pct(self) -> float:
@@ -501,13 +502,15 @@ class InsoleStream:
         return event
 
     def _count_rate(self, n: int, t_host_ns: int) -> None:
-        window = self.stats._rate_window
+        st = self.stats
+        window = st._rate_window
         window.append((t_host_ns * 1e-9, n))
+        st._rate_frames += n
         while len(window) > 2 and window[-1][0] - window[0][0] > 2.0:
-            window.pop(0)
+            st._rate_frames -= window.popleft()[1]
         span = window[-1][0] - window[0][0]
-        if span > 0.2:
-            self.stats.rate_hz = sum(k for _, k in window[1:]) / span
+        if span > 0.2:  # frames after the first arrival, over the time since it
+            st.rate_hz = (st._rate_frames - window[0][1]) / span
 
     # ---------------------------------------------------------------------- I/O
 

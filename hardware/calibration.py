@@ -59,9 +59,15 @@ class Calibration:
     def to_kpa(self, counts: np.ndarray) -> np.ndarray:
         """Pressure in kPa (float32) for ADC counts of shape (..., n).
 
-        Counts are clipped to ``0..adc_max_counts`` first.
+        Counts are clipped to ``0..adc_max_counts`` first. Integer counts of a calibration
+        whose sensels share one curve (the shipped ones) are looked up in a table of that
+        curve (the same values, without the per-frame polynomial).
         """
-        c = np.clip(np.asarray(counts, dtype=np.float64), 0.0, self.adc_max_counts)
+        raw = np.asarray(counts)
+        table = self._shared_table_f32
+        if table is not None and raw.dtype.kind in "ui":
+            return table[np.clip(raw, 0, self.adc_max_counts)]
+        c = np.clip(raw.astype(np.float64), 0.0, self.adc_max_counts)
         u = np.maximum(c - self.offset_counts, 0.0)
         return (self.gain_kpa_per_count * _polynomial(u, self.c2, self.c3)).astype(np.float32)
 
@@ -90,6 +96,12 @@ class Calibration:
             counts = np.rint(0.5 * (lo + hi_u) + self.offset_counts)
         counts = np.maximum(counts, np.rint(self.offset_counts))
         return np.clip(counts, 0, self.adc_max_counts).astype(np.uint16)
+
+    @cached_property
+    def _shared_table_f32(self) -> np.ndarray | None:
+        """:attr:`_shared_table` as float32, what :meth:`to_kpa` returns."""
+        table = self._shared_table
+        return None if table is None else table.astype(np.float32)
 
     @cached_property
     def _shared_table(self) -> np.ndarray | None:

@@ -22,9 +22,10 @@ Two channels per browser:
   foot. Every client has a one-message slot; a new message replaces an unsent one, so a
   slow or stalled client costs one message of memory and never slows anything else.
 * **events** (``/ws/events``, JSON text): step records, alerts, gauges, link and
-  recording status, in order and without loss while the client is connected. A client
-  whose event queue reaches ``max_client_events`` is disconnected (the page reconnects
-  and gets a fresh snapshot), so memory stays bounded here too.
+  recording status, the process's CPU share (:mod:`live.cpu_budget`, once a second), in
+  order and without loss while the client is connected. A client whose event queue
+  reaches ``max_client_events`` is disconnected (the page reconnects and gets a fresh
+  snapshot), so memory stays bounded here too.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from analysis.hotspots import InterpolationGrid
 from analysis.records import round_or_none
 from base.frames import FootFrames
 from hardware.layout import Layout
+from live.cpu_budget import CpuMeter
 from live.display_wire import FootView, encode_display
 from live.loop import running_loop
 from live.subscribers import DisplayClient, EventClient
@@ -141,6 +143,8 @@ class LiveHub:
         self.messages_built = 0
         self._msg_seq = 0
         self.client_latency: dict[str, float] = {}
+        #: This process's CPU share, sampled once a second by the link loop.
+        self.cpu = CpuMeter()
 
     # -- geometry ----------------------------------------------------------------------
 
@@ -370,6 +374,7 @@ class LiveHub:
             "session": self._session,
             "clock": self._clock,
             "markers": list(self._markers),
+            "cpu": self.cpu.last(),
         }
 
     def status(self) -> dict[str, Any]:
@@ -386,6 +391,7 @@ class LiveHub:
             "alerts": list(self._alerts),
             "recording": self._recording,
             "client_latency": self.client_latency,
+            "cpu": self.cpu.last(),
         }
 
     # -- display loop (the server's event loop) ----------------------------------------
@@ -503,6 +509,7 @@ class LiveHub:
             await asyncio.sleep(LINK_PERIOD_S)
             for foot in self._feet:
                 self._broadcast(self.link_event(foot))
+            self._broadcast({"type": "cpu", **self.cpu.sample()})
 
     # -- clients -----------------------------------------------------------------------
 

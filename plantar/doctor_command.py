@@ -6,7 +6,8 @@ for 32-bit ARM), numba, the configuration, storage (free disk in hours of record
 at the configured rate), numba cache warmth, the Bluetooth adapter (BlueZ version, power,
 Wi-Fi coexistence on the built-in chip), permissions (serial ports, groups), the insoles
 (each one opened through the bridge's own transport), the dashboard port, clock sync,
-the service and, on a Pi, under-voltage.
+the CPU share of the running service (:mod:`live.cpu_budget`), the service and, on a Pi,
+under-voltage.
 
 A check is ``ok``, ``warn`` (works, but fix it), ``fail`` (blocks a recording) or
 ``skip`` (does not apply). The exit status is 1 when any check fails, else 0.
@@ -557,6 +558,54 @@ def check_dashboard(cfg: Any, active: bool) -> Check:
     return Check("dashboard", OK, f"{where} free, {token}")
 
 
+def check_cpu(cfg: Any, active: bool) -> Check:
+    """The running service's CPU share (from its ``/api/status``) against its one-core limit;
+    without a running service, how busy this machine is."""
+    from live.cpu_budget import CPU_FIX, CPU_LIMIT_CORES, CPU_WARN_FRACTION, cpu_warning
+
+    n_cpu = os.cpu_count() or 1
+    load_1min = os.getloadavg()[0]
+    machine = f"{n_cpu} cores, load average {load_1min:.2f}"
+    if not active or cfg is None:
+        busy = load_1min >= CPU_WARN_FRACTION * n_cpu
+        return Check(
+            "cpu",
+            WARN if busy else SKIP,
+            f"no live process running ({machine}); the page and this check show its CPU "
+            "share while plantar.service runs",
+            "other programs keep this machine busy: stop them before recording" if busy else "",
+        )
+    status = _service_status(cfg)
+    cpu = (status or {}).get("cpu") or {}
+    cores = cpu.get("cores")
+    if not isinstance(cores, int | float):
+        return Check("cpu", SKIP, f"plantar.service runs but reports no CPU share ({machine})")
+    detail = (
+        f"plantar.service uses {cores:.2f} cores ({100.0 * cores / CPU_LIMIT_CORES:.0f} % of "
+        f"the {CPU_LIMIT_CORES:g} core it can use; {machine})"
+    )
+    if cpu_warning(float(cores)) is not None:
+        return Check("cpu", WARN, detail + ": close to the point where frames are lost", CPU_FIX)
+    return Check("cpu", OK, detail)
+
+
+def _service_status(cfg: Any) -> dict[str, Any] | None:
+    """``GET /api/status`` of the running service's dashboard (None if it does not answer)."""
+    import urllib.parse
+    import urllib.request
+
+    d = cfg.dashboard
+    host = "127.0.0.1" if d.host in ("0.0.0.0", "", None) else "::1" if d.host == "::" else d.host
+    shown = f"[{host}]" if ":" in host else host
+    query = f"?{urllib.parse.urlencode({'token': d.token})}" if d.token else ""
+    try:
+        with urllib.request.urlopen(f"http://{shown}:{d.port}/api/status{query}", timeout=3) as r:
+            data = json.loads(r.read())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def check_clock() -> Check:
     """NTP synchronised (the Pi has no battery clock: without network the time is wrong)."""
     code, out = _cmd(["timedatectl", "show", "-p", "NTPSynchronized", "--value"])
@@ -645,6 +694,7 @@ def run_checks(config: Path | None, *, probe: bool = True, timeout_s: float = 15
     checks.append(check_permissions(cfg))
     checks += check_insoles(cfg, probe=probe, timeout_s=timeout_s, active=active)
     checks.append(check_dashboard(cfg, active))
+    checks.append(check_cpu(cfg, active))
     checks.append(check_clock())
     checks.append(check_service())
     checks.append(check_power())

@@ -498,6 +498,15 @@
     updateClock(state.clock);
   }
 
+  // CPU share of the live process (live/cpu_budget.py): a warning near its one-core limit
+  function updateCpu(c) {
+    const el = document.getElementById("cpu");
+    if (!el || c.cores === null || c.cores === undefined) return;
+    el.textContent = `CPU ${c.cores.toFixed(2)} core${c.warning ? " \u26a0" : ""}`;
+    el.classList.toggle("warn", !!c.warning);
+    el.title = c.warning || `CPU share of the live process: ${c.cores.toFixed(2)} of ${c.limit_cores} core`;
+  }
+
   // ---------------------------------------------------------------- latency
   function noteLatency(f) {
     if (!f.hasData || !isFinite(f.tSampleMs)) return;
@@ -582,6 +591,7 @@
         if (e.metrics) updateMetrics(e.metrics);
         Object.values(e.links || {}).forEach(updateLink);
         if (e.recording) updateRecording(e.recording);
+        if (e.cpu) updateCpu(e.cpu);
         (e.steps || []).forEach((s) => (state.hotCells[s.foot] = s.hot_cells || []));
         state.alerts = e.alerts || [];
         break;
@@ -599,6 +609,7 @@
       case "session": updateSession(e.meta); break;
       case "clock": updateClock(e); break;
       case "marker": state.markers.push(e); break;
+      case "cpu": updateCpu(e); break;
       case "alert": state.alerts.push(e); break;
       case "pong": {
         const now = Date.now();

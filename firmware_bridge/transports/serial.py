@@ -6,16 +6,18 @@
   processes cannot read the same insole; ModemManager is kept off by the udev rule
   :data:`UDEV_RULE`).
 * A reader thread does the blocking reads and hands each read to the event loop as a
-  :class:`~firmware_bridge.transport.Chunk`. A read returns whatever arrived (0..n
-  bytes, any split): framing is the decoder's job (COBS + 0x00), so read boundaries
-  carry no meaning and garbage costs at most the frame it hits.
+  :class:`~firmware_bridge.transport.Chunk`: it waits for a first byte, then takes
+  everything that arrived (at most once per ``read_ms``). A read
+  returns whatever arrived (0..n bytes, any split): framing is the decoder's job (COBS +
+  0x00), so read boundaries carry no meaning and garbage costs at most the frame it hits.
 * When the device disappears (unplug: the read fails), :meth:`read` raises
   :class:`~firmware_bridge.transport.LinkLost`; :meth:`reconnect` opens the same path
   again (udev recreates it, or the symlink ``/dev/plantar-left`` the rule names) and the
   bridge records the gap.
 
 Query parameters: ``baud`` (default 921600; ignored by USB CDC-ACM), ``info_timeout``
-(s to wait for the device's INFO, default 2.5).
+(s to wait for the device's INFO, default 2.5), ``read_ms`` (shortest time between two
+reads, default :data:`DEFAULT_READ_MS`; 0 reads as soon as a byte arrives).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import select
 import threading
 import time
 
@@ -41,7 +44,14 @@ from firmware_bridge.transport import (
 #: The udev rule file the Raspberry Pi image ships (permissions, ModemManager off).
 UDEV_RULE = "/etc/udev/rules.d/60-plantar.rules"
 DEFAULT_BAUD = 921600
+#: Shortest time between two reads (ms): bytes arriving meanwhile wait in the kernel's tty
+#: buffer and come as one chunk, so a 200 Hz insole costs ~40 chunks/s, not ~200, and the
+#: bridge, Analyzer and recorder each see batches of several frames. Below the display
+#: period (33 ms at 30 Hz), so the page still gets every foot's newest frame each tick.
+DEFAULT_READ_MS = 25.0
 _READ_TIMEOUT_S = 0.05
+#: How long one read keeps taking bytes once some have arrived (s).
+_DRAIN_S = 0.002
 _MAX_READ = 1 << 16
 
 
@@ -77,11 +87,11 @@ class SerialTransport(Transport):
 
     def __init__(self, url: str, params: dict[str, str]) -> None:
         super().__init__(url, params)
-        unknown = sorted(set(params) - {"netloc", "path", "baud", "info_timeout"})
+        unknown = sorted(set(params) - {"netloc", "path", "baud", "info_timeout", "read_ms"})
         if unknown:
             raise ConfigError(
                 f"transport URL {url!r}: unknown parameter {unknown[0]!r} "
-                "(serial:// takes baud and info_timeout)"
+                "(serial:// takes baud, info_timeout and read_ms)"
             )
         netloc, path = params.get("netloc", ""), params.get("path", "")
         self.device = netloc + path if netloc else path
@@ -94,12 +104,15 @@ class SerialTransport(Transport):
         try:
             self.baud = int(params.get("baud", DEFAULT_BAUD))
             self.info_timeout_s = float(params.get("info_timeout", 2.5))
+            self.read_interval_s = float(params.get("read_ms", DEFAULT_READ_MS)) * 1e-3
         except ValueError:
             raise ConfigError(
-                f"transport URL {url!r}: baud and info_timeout must be numbers"
+                f"transport URL {url!r}: baud, info_timeout and read_ms must be numbers"
             ) from None
         if self.baud <= 0 or self.info_timeout_s <= 0:
             raise ConfigError(f"transport URL {url!r}: baud and info_timeout must be > 0")
+        if not 0 <= self.read_interval_s <= 0.1:
+            raise ConfigError(f"transport URL {url!r}: read_ms must be 0..100 (ms)")
         self._port = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -121,7 +134,7 @@ class SerialTransport(Transport):
 
         try:
             return serial.Serial(
-                self.device, self.baud, timeout=_READ_TIMEOUT_S, exclusive=True, write_timeout=1
+                self.device, self.baud, timeout=_DRAIN_S, exclusive=True, write_timeout=1
             )
         except (OSError, serial.SerialException, ValueError) as exc:
             raise _open_error(self.device, exc) from None
@@ -136,18 +149,29 @@ class SerialTransport(Transport):
                 return False
             return True
 
+        interval_s = self.read_interval_s
+        fd = port.fileno()
+        last_read = 0.0
         while not stop.is_set():
             try:
-                data = port.read(1)  # waits up to the timeout for the first byte
-                if not data:
+                ready, _, _ = select.select([fd], [], [], _READ_TIMEOUT_S)  # a first byte
+                if not ready:
                     continue
-                n = port.in_waiting
-                if n:
-                    data += port.read(min(n, _MAX_READ))
+                # let the bytes of the next few frames gather (in the kernel's tty buffer)
+                # so that one chunk carries several frames: at most 1 / interval chunks/s
+                pause = interval_s - (time.monotonic() - last_read)
+                if pause > 0 and stop.wait(pause):
+                    return
+                # everything that arrives within _DRAIN_S: pyserial reads on past the tty's
+                # 4 KiB buffer as the kernel refills it (read(in_waiting) would stop there)
+                data = port.read(_MAX_READ)
             except Exception as exc:
                 if not stop.is_set():
                     post(LinkLost(f"{self.device}: {exc}"))
                 return
+            if not data:
+                continue
+            last_read = time.monotonic()
             if not post(Chunk(data, time.monotonic_ns())):
                 return
 

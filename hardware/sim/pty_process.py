@@ -44,6 +44,35 @@ def spawn(link: Path | str, *args: str, wait_ready: bool = True) -> subprocess.P
     return proc
 
 
+def spawn_pair(
+    directory: Path,
+    *,
+    layout: str = "plantar-ref",
+    rate_hz: float = 200.0,
+    seed: int = 0,
+    pregenerate_s: float = 0.0,
+) -> dict[str, subprocess.Popen[str]]:
+    """A left and a right insole, each its own device process, at ``directory/plantar-<foot>``.
+
+    Both are started before either is waited for (pre-encoding takes a while), so they
+    begin streaming within moments of each other. Returns {foot: process}.
+    """
+    procs = {}
+    for i, foot in enumerate(FOOT_NAMES):
+        args = ["--foot", foot, "--rate", f"{rate_hz:g}", "--layout", layout]
+        args += ["--seed", str(seed + i), "--pregenerate", f"{pregenerate_s:g}"]
+        procs[foot] = spawn(Path(directory) / f"plantar-{foot}", *args, wait_ready=False)
+    for proc in procs.values():
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if not line.startswith("ready"):
+            for p in procs.values():
+                p.kill()
+                p.wait()
+            raise DeviceError(f"the simulated device process did not start: {line!r}")
+    return procs
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """One simulated insole behind a pty at LINK, in its own process, faults from stdin.
 

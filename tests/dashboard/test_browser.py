@@ -205,6 +205,8 @@ def test_live_page_in_headless_chromium(tmp_path: Path) -> None:
             assert "Demo Athlete" in page.inner_text("#runner")
             latency = page.inner_text("#latency")
             assert "latency" in latency and "ms" in latency
+            cpu = page.inner_text("#cpu")  # the process's CPU share, from the events
+            assert cpu.startswith("CPU ") and float(cpu.split()[1]) >= 0.0, cpu
             lat = page.evaluate("window.plantar.latency")
             assert lat is not None and 0 <= lat["p50_ms"] < 500
             page.screenshot(path=str(ARTIFACTS / "live-page-alert.png"))

@@ -317,3 +317,14 @@ def test_read_after_unplug_raises_link_lost(device: DeviceProcess) -> None:
             await transport.close()
 
     asyncio.run(main())
+
+
+def test_read_interval_is_a_url_parameter() -> None:
+    from base.errors import ConfigError
+    from firmware_bridge.transports.serial import DEFAULT_READ_MS
+
+    assert open_transport("serial:///dev/ttyACM0").read_interval_s == DEFAULT_READ_MS * 1e-3
+    assert open_transport("serial:///dev/ttyACM0?read_ms=0").read_interval_s == 0.0
+    for bad in ("read_ms=-1", "read_ms=500", "read_ms=fast"):
+        with pytest.raises(ConfigError, match="read_ms"):
+            open_transport(f"serial:///dev/ttyACM0?{bad}")

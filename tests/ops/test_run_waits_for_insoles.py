@@ -275,7 +275,7 @@ def test_no_wait_fails_fast_and_config_errors_fail_at_once(tmp_path: Path) -> No
     t0 = time.monotonic()
     done = plantar_run(bad, "--duration", "30")
     assert done.returncode == 2, done.stderr[-2000:]
-    assert "baud and info_timeout must be numbers" in done.stderr.strip().splitlines()[-1]
+    assert "baud, info_timeout and read_ms must be numbers" in done.stderr.strip().splitlines()[-1]
     assert time.monotonic() - t0 < 30  # did not serve until --duration
 
     # a configuration error found only when connecting (a file that is no byte capture)
