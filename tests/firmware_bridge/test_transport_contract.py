@@ -331,7 +331,11 @@ class ReplayHarness(TransportHarness):
 
 
 async def record_sim_capture(path: Path) -> Path:
-    """Record ~0.4 s of sim:// bytes: 7 frames lost after 30, a link drop after 60."""
+    """Record ~0.4 s of sim:// bytes: 7 frames lost after 30, a link drop after 60.
+
+    Reads on until both faults are in the capture (a gap, then a reconnection) and 60
+    frames follow the reconnection: on a busy machine one batch may hold many frames, so
+    the faults are placed by what was read, not by frame counts alone."""
     from firmware_bridge.transports.replay import ByteCaptureWriter
 
     transport = open_transport("sim://?foot=left&rate=200&seed=5&loss=0&speed=4")
@@ -339,17 +343,20 @@ async def record_sim_capture(path: Path) -> Path:
     await stream.open()
     n = 0
     lost = dropped = False
+    n_back: int | None = None
     try:
-        while n < 120:
-            frames, _ = await stream.next_batch()
+        while n_back is None or n < n_back + 60:
+            frames, events = await stream.next_batch()
             n += 0 if frames is None else len(frames)
             if n >= 30 and not lost:
                 transport.lose_next_frames(7)
                 lost = True
-            if n >= 60 and not dropped:
+            if stream.gap_events and not dropped:
                 transport.unplug()
                 dropped = True
                 asyncio.get_running_loop().call_later(0.2, transport.replug)
+            if any(e.kind == "reconnected" for e in events):
+                n_back = n
     finally:
         await stream.close()
     return path

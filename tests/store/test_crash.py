@@ -176,6 +176,8 @@ def _run_and_kill(
 ) -> Run:
     run = Run(phase, {"left": 1000 + index, "right": 2000 + index}, **kw)  # type: ignore[arg-type]
     duration = rng.uniform(2.5, 3.5)
+    if phase == "link+2s":  # killed 2 s after both links stream, however late that is
+        duration = 60.0
     urls = [_url(run, foot) for foot in run.seeds]
     proc = subprocess.Popen(
         [sys.executable, "-c", CHILD, *urls, f"{duration}", LAYOUT],
