@@ -7,6 +7,21 @@ import numpy as np
 from base.frames import FootFrames
 from hardware.layout import REGIONS, load_layout
 
+#: The kernels :func:`warm_up` compiles (the live and review paths), by defining module:
+#: ``plantar doctor`` checks exactly these in numba's cache.
+WARMED_KERNELS: dict[str, str] = {
+    "decode_stream_kernel": "firmware_bridge.decode_kernels",
+    "frame_reduce_kernel": "analysis.frame_kernels",
+    "free_moment_kernel": "analysis.frame_kernels",
+    "friction_bound_kernel": "analysis.pivot",
+    "twist_free_moment_kernel": "analysis.pivot",
+    "ramp_gain_kernel": "analysis.fatigue",
+    "contact_events_kernel": "analysis.contact_events",
+    "step_metrics_kernel": "analysis.step_metrics",
+    "interpolate_kernel": "analysis.hotspots",
+    "label_kernel": "analysis.hotspots",
+}
+
 
 def warm_up() -> list[str]:
     """Run the whole pipeline on a short synthetic two-step signal; returns kernel names."""
@@ -41,15 +56,4 @@ def warm_up() -> list[str]:
     from analysis.fatigue import ramp_change_point
 
     ramp_change_point(np.arange(20.0), np.arange(20.0), permutations=1)
-    return [
-        "decode_stream_kernel",
-        "frame_reduce_kernel",
-        "friction_bound_kernel",
-        "free_moment_kernel",
-        "twist_free_moment_kernel",
-        "ramp_gain_kernel",
-        "contact_events_kernel",
-        "step_metrics_kernel",
-        "interpolate_kernel",
-        "label_kernel",
-    ]
+    return list(WARMED_KERNELS)

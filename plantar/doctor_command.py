@@ -278,15 +278,6 @@ def service_cache_dir() -> str | None:
     return None
 
 
-KERNEL_MODULES = (
-    "firmware_bridge.decode_kernels",
-    "analysis.frame_kernels",
-    "analysis.events",
-    "analysis.step_metrics",
-    "analysis.hotspots",
-)
-
-
 def check_numba_cache() -> Check:
     """Every cached kernel has a compiled entry for this CPU in numba's cache."""
     import importlib
@@ -296,28 +287,27 @@ def check_numba_cache() -> Check:
         from numba.core.dispatcher import Dispatcher
     except ImportError:
         return Check("numba cache", SKIP, "numba not importable")
+    from analysis.warmup import WARMED_KERNELS
+
     total, warm, cold = 0, 0, []
-    for module_name in KERNEL_MODULES:
+    for name, module_name in WARMED_KERNELS.items():
         try:
-            module = importlib.import_module(module_name)
+            obj = getattr(importlib.import_module(module_name), name)
         except Exception:  # a module of another package may be missing; not our check
             continue
-        for name, obj in vars(module).items():
-            if not isinstance(obj, Dispatcher) or type(obj._cache).__name__ != "FunctionCache":
-                continue
-            if not name.endswith("_kernel"):
-                continue  # helpers are compiled into the kernels that call them
-            total += 1
-            try:
-                magic = obj.targetctx.codegen().magic_tuple()
-                index = obj._cache._cache_file._load_index()
-                hit = any(key[1] == magic for key in index)
-            except Exception:
-                hit = False
-            if hit:
-                warm += 1
-            else:
-                cold.append(name)
+        if not isinstance(obj, Dispatcher) or type(obj._cache).__name__ != "FunctionCache":
+            continue
+        total += 1
+        try:
+            magic = obj.targetctx.codegen().magic_tuple()
+            index = obj._cache._cache_file._load_index()
+            hit = any(key[1] == magic for key in index)
+        except Exception:
+            hit = False
+        if hit:
+            warm += 1
+        else:
+            cold.append(name)
     if total == 0:
         return Check("numba cache", SKIP, "no cached kernels found")
     detail = f"{warm}/{total} kernels compiled for this CPU in {cache_dir}"

@@ -204,3 +204,16 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def test_numba_cache_check_covers_what_warmup_compiles() -> None:
+    """After ``plantar warmup`` doctor finds every kernel it compiled warm (it used to count
+    a kernel of the old event detector that nothing warms, and warn on every install)."""
+    from analysis.warmup import WARMED_KERNELS, warm_up
+    from plantar.doctor_command import check_numba_cache
+
+    assert warm_up() == list(WARMED_KERNELS)
+    check = check_numba_cache()
+    n = len(WARMED_KERNELS)
+    assert check.status == "ok", check
+    assert check.detail.startswith(f"{n}/{n} kernels compiled"), check.detail
