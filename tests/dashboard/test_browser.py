@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.chromium import CHROMIUM, CHROMIUM_ARGS
+from tests.chromium import CHROMIUM, open_page
 from tests.dashboard.conftest import ARTIFACTS
 from tests.dashboard.page_layout import LAYOUT_PROBE, VIEWPORTS, layout_problems
 
@@ -125,10 +125,7 @@ def test_live_page_in_headless_chromium(tmp_path: Path) -> None:
     proc, url, t_started = _start_demo(tmp_path / "home")
     try:
         with sync_api.sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1280, "height": 800})
-            errors: list[str] = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
+            browser, page, errors = open_page(pw)
             page.goto(url)
             page.wait_for_function("window.plantar && window.plantar.messages > 5", timeout=120000)
             page.check("#opt-audio")  # the runner opts in to the sound cue

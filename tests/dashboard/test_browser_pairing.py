@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from plantar.config import load_config
-from tests.chromium import CHROMIUM, CHROMIUM_ARGS
+from tests.chromium import CHROMIUM, open_page
 from tests.dashboard.conftest import ARTIFACTS
 from tests.store.conftest import run_cli
 
@@ -62,10 +62,7 @@ def test_pair_two_ble_insoles_through_the_page(tmp_path: Path) -> None:
     assert "Plantar-L (D0:00:00:00:00:01)" in insoles_line, insoles_line
     try:
         with sync_api.sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1280, "height": 800})
-            errors: list[str] = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
+            browser, page, errors = open_page(pw)
             page.goto(url)
             page.click("#link-pair")  # the live page links to the pairing page
             page.wait_for_url("**/pair")

@@ -33,7 +33,7 @@ from typing import Any
 import pytest
 
 from hardware.sim.pty_process import spawn
-from tests.chromium import CHROMIUM, CHROMIUM_ARGS
+from tests.chromium import CHROMIUM, open_page
 
 pytest.importorskip("serial")
 pytestmark = pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs pseudo-terminals")
@@ -304,10 +304,7 @@ def test_live_page_shows_the_waiting_insole(tmp_path: Path) -> None:
     try:
         run.wait_status(_waiting("left"), 90, "left insole waiting")
         with sync_api.sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1280, "height": 800})
-            errors: list[str] = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
+            browser, page, errors = open_page(pw)
             page.goto(f"http://127.0.0.1:{port}/")
             page.wait_for_selector("#waiting-left:not([hidden])", timeout=15000)
             text = page.inner_text("#waiting-left")
