@@ -159,6 +159,24 @@ class FrameReductions:
     stance: np.ndarray
 
 
+def step_time_s(
+    heel_strike_s: float, own_previous_s: float | None, opposite_previous_s: float | None
+) -> float | None:
+    """Step time: from the other foot's heel strike to this one (Perry & Burnfield, *Gait
+    Analysis*, 2010), or None when it is not one step.
+
+    The other foot's heel strike must lie within this foot's stride, after its own previous
+    heel strike: when the other insole was lost for a while its last heel strike is older,
+    and the interval would be several steps (cadence halved after a reconnection).
+    """
+    if opposite_previous_s is None:
+        return None
+    if own_previous_s is not None and opposite_previous_s <= own_previous_s:
+        return None
+    dt = heel_strike_s - opposite_previous_s
+    return dt if 0.0 < dt < 2.0 else None
+
+
 @dataclass
 class AnalyzerOutput:
     """What one :meth:`Analyzer.feed` produced.
@@ -391,7 +409,7 @@ class Analyzer:
             for st in self.steps[-8:]
             if st["foot"] != foot and st["heel_strike_s"] < hs
         ]
-        step_time = hs - max(opposite) if opposite else np.nan
+        step_time = step_time_s(hs, fs.last_hs, max(opposite) if opposite else None)
         stride_time = hs - fs.last_hs if fs.last_hs is not None else np.nan
         fs.last_hs = hs
         reg = fs.region_out
@@ -409,7 +427,7 @@ class Analyzer:
             foot=foot,
             heel_strike_s=hs,
             toe_off_s=to,
-            step_time_s=step_time if 0 < step_time < 2.0 else None,
+            step_time_s=step_time,
             stride_time_s=stride_time if 0 < stride_time < 4.0 else None,
             peak_force_n=peak,
             loading_rate_n_per_s=s[S_LOADING_RATE_N_PER_S],
@@ -752,8 +770,8 @@ def analyze_recording(
     last_hs: dict[str, float] = {}
     for st in steps:  # step time from the whole session, whatever the feeding order
         other = last_hs.get("right" if st["foot"] == "left" else "left")
-        dt = st["heel_strike_s"] - other if other is not None else np.nan
-        st["step_time_s"] = round_or_none(dt, 6) if 0 < dt < 2.0 else None
+        dt = step_time_s(st["heel_strike_s"], last_hs.get(st["foot"]), other)
+        st["step_time_s"] = round_or_none(dt, 6)
         last_hs[st["foot"]] = st["heel_strike_s"]
     summary = summarize_steps(steps, speed_mps, analyzer.risk, analyzer.feet, speed_changes)
     return {"steps": steps, "summary": summary, "alerts": analyzer.alerts}

@@ -124,3 +124,30 @@ def test_pivot_alert_policy_validated() -> None:
         PivotAlertPolicy(factor=0.9)
     with pytest.raises(ValueError):
         PivotAlertPolicy(recent_steps=0)
+
+
+def test_cadence_is_whole_again_after_an_insole_returns(layouts) -> None:
+    """The right insole is lost for 4 s (its frames never reach the Analyzer): the left
+    foot's steps over that time have no right heel strike within their stride, so they
+    carry no step time, and cadence after the return is the runner's, not halved."""
+    analyzer = Analyzer(layouts, rate_hint_hz=200.0, keep_steps=500)
+    pair = make_pair("plantar-ref", gait=GaitParams(), seed=5)
+    n_block = 10
+    for i in range(int(16.0 * 200 / n_block)):
+        t0_s = i * n_block / 200.0
+        for insole in pair:
+            fr = frames_of(insole, n_block)
+            if insole is pair[1] and 5.0 <= t0_s < 9.0:
+                continue  # the right insole is away
+            analyzer.feed(fr)
+    steps = analyzer.steps
+    step_times = np.array([s["step_time_s"] for s in steps if s["step_time_s"] is not None])
+    stride_times = np.array([s["stride_time_s"] for s in steps if s["stride_time_s"]])
+    typical_stride_s = float(np.median(stride_times))
+    # every step time is one step: about half a stride, never several steps
+    assert step_times.size > 20 and step_times.max() < 0.75 * typical_stride_s
+    lost = [s for s in steps if s["foot"] == "left" and 5.5 < s["heel_strike_s"] < 9.0]
+    assert lost and all(s["step_time_s"] is None for s in lost)
+    expected_spm = 120.0 / typical_stride_s
+    cadence = analyzer.live_metrics()["cadence_spm"]
+    assert abs(cadence - expected_spm) < 0.05 * expected_spm, (cadence, expected_spm)
