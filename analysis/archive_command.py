@@ -9,6 +9,7 @@ the ``[archive]`` settings of ``plantar.toml``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -54,11 +55,13 @@ def push_sessions(
     athlete: str | None = None,
     only: set[str] | None = None,
     root: Path | None = None,
+    on_session: Callable[[str], None] | None = None,
 ) -> Any:
     """Archive this store's finalised sessions to ``target`` (a
     :class:`store.archive_fs.ArchiveTarget`) and clear each committed session from the
     archive backlog; on a failure the sessions still owed stay queued with the error,
-    and the :class:`~store.errors.StoreError` is raised."""
+    and the :class:`~store.errors.StoreError` is raised. ``on_session(id)`` is called
+    after each session is committed or found unchanged (progress)."""
     from store.archive import archive_sessions
     from store.archive_backlog import ArchiveBacklog
     from store.errors import StoreError
@@ -71,6 +74,8 @@ def push_sessions(
         done.add(session_id)
         if session_id in queued:
             backlog.done(session_id, target.uri)
+        if on_session is not None:
+            on_session(session_id)
 
     try:
         return archive_sessions(

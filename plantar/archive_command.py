@@ -57,6 +57,7 @@ def run_archive(args: argparse.Namespace) -> int:
     """Archive finalised sessions; 0 when every one is committed."""
     from analysis.archive_command import push_sessions
     from base.errors import ConfigError
+    from base.progress import progress
     from plantar.config import load_config
     from store.archive_fs import open_target
     from store.commands import recover_and_report
@@ -71,7 +72,15 @@ def run_archive(args: argparse.Namespace) -> int:
     recover_and_report()
     target = open_target(uri, s3_settings(cfg.archive))
     with_steps = not args.no_steps and cfg.archive.steps
-    report = push_sessions(target, with_steps=with_steps, athlete=args.athlete)
+    with progress(f"archiving to {uri}", quiet=args.json) as bar:
+
+        def one_more(session_id: str) -> None:
+            bar.advance(1)
+            bar.update(label=f"archived {session_id}")
+
+        report = push_sessions(
+            target, with_steps=with_steps, athlete=args.athlete, on_session=one_more
+        )
     if args.json:
         print(json.dumps(report.to_json()))
         return 0

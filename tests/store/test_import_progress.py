@@ -68,3 +68,19 @@ def test_import_json_on_a_terminal_is_only_json(big_file: Path, tmp_path: Path) 
     assert "importing" not in out and "\x1b[" not in out
     doc = json.loads(out.strip())
     assert doc["frames_per_foot"]["left"] > 100_000
+
+
+def test_archive_shows_progress_on_a_terminal_and_only_json_with_json(tmp_path: Path) -> None:
+    from tests.store.archive_helpers import record_sessions
+
+    home = tmp_path / "home"
+    record_sessions(home / "sessions", 2)
+    code, out = _run_on_pty(["archive", "--to", str(tmp_path / "lake"), "--no-steps"], home)
+    assert code == 0, out
+    assert "plantar: archiving to" in out and "archived 2 session(s)" in out
+    code, out = _run_on_pty(
+        ["archive", "--to", str(tmp_path / "lake"), "--no-steps", "--json"], home
+    )
+    assert code == 0, out
+    assert "archiving" not in out and "\x1b[" not in out
+    assert json.loads(out.strip())
