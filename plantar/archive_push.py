@@ -27,13 +27,14 @@ class ArchivePusher:
     def __init__(self, cfg: Any, root: Path) -> None:
         from plantar.archive_command import s3_settings
         from store.archive_backlog import ArchiveBacklog
+        from store.archive_fs import archive_key
         from store.session import list_session_dirs
 
         self.archive = cfg.archive
         self.settings = s3_settings(cfg.archive)
         self.root = root
         self.backlog = ArchiveBacklog()
-        self.uri = cfg.archive.to
+        self.uri = archive_key(cfg.archive.to)  # the backlog's key, as push_sessions clears it
         self._seen = {p.name for p in list_session_dirs(root)}
         self._wake = threading.Event()
         self._stop = threading.Event()

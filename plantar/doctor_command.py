@@ -245,11 +245,12 @@ def check_archive(cfg: Any) -> Check:
     """Push on finalise: the destination and the backlog of sessions not yet sent."""
     from base.errors import PlantarError
     from store.archive_backlog import ArchiveBacklog
+    from store.archive_fs import archive_key
 
     if cfg is None or not cfg.archive.to:
         return Check("archive", SKIP, "archive.to not set: sessions are not pushed")
     try:
-        owed = ArchiveBacklog().pending(cfg.archive.to)
+        owed = ArchiveBacklog().pending(archive_key(cfg.archive.to))
     except PlantarError as err:
         return Check("archive", WARN, str(err), "check the data directory")
     if not owed:

@@ -144,6 +144,17 @@ def s3_options(settings: S3Settings, env: Mapping[str, str]) -> dict[str, Any]:
     return opts
 
 
+def archive_key(uri: str) -> str:
+    """The one spelling of a destination under which the archive backlog keeps its
+    sessions (the ``uri`` of :func:`open_target`, without touching the destination):
+    ``~/lake``, ``file:///home/pi/lake`` and ``/home/pi/lake/`` are one archive, as are
+    ``s3://b/p/`` and ``s3://b/p``."""
+    scheme, sep, rest = uri.partition("://")
+    if not sep or scheme == "file":
+        return str(Path(rest if sep else uri).expanduser().resolve())
+    return f"{scheme}://{rest.strip('/')}" if scheme == "s3" else uri
+
+
 def open_target(
     uri: str,
     settings: S3Settings | None = None,
@@ -168,7 +179,7 @@ def open_target(
                 path.mkdir(parents=True, exist_ok=True)
         except OSError as err:
             raise StoreError(f"archive: cannot create {path}: {err.strerror}") from None
-        return ArchiveTarget(pafs.LocalFileSystem(), path.as_posix(), str(path))
+        return ArchiveTarget(pafs.LocalFileSystem(), path.as_posix(), archive_key(uri))
     if scheme != "s3":
         raise StoreError(
             f"archive: unsupported destination {uri!r}; use a directory or s3://bucket/prefix"
@@ -180,4 +191,4 @@ def open_target(
         fs = pafs.S3FileSystem(**s3_options(settings or S3Settings(), env))
     except (pa.ArrowInvalid, ValueError) as err:
         raise StoreError(f"archive: invalid S3 settings: {err}") from None
-    return ArchiveTarget(fs, base, f"s3://{base}")
+    return ArchiveTarget(fs, base, archive_key(uri))

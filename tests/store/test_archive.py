@@ -212,3 +212,18 @@ def test_session_that_cannot_be_analysed_is_archived_without_steps(tmp_path: Pat
     (steps,) = committed_files(target, "steps.parquet")
     assert pq.read_table(steps).num_rows == 0
     assert len(committed_files(target, "left.parquet")) == 1
+
+
+def test_one_backlog_key_for_every_spelling_of_a_destination(tmp_path: Path) -> None:
+    """The backlog queues under ``archive.to`` as written and is cleared under the
+    target's uri: both go through ``archive_key``, so a trailing slash, ``file://`` or
+    ``~`` no longer leaves sessions owed for ever."""
+    from store.archive_fs import archive_key, open_target
+
+    lake = tmp_path / "lake"
+    spellings = [str(lake), f"{lake}/", f"file://{lake}", f"{lake}/../lake"]
+    assert {archive_key(u) for u in spellings} == {str(lake.resolve())}
+    for u in spellings:
+        assert open_target(u).uri == archive_key(u)
+    assert archive_key("s3://bucket/prefix/") == archive_key("s3://bucket/prefix")
+    assert archive_key("s3://bucket/prefix") == "s3://bucket/prefix"
