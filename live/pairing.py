@@ -198,9 +198,10 @@ class PairingService:
         from live.runtime import UNPAIRED_LINK
 
         previous, self._previous_urls = self._previous_urls, None
-        if not previous:
-            for foot in ("left", "right"):
-                self.runtime.hub.publish_link(foot, UNPAIRED_LINK)
+        if not previous:  # nothing was paused (no scan yet, or just saved): leave it be
+            if not self.runtime.urls:
+                for foot in ("left", "right"):
+                    self.runtime.hub.publish_link(foot, UNPAIRED_LINK)
             return ""
         await self.runtime.use_insoles(previous)
         return " Until then the insoles paired before are used again."

@@ -227,7 +227,11 @@ class LivePipeline:
         from store.schema import EVENT_MARKER
 
         t_s = self._now_t_s()
-        rec.write_event(EVENT_MARKER, t_s, detail=json.dumps({"label": label}))
+        if not rec.write_event(EVENT_MARKER, t_s, detail=json.dumps({"label": label})):
+            raise ControlError(
+                "marker not recorded: the recording is stopping or its queue is full; "
+                "press again in a moment"
+            )
         marker = {"t_s": round_or_none(t_s, 3), "label": label, "session_id": rec.session_id}
         self.hub.publish_marker(marker)
         return marker

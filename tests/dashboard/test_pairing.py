@@ -195,3 +195,9 @@ def test_pressing_the_left_insole_saves_the_pair_and_streams(rig: Rig) -> None:
     rig.run(rig.pairing.cancel())
     assert rig.runtime.urls == {"left": cfg.insoles["left"].url, "right": cfg.insoles["right"].url}
     rig.run(streaming(max(frames.values()) + 200))
+    # Cancel with nothing paused (the page's button is always there): the streaming pair
+    # is left alone, not shown as unpaired
+    rig.run(rig.pairing.cancel())
+    links = rig.runtime.hub.status()["links"]
+    assert all(links[f]["state"] != "waiting" for f in ("left", "right")), links
+    rig.run(streaming(max(rig.runtime.hub.status()["frames"].values()) + 100))
