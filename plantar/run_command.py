@@ -144,11 +144,17 @@ def runtime_options(cfg: Any) -> Any:
 def pairing_service(cfg: Any) -> Any:
     """The pairing page's service: Bluetooth LE insoles, saved to the configuration read
     (or, with none, to where ``plantar config init`` writes)."""
+    from base.errors import ConfigError
     from live.pairing import PairingService
     from plantar.config_command import default_init_path
-    from plantar.pair_config import pair_saver
+    from plantar.pair_config import check_writable, pair_saver
 
-    return PairingService(pair_saver(cfg.source or default_init_path()), radio="bluez")
+    path = cfg.source or default_init_path()
+    try:  # said at start, in the journal, not only after a runner has scanned and pressed
+        check_writable(path)
+    except ConfigError as err:
+        log.warning("the pairing page will not be able to save: %s", err)
+    return PairingService(pair_saver(path), radio="bluez")
 
 
 def session_meta(cfg: Any) -> dict[str, Any]:
