@@ -105,7 +105,7 @@ def _stop(proc: subprocess.Popen[str]) -> None:
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
         try:
-            proc.communicate(timeout=60)
+            proc.communicate(timeout=180)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
@@ -276,7 +276,9 @@ def test_stopped_server_dims_the_page(server: LiveServer, browser: Any) -> None:
     assert "SERVER CONNECTION LOST" in page.inner_text("#offline")
     assert page.evaluate("document.body.classList.contains('offline-state')")
     page.screenshot(path=str(ARTIFACTS / "live-server-lost.png"))
-    server.proc.communicate(timeout=60)
+    # generous: once, under two busy processes, serve took over 60 s to exit while a link
+    # was reconnecting (not yet explained; see the closing note of issue 13)
+    server.proc.communicate(timeout=180)
     assert server.proc.returncode == 0
     # the server comes back on its address: the page reconnects by itself and says so
     port = int(server.url.rstrip("/").rsplit(":", 1)[1])
