@@ -248,7 +248,11 @@ def run_install(args: argparse.Namespace) -> int:
         config_from_dict(parse_toml(text, str(config_file)), source=config_file, env={})
         plan.say(f"keeping {config_file}")
     else:
-        plan.write(config_file, default_toml(insoles=args.insoles), 0o640, ("root", group))
+        plan.write(config_file, default_toml(insoles=args.insoles), 0o640, (user, group))
+    if not args.dry_run and os.geteuid() == 0:  # the pairing page saves the pair there
+        for path in (config_file.parent, config_file):
+            shutil.chown(path, user, group)
+        plan.say(f"{config_file.parent} belongs to {user}: the pairing page (/pair) saves there")
 
     plan.write(_below(prefix, UNIT_PATH), render_unit(settings))
     plan.write(_below(prefix, UDEV_RULE_PATH), render_udev_rule(_parse_usb_ids(args.usb_id)))

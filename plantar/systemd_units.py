@@ -6,6 +6,7 @@ Rendering is pure (text in, text out) so that tests can check the result with
 
 from __future__ import annotations
 
+import posixpath
 import shlex
 from dataclasses import dataclass
 
@@ -84,6 +85,8 @@ def render_unit(s: UnitSettings) -> str:
         "NoNewPrivileges=yes",
         "PrivateTmp=yes",
         "ProtectSystem=full",
+        "# The pairing page saves the insole pair into the configuration's directory.",
+        f"ReadWritePaths={posixpath.dirname(s.config_path)}",
         "",
         "[Install]",
         "WantedBy=multi-user.target",

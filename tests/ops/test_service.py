@@ -152,6 +152,8 @@ def test_service_install_stages_files(tmp_path: Path, capsys) -> None:  # type: 
     assert main([*argv, "--insoles", "sim"]) == 0
     unit = (tmp_path / "etc/systemd/system/plantar.service").read_text()
     assert f"User={user}" in unit and " run --config /etc/plantar/plantar.toml" in unit
+    # the service may write its configuration's directory (the pairing page saves there)
+    assert "ProtectSystem=full" in unit and "ReadWritePaths=/etc/plantar\n" in unit
     assert (tmp_path / "etc/udev/rules.d/60-plantar.rules").read_text() == render_udev_rule()
     config = tmp_path / "etc/plantar/plantar.toml"
     assert config.stat().st_mode & 0o777 == 0o640
