@@ -8,7 +8,10 @@ end is this server: uvicorn then serves on the runtime's event loop, beside the 
 
 from __future__ import annotations
 
+import contextlib
+import faulthandler
 import socket
+import sys
 from typing import Any
 
 from base.errors import ConfigError, DeviceError
@@ -77,6 +80,40 @@ def _lan_address() -> str | None:
         s.close()
 
 
+#: Requests and page connections still open this long after a stop is asked for are
+#: cancelled (s): a page left open on a tablet must not hold ``systemctl stop``.
+GRACEFUL_SHUTDOWN_S = 5.0
+
+#: A stop still running this long after it was asked for prints every thread's stack to
+#: stderr (the journal), once (s): what a bug report about a slow stop needs.
+SLOW_STOP_DUMP_S = 30.0
+
+
+def arm_slow_stop_dump() -> None:
+    """Print all stacks to stderr if the process is still stopping in
+    :data:`SLOW_STOP_DUMP_S` (the process exits first in a normal stop)."""
+    with contextlib.suppress(ValueError, OSError, AttributeError):  # no usable stderr
+        faulthandler.dump_traceback_later(SLOW_STOP_DUMP_S, repeat=False, file=sys.stderr)
+
+
+def disarm_slow_stop_dump() -> None:
+    """The stop finished (a process that goes on, such as a test run, stays quiet)."""
+    faulthandler.cancel_dump_traceback_later()
+
+
+def _server_class() -> Any:
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn's server that arms the slow-stop dump when a signal asks it to exit."""
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            arm_slow_stop_dump()
+            super().handle_exit(sig, frame)
+
+    return Server
+
+
 class DashboardServer:
     """uvicorn on a bound socket: :meth:`serve` on the runtime's loop, :meth:`stop` from
     anywhere; ``url`` and ``token`` are what the page is opened with."""
@@ -88,9 +125,14 @@ class DashboardServer:
         self.url = url
         self.token = token
         config = uvicorn.Config(
-            app, log_level="warning", lifespan="on", ws="websockets-sansio", access_log=False
+            app,
+            log_level="warning",
+            lifespan="on",
+            ws="websockets-sansio",
+            access_log=False,
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
         )
-        self.server = uvicorn.Server(config)
+        self.server = _server_class()(config)
 
     @property
     def port(self) -> int:
@@ -106,11 +148,13 @@ class DashboardServer:
 
     def stop(self) -> None:
         """Ask the server to finish."""
+        arm_slow_stop_dump()
         self.server.should_exit = True
 
     def close(self) -> None:
-        """Release the listening socket (when :meth:`serve` never ran)."""
+        """Release the listening socket (when :meth:`serve` never ran); the stop is over."""
         self.sock.close()
+        disarm_slow_stop_dump()
 
 
 def dashboard_frontend(hub: Any, pipeline: Any, options: Any) -> DashboardServer:

@@ -1,0 +1,122 @@
+"""A page that stops reading (a tablet asleep with its connection half open) must not hold
+``plantar serve`` when it is told to stop: SIGTERM ends it and the recording is finalised.
+
+The stalled client is a raw TCP socket that completes the WebSocket handshake on
+``/ws/live`` and then never reads, so the server's send buffer fills and its sends wait.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+START_TIMEOUT_S = 180.0
+STOP_TIMEOUT_S = 90.0  # generous for a busy machine; without the fix it never exits
+
+
+def _start(tmp: Path) -> tuple[subprocess.Popen[str], str]:
+    env = dict(os.environ, PLANTAR_HOME=str(tmp / "home"), PYTHONPATH=str(REPO))
+    log = (tmp / "serve.log").open("w")
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "plantar.cli", "serve", "--port", "0", "--record",
+            "--left", "sim://?foot=left", "--right", "sim://?foot=right",
+        ],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=log, text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    t_end = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < t_end:
+        line = proc.stdout.readline()
+        if "Plantar dashboard:" in line:
+            return proc, line.split("Plantar dashboard:", 1)[1].strip()
+        if not line and proc.poll() is not None:
+            break
+    proc.kill()
+    proc.wait()
+    raise AssertionError(f"serve did not print its URL: {(tmp / 'serve.log').read_text()}")
+
+
+def _stalled_websocket(url: str) -> socket.socket:
+    """Open ``/ws/live`` by hand, read the handshake answer, then never read again."""
+    host_port = url.split("//", 1)[1].split("/", 1)[0]
+    host, port = host_port.rsplit(":", 1)
+    sock = socket.create_connection((host, int(port)), timeout=30)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # fills sooner
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(
+        (
+            f"GET /ws/live HTTP/1.1\r\nHost: {host_port}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+            f"Origin: http://{host_port}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        chunk = sock.recv(1)
+        assert chunk, "the server closed the WebSocket handshake"
+        answer += chunk
+    assert answer.startswith(b"HTTP/1.1 101"), answer
+    return sock
+
+
+def _send_queue_bytes(client_port: int) -> int:
+    """Unsent bytes in the server's socket to our client (tx_queue of /proc/net/tcp)."""
+    queued = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError), open(table) as f:
+            for line in f.readlines()[1:]:
+                fields = line.split()
+                remote_port = int(fields[2].rsplit(":", 1)[1], 16)
+                if remote_port == client_port:
+                    queued = max(queued, int(fields[4].split(":")[0], 16))
+    return queued
+
+
+def _server_sends_stalled(client_port: int, timeout_s: float) -> bool:
+    """True once the server's send queue to our client is full: non-empty and unchanged
+    over three looks a second apart (the kernel buffer is full, the server's sends wait)."""
+    t_end = time.monotonic() + timeout_s
+    seen: list[int] = []
+    while time.monotonic() < t_end:
+        seen = [*seen[-2:], _send_queue_bytes(client_port)]
+        if len(seen) == 3 and seen[0] > 0 and len(set(seen)) == 1:
+            return True
+        time.sleep(1.0)
+    return False
+
+
+def test_sigterm_ends_serve_with_a_client_that_stopped_reading(tmp_path: Path) -> None:
+    proc, url = _start(tmp_path)
+    stalled = None
+    try:
+        stalled = _stalled_websocket(url)
+        client_port = stalled.getsockname()[1]
+        assert _server_sends_stalled(client_port, 120.0), "the send queue never filled"
+        t_stop = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=STOP_TIMEOUT_S)
+        stop_s = time.monotonic() - t_stop
+        assert proc.returncode == 0, (tmp_path / "serve.log").read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if stalled is not None:
+            stalled.close()
+    sessions = [p for p in (tmp_path / "home" / "sessions").iterdir() if p.is_dir()]
+    assert len(sessions) == 1
+    summary = json.loads((sessions[0] / "session.json").read_text())
+    assert summary["status"] == "finalised"
+    assert summary["summary"]["complete"] is True
+    assert (sessions[0] / "left.parquet").exists() and (sessions[0] / "right.parquet").exists()
+    print(f"serve stopped {stop_s:.1f} s after SIGTERM")
