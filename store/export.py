@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 
 from base import paths
 from store import schema as sch
+from store.arrow_numpy import to_numpy
 from store.errors import SessionNotFoundError, StoreError, describe_os_error
 from store.session import (
     PARQUET_SUFFIX,
@@ -112,23 +113,23 @@ def iter_flat_batches(directory: Path, schema: pa.Schema) -> Iterator[pa.RecordB
     names = schema.names
     for foot, path in _foot_files(directory).items():
         channels = _channel_tables(directory, foot)
-        channel_seq = [t.column("seq").to_numpy() for t in channels]
+        channel_seq = [to_numpy(t.column("seq")) for t in channels]
         for batch in pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS):
             n = batch.num_rows
-            seq = batch.column("seq").to_numpy()
+            seq = to_numpy(batch.column("seq"))
             cols: dict[str, pa.Array] = {
                 "foot": pa.array([foot] * n, pa.string()),
                 "seq": batch.column("seq"),
                 "t_s": batch.column("t_s"),
                 "t_device_us": batch.column("t_device_us"),
-                "t_host_s": _with_nulls(batch.column("t_host_s").to_numpy()),
+                "t_host_s": _with_nulls(to_numpy(batch.column("t_host_s"))),
                 "device_id": batch.column("device_id"),
             }
             pressure = batch.column("pressure_kpa")
-            p = pressure.values.to_numpy(zero_copy_only=False).reshape(n, -1)
+            p = to_numpy(pressure.values).reshape(n, -1)
             data = [p]
             if "shear_kpa" in batch.schema.names:
-                s = batch.column("shear_kpa").values.to_numpy(zero_copy_only=False)
+                s = to_numpy(batch.column("shear_kpa").values)
                 data.append(s.reshape(n, -1))
             flat = np.concatenate(data, axis=1) if len(data) > 1 else p
             n_shear = (flat.shape[1] - p.shape[1]) // 3
@@ -141,7 +142,7 @@ def iter_flat_batches(directory: Path, schema: pa.Schema) -> Iterator[pa.RecordB
                 for name in table.column_names[2:]:
                     values = np.full(n, np.nan, dtype=np.float32)
                     if len(tseq):
-                        col = table.column(name).to_numpy()
+                        col = to_numpy(table.column(name))
                         values[found] = col[idx_c[found]]
                     cols[name] = _with_nulls(values)
             arrays = [

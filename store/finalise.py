@@ -21,10 +21,10 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from store import schema as sch
+from store.arrow_numpy import to_numpy, to_strings
 from store.errors import StoreError
 from store.retime import SessionRetime
 from store.session import (
@@ -129,8 +129,8 @@ def _num(x: float) -> float | None:
 
 
 def _update_foot(summary: FootSummary, batch: pa.RecordBatch) -> None:
-    seq = batch.column("seq").to_numpy()
-    t_s = batch.column("t_s").to_numpy()
+    seq = to_numpy(batch.column("seq"))
+    t_s = to_numpy(batch.column("t_s"))
     if len(seq) == 0:
         return
     if summary.frames == 0:
@@ -149,14 +149,13 @@ def _update_foot(summary: FootSummary, batch: pa.RecordBatch) -> None:
 
 
 def _update_events(report: FinaliseReport, batch: pa.RecordBatch) -> None:
-    kinds = batch.column("kind")
-    values = batch.column("value")
+    kinds = np.asarray(to_strings(batch.column("kind")), dtype=object)
+    values = to_numpy(batch.column("value"))  # null values: NaN
     for kind, attr in (
         (sch.EVENT_GAP, "reported_gap_frames"),
         (sch.EVENT_QUEUE_OVERFLOW, "dropped_frames"),
     ):
-        mask = pc.equal(kinds, kind)
-        total = pc.sum(pc.filter(values, mask)).as_py() or 0
+        total = np.nansum(values[kinds == kind])
         setattr(report, attr, getattr(report, attr) + int(total))
     report.events += batch.num_rows
 

@@ -29,6 +29,7 @@ import pyarrow as pa
 
 from firmware_bridge.clock import CLOCK_SETTLE_S
 from firmware_bridge.clock_replay import ClockReplay
+from store.arrow_numpy import numpy_column, to_numpy, to_strings
 
 __all__ = ["EVENT_SHIFT_STEP_S", "SessionRetime", "retime_frame_batches"]
 
@@ -39,12 +40,12 @@ EVENT_SHIFT_STEP_S = 1e-4
 def _has_arrivals(batch: pa.RecordBatch) -> bool:
     if "t_arrival_s" not in batch.schema.names:
         return False
-    return bool(np.isfinite(batch.column("t_arrival_s").to_numpy(zero_copy_only=False)).any())
+    return bool(np.isfinite(to_numpy(batch.column("t_arrival_s"))).any())
 
 
 def _with_t_s(batch: pa.RecordBatch, t_s: np.ndarray) -> pa.RecordBatch:
     columns = list(batch.columns)
-    columns[batch.schema.get_field_index("t_s")] = pa.array(t_s, type=pa.float64())
+    columns[batch.schema.get_field_index("t_s")] = numpy_column(t_s, np.float64)
     return pa.RecordBatch.from_arrays(columns, schema=batch.schema)
 
 
@@ -67,8 +68,8 @@ def retime_frame_batches(
                 yield from batches
                 return
             replay = ClockReplay(settle_s)
-        t_dev = batch.column("t_device_us").to_numpy()
-        arrival = batch.column("t_arrival_s").to_numpy(zero_copy_only=False)
+        t_dev = to_numpy(batch.column("t_device_us"))
+        arrival = to_numpy(batch.column("t_arrival_s"))
         times = replay.push(t_dev, arrival)
         ready.append(times)
         n_ready += times.size
@@ -114,9 +115,9 @@ class SessionRetime:
             shift: list[np.ndarray] = []
             prev = np.nan
             for old, new in _pairs(batches, retime_frame_batches, self.settle_s):
-                t_old = old.column("t_s").to_numpy()
+                t_old = to_numpy(old.column("t_s"))
                 if t_old.size:
-                    change = new.column("t_s").to_numpy() - t_old
+                    change = to_numpy(new.column("t_s")) - t_old
                     step = np.rint(change / EVENT_SHIFT_STEP_S)
                     moved = step[1:] != step[:-1]
                     # both ends of every run of one step: np.interp is exact within a run
@@ -139,8 +140,8 @@ class SessionRetime:
             if not points or batch.num_rows == 0:
                 yield batch
                 continue
-            t_s = batch.column("t_s").to_numpy(zero_copy_only=False).copy()
-            feet = np.asarray(batch.column("foot").to_pylist(), dtype=object)
+            t_s = to_numpy(batch.column("t_s")).copy()
+            feet = np.asarray(to_strings(batch.column("foot")), dtype=object)
             for foot, (t_old, change) in points.items():
                 mine = feet == foot
                 if mine.any():

@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from base.frames import FootFrames
+from store.arrow_numpy import fixed_list_column, numpy_column, string_column, to_numpy
 
 FORMAT_VERSION = "1"
 
@@ -135,8 +136,7 @@ def channels_schema(
 
 
 def _fixed_list(values: np.ndarray, width: int) -> pa.FixedSizeListArray:
-    flat = np.ascontiguousarray(values, dtype=np.float32).reshape(-1)
-    return pa.FixedSizeListArray.from_arrays(pa.array(flat, type=pa.float32()), width)
+    return fixed_list_column(values, width, np.float32)
 
 
 def frames_to_batch(
@@ -147,12 +147,12 @@ def frames_to_batch(
     host = np.broadcast_to(np.asarray(t_host_s, dtype=np.float64), (n,))
     arrival = np.full(n, np.nan) if frames.t_arrival_s is None else frames.t_arrival_s
     columns = [
-        pa.array(np.asarray(frames.seq, dtype=np.int64)),
-        pa.array(np.asarray(frames.t_s, dtype=np.float64)),
-        pa.array(np.asarray(frames.t_device_us, dtype=np.int64)),
-        pa.array(np.ascontiguousarray(host)),
-        pa.array(np.asarray(arrival, dtype=np.float64)),
-        pa.array(np.full(n, frames.device_id, dtype=np.int32)),
+        numpy_column(frames.seq, np.int64),
+        numpy_column(frames.t_s, np.float64),
+        numpy_column(frames.t_device_us, np.int64),
+        numpy_column(host, np.float64),
+        numpy_column(arrival, np.float64),
+        numpy_column(np.full(n, frames.device_id), np.int32),
         _fixed_list(frames.pressure_kpa, frames.n_sensels),
     ]
     if "shear_kpa" in schema.names:
@@ -177,20 +177,20 @@ def batch_to_frames(batch: pa.RecordBatch | pa.Table, foot: str) -> FootFrames:
     if "shear_kpa" in batch.schema.names:
         shear_col = batch.column("shear_kpa")
         n_shear = shear_col.type.list_size // 3
-        shear = shear_col.flatten().to_numpy(zero_copy_only=False).reshape(n, n_shear, 3)
+        shear = to_numpy(shear_col.flatten()).reshape(n, n_shear, 3)
     else:
         shear = np.zeros((n, 0, 3), dtype=np.float32)
-    device = batch.column("device_id").to_numpy()
+    device = to_numpy(batch.column("device_id"))
     return FootFrames(
         foot=foot,
         device_id=int(device[0]) if n else 0,
-        seq=batch.column("seq").to_numpy(),
-        t_device_us=batch.column("t_device_us").to_numpy(),
-        t_s=batch.column("t_s").to_numpy(),
+        seq=to_numpy(batch.column("seq")),
+        t_device_us=to_numpy(batch.column("t_device_us")),
+        t_s=to_numpy(batch.column("t_s")),
         t_arrival_s=(
-            batch.column("t_arrival_s").to_numpy() if "t_arrival_s" in batch.schema.names else None
+            to_numpy(batch.column("t_arrival_s")) if "t_arrival_s" in batch.schema.names else None
         ),
-        pressure_kpa=pressure.flatten().to_numpy(zero_copy_only=False).reshape(n, n_sensels),
+        pressure_kpa=to_numpy(pressure.flatten()).reshape(n, n_sensels),
         shear_kpa=shear,
     )
 
@@ -224,29 +224,30 @@ def read_frame_rows(
 
 def events_to_batch(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.RecordBatch:
     """Convert event dicts (keys as in :func:`events_schema`) to a record batch."""
-    return pa.RecordBatch.from_pylist(
-        [
-            {
-                "t_s": float(r["t_s"]),
-                "foot": r.get("foot"),
-                "kind": str(r["kind"]),
-                "value": None if r.get("value") is None else float(r["value"]),
-                "seq": None if r.get("seq") is None else int(r["seq"]),
-                "detail": str(r.get("detail", "")),
-            }
-            for r in rows
-        ],
-        schema=schema,
-    )
+
+    def numbers(key: str, dtype: Any) -> pa.Array:
+        present = [r.get(key) is not None for r in rows]
+        values = [r[key] if ok else 0 for r, ok in zip(rows, present, strict=True)]
+        return numpy_column(np.asarray(values, dtype=dtype), dtype, valid=np.asarray(present))
+
+    columns = [
+        numpy_column(np.asarray([float(r["t_s"]) for r in rows]), np.float64),
+        string_column([r.get("foot") for r in rows]),
+        string_column([str(r["kind"]) for r in rows]),
+        numbers("value", np.float64),
+        numbers("seq", np.int64),
+        string_column([str(r.get("detail", "")) for r in rows]),
+    ]
+    return pa.RecordBatch.from_arrays(columns, schema=schema)
 
 
 def channels_to_batch(
     seq: np.ndarray, t_s: np.ndarray, values: Mapping[str, np.ndarray], schema: pa.Schema
 ) -> pa.RecordBatch:
     """Convert a channel group's arrays (one (n,) array per channel) to a record batch."""
-    columns = [pa.array(np.asarray(seq, dtype=np.int64)), pa.array(np.asarray(t_s, np.float64))]
+    columns = [numpy_column(seq, np.int64), numpy_column(t_s, np.float64)]
     for name in schema.names[2:]:
-        columns.append(pa.array(np.asarray(values[name], dtype=np.float32)))
+        columns.append(numpy_column(values[name], np.float32))
     return pa.record_batch(columns, schema=schema)
 
 

@@ -24,6 +24,7 @@ from base.errors import ConfigError
 from base.frames import FOOT_NAMES, FootFrames
 from base.units import kmh_to_mps
 from hardware.layout import Layout, load_layout
+from store.arrow_numpy import to_numpy
 from store.errors import SessionNotFoundError, StoreError
 from store.export import find_session
 from store.schema import EVENT_MARKER, batch_to_frames
@@ -117,7 +118,7 @@ def read_session(directory: Path) -> SessionRecording:
         if imu.exists():
             imu_table = pq.read_table(imu)
             if "gyro_z_dps" in imu_table.column_names and imu_table.num_rows == len(feet[foot]):
-                yaw[foot] = imu_table.column("gyro_z_dps").to_numpy(zero_copy_only=False)
+                yaw[foot] = to_numpy(imu_table.column("gyro_z_dps"))
     if not feet:
         raise ConfigError(
             f"session {directory.name}: no finalised frame files (left.parquet/right.parquet); "
