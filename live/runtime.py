@@ -113,7 +113,9 @@ class LiveRuntime:
         meta: dict[str, Any] | None = None,
     ) -> None:
         from hardware.layout import load_layout
+        from store.arrow_numpy import use_system_allocator
 
+        use_system_allocator()  # a live process must give finalise's buffers back
         self.options = options
         #: {} (not None): live, with the insoles still to be paired (:meth:`use_insoles`).
         self.urls = urls

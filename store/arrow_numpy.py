@@ -9,6 +9,7 @@ the streams straight from their buffers: no copy where the layout allows, no pan
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -122,3 +123,16 @@ def _validity(valid: np.ndarray | None) -> pa.Buffer | None:
     if valid is None or bool(np.all(valid)):
         return None
     return pa.py_buffer(np.packbits(np.asarray(valid, dtype=bool), bitorder="little"))
+
+
+def use_system_allocator() -> None:
+    """Arrow allocates from the C library's ``malloc`` from here on, in this process.
+
+    Arrow's bundled mimalloc keeps the pages of freed buffers: finalising a recording
+    (8 MB row groups, compressed) left the live process ~25-50 MB higher than the C
+    allocator did, at the same recording level or lower (issue 18, measured with
+    ``benchmarks/bench_soak.py``). ``ARROW_DEFAULT_MEMORY_POOL``, when set, wins.
+    """
+    if os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
+        return
+    pa.set_memory_pool(pa.system_memory_pool())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -86,7 +87,7 @@ def test_fixed_size_lists_flatten_their_slice() -> None:
     assert to_numpy(empty).size == 0
 
 
-def test_recording_and_finalising_do_not_import_pandas(tmp_path: object) -> None:
+def test_recording_and_finalising_do_not_import_pandas(tmp_path: Path) -> None:
     pytest.importorskip("pandas")  # the test venv has it (dask); the point is not loading it
     script = """
 import sys
@@ -112,3 +113,24 @@ print("pandas" in sys.modules)
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False", "recording or finalising imported pandas"
+
+
+def test_a_live_runtime_allocates_arrow_from_the_c_library(tmp_path: Path) -> None:
+    script = """
+import sys, tempfile, pyarrow as pa
+from pathlib import Path
+from dashboard.server import live_runtime
+from live.runtime import RuntimeOptions
+before = pa.default_memory_pool().backend_name
+runtime = live_runtime(RuntimeOptions(port=0, sessions_root=Path(sys.argv[1])))
+print(before, pa.default_memory_pool().backend_name)
+runtime.close()
+"""
+    env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "PLANTAR_HOME": str(tmp_path)}
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "sessions")],
+        capture_output=True, text=True, env=env, cwd=REPO,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    before, after = out.stdout.split()
+    assert after == "system" and before != "system"
