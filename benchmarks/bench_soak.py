@@ -11,6 +11,13 @@ Usage (from the repository root)::
 
     PYTHONPATH=. python benchmarks/bench_soak.py                # 2 h of data at 4x, ~31 min
     PYTHONPATH=. python benchmarks/bench_soak.py --hours 0.25 --json
+    PYTHONPATH=. python benchmarks/bench_soak.py --hours 0.1 --runtime-only  # as on a Pi
+
+``--runtime-only`` measures ``plantar run`` as a Pi installs it: from a venv holding
+Plantar and its runtime dependencies only (``pip install <repo>``, kept in
+``~/.cache/plantar-bench/runtime-venv`` and refreshed from the working tree each run),
+with the numba cache warmed first. The development venv also holds the test tools
+(pandas, scipy, ...), and libraries import some of them when they are there.
 
 Everything is written into a temporary ``$PLANTAR_HOME`` (about 1.6 GB per hour of data
 while recording, plus the Parquet files at the end) that is deleted afterwards unless
@@ -72,16 +79,44 @@ treadmill_speed_kmh = 12.0
     )
 
 
-def run_soak(hours: float, speed: float, rate: float, home: Path) -> dict:
+REPO = Path(__file__).resolve().parents[1]
+RUNTIME_VENV = Path.home() / ".cache" / "plantar-bench" / "runtime-venv"
+
+
+def runtime_python() -> str:
+    """The Python of a venv with Plantar and its runtime dependencies only (see module doc)."""
+    python = RUNTIME_VENV / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(RUNTIME_VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", str(REPO)], check=True)
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall", str(REPO)],
+        check=True,
+    )
+    # the numba cache of the fresh install, as a Pi has it after its first start
+    subprocess.run(
+        [str(python), "-c", "from analysis.warmup import warm_up; warm_up()"],
+        check=True, cwd=tempfile.gettempdir(),
+    )  # fmt: skip
+    return str(python)
+
+
+def run_soak(
+    hours: float, speed: float, rate: float, home: Path, python: str = sys.executable
+) -> dict:
     """Run the soak; returns the measurements."""
     config = home / "soak.toml"
     write_config(config, speed, rate)
     env = {**os.environ, "PLANTAR_HOME": str(home)}
+    if python != sys.executable:  # the runtime venv: its own installed Plantar only
+        env.pop("PYTHONPATH", None)
     target_s = hours * 3600.0
-    cmd = [sys.executable, "-m", "plantar.cli", "run", "--config", str(config)]
+    cmd = [python, "-m", "plantar.cli", "run", "--config", str(config)]
     cmd += ["--status-interval", "1"]
     t0 = time.monotonic()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=home
+    )
     state = {"data_s": 0.0, "frames": 0}
     last_lines: list[str] = []
 
@@ -162,10 +197,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rate", type=float, default=200.0, help="Hz per insole (default 200)")
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.add_argument("--keep", action="store_true", help="keep the temporary PLANTAR_HOME")
+    p.add_argument(
+        "--runtime-only",
+        action="store_true",
+        help="measure from a venv with the runtime dependencies only, as a Pi installs it",
+    )
     args = p.parse_args(argv)
+    python = runtime_python() if args.runtime_only else sys.executable
     home = Path(tempfile.mkdtemp(prefix="plantar-soak-"))
     try:
-        result = run_soak(args.hours, args.speed, args.rate, home)
+        result = run_soak(args.hours, args.speed, args.rate, home, python)
+        result["venv"] = "runtime-only" if args.runtime_only else "development"
     finally:
         if not args.keep:
             shutil.rmtree(home, ignore_errors=True)
@@ -175,12 +217,13 @@ def main(argv: list[str] | None = None) -> int:
     ok = result["rss_growth_pct_10min_to_end"] < 5.0
     print(
         f"## soak: plantar run, 2 x {args.rate:g} Hz, {result['hours_of_data']} h of data "
-        f"at {args.speed:g}x ({result['wall_s']:.0f} s wall)"
+        f"at {args.speed:g}x ({result['wall_s']:.0f} s wall), {result['venv']} venv"
     )
     print(
         f"RSS at minute 10 of data: {result['rss_mb_at_10_min']} MB; at the end: "
         f"{result['rss_mb_end']} MB; peak {result['rss_mb_peak']} MB while recording, "
-        f"{result['rss_mb_peak_finalise']} MB while finalising"
+        f"{result['rss_mb_peak_finalise']} MB while finalising "
+        f"(issue 18 bars: <= 200 MB recording, <= 300 MB with finalise)"
     )
     print(
         f"growth minute 10 -> end: {result['rss_growth_pct_10min_to_end']:+.2f} % "
