@@ -19,10 +19,8 @@ busy machine fails with a measurement rather than a hang.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -35,11 +33,10 @@ from hardware.sim.pty_process import spawn
 from tests.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.dashboard.conftest import ARTIFACTS
 from tests.dashboard.page_layout import LAYOUT_PROBE, layout_problems
+from tests.dashboard.serve_process import start_serve
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
-START_TIMEOUT_S = 180
 WAIT_MS = 60000
 ATHLETE = "Runner Seven"
 
@@ -76,29 +73,15 @@ class LiveServer:
 
 def _start_serve(tmp: Path, port: int = 0) -> tuple[subprocess.Popen[str], str]:
     """``plantar serve`` on the two pty insoles under ``tmp``; (process, its URL)."""
-    env = dict(os.environ, PLANTAR_HOME=str(tmp / "home"), PYTHONPATH=str(REPO))
-    log = tmp / f"serve-{time.monotonic_ns()}.log"  # a pipe nobody reads could fill
-    with log.open("w") as err:
-        proc = subprocess.Popen(
-            [
-                sys.executable, "-m", "plantar.cli", "serve", "--port", str(port),
-                "--left", f"serial://{tmp / 'plantar-left'}",
-                "--right", f"serial://{tmp / 'plantar-right'}",
-                "--athlete", ATHLETE, "--shoe", "Old Shoe", "--speed-kmh", "11",
-            ],
-            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=err, text=True,
-        )  # fmt: skip
-    assert proc.stdout is not None
-    t_end = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < t_end:
-        line = proc.stdout.readline()
-        if "Plantar dashboard:" in line:
-            return proc, line.split("Plantar dashboard:", 1)[1].strip()
-        if not line and proc.poll() is not None:
-            break
-    proc.kill()
-    proc.wait()
-    raise AssertionError(f"serve did not print its URL: {log.read_text()}")
+    return start_serve(
+        tmp,
+        [
+            "--port", str(port),
+            "--left", f"serial://{tmp / 'plantar-left'}",
+            "--right", f"serial://{tmp / 'plantar-right'}",
+            "--athlete", ATHLETE, "--shoe", "Old Shoe", "--speed-kmh", "11",
+        ],
+    )  # fmt: skip
 
 
 def _stop(proc: subprocess.Popen[str]) -> None:
