@@ -87,6 +87,7 @@ class BridgeFeed:
         retry_s: float = RETRY_S,
         on_connected: Callable[[], None] | None = None,
         on_fatal: Callable[[BaseException], None] | None = None,
+        open_timeout_s: float = OPEN_TIMEOUT_S,
     ):
         self.urls = urls
         self.pipeline = pipeline
@@ -111,6 +112,8 @@ class BridgeFeed:
         #: Per foot, why it is being waited for (empty once connected).
         self.waiting_for: dict[str, str] = {}
         self._opening: str | None = None
+        #: Deadline of one connection attempt of both insoles (s).
+        self.open_timeout_s = open_timeout_s
 
     def start(self) -> None:
         """Start the bridge task.
@@ -130,7 +133,7 @@ class BridgeFeed:
         if not self._on_loop(self._spawn_and_wait_opened()):
             self.stop()
             raise DeviceError(
-                f"insoles did not answer within {OPEN_TIMEOUT_S:g} s: check they are on and "
+                f"insoles did not answer within {self.open_timeout_s:g} s: check they are on and "
                 "streaming"
             )
         if self._error is not None:
@@ -173,7 +176,7 @@ class BridgeFeed:
     async def _spawn_and_wait_opened(self) -> bool:
         await self._spawn()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._opened.wait(), OPEN_TIMEOUT_S)
+            await asyncio.wait_for(self._opened.wait(), self.open_timeout_s)
         return self._opened.is_set()
 
     async def _run(self) -> None:
@@ -338,13 +341,13 @@ class BridgeFeed:
         return None
 
     async def _attempt(self, connect: Any) -> None:
-        """Run one connection attempt, bounded by :data:`OPEN_TIMEOUT_S`, ended by stop()."""
+        """Run one connection attempt, bounded by ``open_timeout_s``, ended by stop()."""
         assert self._stop is not None
         task = asyncio.ensure_future(connect)
         stopper = asyncio.ensure_future(self._stop.wait())
         try:
             done, _ = await asyncio.wait(
-                {task, stopper}, timeout=OPEN_TIMEOUT_S, return_when=asyncio.FIRST_COMPLETED
+                {task, stopper}, timeout=self.open_timeout_s, return_when=asyncio.FIRST_COMPLETED
             )
         finally:
             stopper.cancel()
@@ -357,7 +360,7 @@ class BridgeFeed:
         if self._stop.is_set():
             raise _Stopped
         where = self.urls.get(self._opening or "", "the insoles")
-        raise DeviceError(f"{where} did not answer within {OPEN_TIMEOUT_S:g} s")
+        raise DeviceError(f"{where} did not answer within {self.open_timeout_s:g} s")
 
     def _publish_waiting(self, feet: list[str], answers: dict[str, bool]) -> None:
         for foot in feet:

@@ -151,7 +151,12 @@ class LiveRuntime:
         self._record_on_connect = False
 
     def start(
-        self, record: bool = False, *, wait: bool = False, retry_s: float | None = None
+        self,
+        record: bool = False,
+        *,
+        wait: bool = False,
+        retry_s: float | None = None,
+        open_timeout_s: float | None = None,
     ) -> None:
         """Connect the insoles (left, then right) and optionally start recording.
 
@@ -160,7 +165,8 @@ class LiveRuntime:
         the bridge task retries every ``retry_s`` seconds, once the loop runs, until both
         insoles answer (the page shows them as waiting) and the recording, if ``record``,
         starts only then. A malformed URL raises :class:`~base.errors.ConfigError`
-        either way.
+        either way. ``open_timeout_s`` bounds one attempt to open both insoles (default
+        :data:`live.bridge_feed.OPEN_TIMEOUT_S`).
         """
         if self.pipeline is not None:
             # the recording starts on the loop once both stream, before any frame is handed
@@ -172,7 +178,7 @@ class LiveRuntime:
                 for foot in ("left", "right"):
                     self.hub.publish_link(foot, UNPAIRED_LINK)
         if self.urls and self.pipeline is not None:
-            from live.bridge_feed import RETRY_S, BridgeFeed
+            from live.bridge_feed import OPEN_TIMEOUT_S, RETRY_S, BridgeFeed
 
             self.bridge = BridgeFeed(
                 self.loop,
@@ -183,6 +189,7 @@ class LiveRuntime:
                 retry_s=RETRY_S if retry_s is None else retry_s,
                 on_connected=self._on_connected,
                 on_fatal=self._on_fatal,
+                open_timeout_s=OPEN_TIMEOUT_S if open_timeout_s is None else open_timeout_s,
             )
             self.bridge.start()
 

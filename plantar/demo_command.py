@@ -39,6 +39,11 @@ DEMO_FATIGUE_GAIN = 1.5
 DEMO_SPEED_KMH = 12.0
 DEMO_ATHLETE = "demo runner"
 
+#: How long the demo waits for each of its own simulated insoles to answer (s): the
+#: simulator is known to be starting, and under emulated arm64 its first bytes took 5 s
+#: alone (the 2.5 s default is meant to catch a wrong port on real insoles).
+DEMO_INFO_TIMEOUT_S = 60.0
+
 
 def register(sub: Any) -> None:
     """Add ``demo`` to the ``plantar`` subcommands."""
@@ -145,13 +150,15 @@ def run(args: argparse.Namespace) -> int:
     sim, paths = _start_simulated_insoles(args)
     runtime = None
     try:
-        # the simulator is known to be starting: give its INFO longer than the 2.5 s meant to
-        # catch a wrong port (under emulated arm64 its first bytes took 5 s alone, and 15 s
-        # were missed beside the demo's own start)
-        urls = {foot: f"serial://{paths[foot]}?info_timeout=60" for foot in ("left", "right")}
+        urls = {
+            foot: f"serial://{paths[foot]}?info_timeout={DEMO_INFO_TIMEOUT_S:g}"
+            for foot in ("left", "right")
+        }
         options = RuntimeOptions.from_args(args)
         runtime = live_runtime(options, urls=urls, meta=meta)
-        runtime.start(record=not args.no_record)
+        # left, then right, each up to its INFO deadline (the live start's 30 s would cut
+        # the second one short under emulation)
+        runtime.start(record=not args.no_record, open_timeout_s=2 * DEMO_INFO_TIMEOUT_S + 30)
         _say(f"Plantar demo: {runtime.url}")
         _say(f"simulated insoles on {paths['left']} (left) and {paths['right']} (right)")
         open_and_serve(runtime, args)

@@ -192,3 +192,26 @@ def test_a_malformed_url_fails_in_start(tmp_path: Path, loop: asyncio.AbstractEv
     with pytest.raises(ConfigError, match="baud"):
         feed.start()
     assert feed._task is None
+
+
+@pytest.mark.parametrize("open_timeout_s", [1.0, 3.0])
+def test_fail_fast_start_keeps_the_given_open_deadline(
+    tmp_path: Path, loop: asyncio.AbstractEventLoop, open_timeout_s: float
+) -> None:
+    """A silent device (a pty nobody answers on) with a long INFO deadline: the start gives
+    up after ``open_timeout_s`` (the demo passes its own, longer one) and says so."""
+    from base.errors import DeviceError
+
+    master, slave = os.openpty()
+    try:
+        url = f"serial://{os.ttyname(slave)}?info_timeout=100"
+        feed = BridgeFeed(
+            loop, {"left": url, "right": url}, Collector(), Hub(), open_timeout_s=open_timeout_s
+        )
+        t0 = time.monotonic()
+        with pytest.raises(DeviceError, match=f"did not answer within {open_timeout_s:g} s"):
+            feed.start()
+        assert time.monotonic() - t0 >= open_timeout_s
+    finally:
+        os.close(master)
+        os.close(slave)
