@@ -27,7 +27,7 @@ def _start(tmp: Path) -> tuple[subprocess.Popen[str], str]:
     return start_serve(tmp, ["--port", "0", "--record", *sims])
 
 
-def _stalled_websocket(url: str) -> socket.socket:
+def _stalled_websocket(url: str) -> tuple[socket.socket, bytes]:
     """Open ``/ws/live`` by hand, read the handshake answer, then never read again."""
     host_port = url.split("//", 1)[1].split("/", 1)[0]
     host, port = host_port.rsplit(":", 1)
@@ -38,7 +38,8 @@ def _stalled_websocket(url: str) -> socket.socket:
         (
             f"GET /ws/live HTTP/1.1\r\nHost: {host_port}\r\nUpgrade: websocket\r\n"
             f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-            f"Origin: http://{host_port}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            f"Origin: http://{host_port}\r\nSec-WebSocket-Version: 13\r\n"
+            "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n"
         ).encode()
     )
     answer = b""
@@ -47,7 +48,7 @@ def _stalled_websocket(url: str) -> socket.socket:
         assert chunk, "the server closed the WebSocket handshake"
         answer += chunk
     assert answer.startswith(b"HTTP/1.1 101"), answer
-    return sock
+    return sock, answer
 
 
 def _send_queue_bytes(client_port: int) -> int:
@@ -80,7 +81,9 @@ def test_sigterm_ends_serve_with_a_client_that_stopped_reading(tmp_path: Path) -
     proc, url = _start(tmp_path)
     stalled = None
     try:
-        stalled = _stalled_websocket(url)
+        stalled, answer = _stalled_websocket(url)
+        # the display messages go uncompressed (quantised already): deflate is declined
+        assert b"permessage-deflate" not in answer.lower(), answer
         client_port = stalled.getsockname()[1]
         assert _server_sends_stalled(client_port, 120.0), "the send queue never filled"
         t_stop = time.monotonic()
