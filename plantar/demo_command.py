@@ -29,6 +29,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from base.errors import DeviceError
 from base.units import kmh_to_mps
 
 #: Demo fatigue: drift starts at 60 s and is complete at 180 s (pivot x 2.5 at full drift).
@@ -147,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
         from plantar.ble_demo import run_ble_demo
 
         return run_ble_demo(args, meta)
-    sim, paths = _start_simulated_insoles(args)
+    sim, paths, sim_err = _start_simulated_insoles(args)
     runtime = None
     try:
         urls = {
@@ -158,7 +159,10 @@ def run(args: argparse.Namespace) -> int:
         runtime = live_runtime(options, urls=urls, meta=meta)
         # left, then right, each up to its INFO deadline (the live start's 30 s would cut
         # the second one short under emulation)
-        runtime.start(record=not args.no_record, open_timeout_s=2 * DEMO_INFO_TIMEOUT_S + 30)
+        try:
+            runtime.start(record=not args.no_record, open_timeout_s=2 * DEMO_INFO_TIMEOUT_S + 30)
+        except DeviceError as exc:  # say what the demo's own simulator was doing
+            raise DeviceError(f"{exc}; {_simulator_state(sim, sim_err)}") from None
         _say(f"Plantar demo: {runtime.url}")
         _say(f"simulated insoles on {paths['left']} (left) and {paths['right']} (right)")
         open_and_serve(runtime, args)
@@ -206,14 +210,15 @@ def finish(runtime: Any, args: argparse.Namespace) -> int:
     return 0
 
 
-def _start_simulated_insoles(args: argparse.Namespace) -> tuple[subprocess.Popen[str], dict]:
+def _start_simulated_insoles(
+    args: argparse.Namespace,
+) -> tuple[subprocess.Popen[str], dict[str, str], Any]:
     """Start ``plantar sim`` in its own process, as real insoles are their own devices.
 
     In the same process the simulator would share the interpreter with the bridge,
     analysis and dashboard, and its pacing (hence its transmit buffer) would depend on
     them; a separate process keeps device and host apart, as on a treadmill.
     """
-    from base.errors import DeviceError
 
     command = [
         sys.executable, "-m", "plantar.cli", "sim", "--json",
@@ -239,15 +244,30 @@ def _start_simulated_insoles(args: argparse.Namespace) -> tuple[subprocess.Popen
     assert sim.stdout is not None
     line = sim.stdout.readline()
     try:
-        return sim, json.loads(line)["devices"]
+        return sim, json.loads(line)["devices"], err_file
     except (ValueError, KeyError):
         sim.kill()
         sim.wait()
-        err_file.seek(0)
-        err = err_file.read().decode(errors="replace").strip().splitlines()
         raise DeviceError(
-            f"the simulated insoles did not start ({err[-1] if err else 'no output'})"
+            f"the simulated insoles did not start ({_last_line(err_file) or 'no output'})"
         ) from None
+
+
+def _last_line(err_file: Any) -> str:
+    """The last line the simulator wrote to its stderr file ('' if none)."""
+    err_file.seek(0)
+    lines = err_file.read().decode(errors="replace").strip().splitlines()
+    return lines[-1] if lines else ""
+
+
+def _simulator_state(sim: subprocess.Popen[str], err_file: Any) -> str:
+    """One phrase on the demo's simulator process, for an error about its insoles."""
+    said = _last_line(err_file)
+    said = f", last said: {said}" if said else ", nothing on its stderr"
+    status = sim.poll()
+    if status is None:
+        return f"the simulator (pid {sim.pid}) is running{said}"
+    return f"the simulator exited with status {status}{said}"
 
 
 def _die_with_parent(parent_pid: int) -> None:
