@@ -268,7 +268,10 @@ def check_url(url: str) -> str:
 
 
 async def wait_for_info(
-    read_chunk: Callable[[], Awaitable[Chunk]], timeout_s: float
+    read_chunk: Callable[[], Awaitable[Chunk]],
+    timeout_s: float,
+    request_again: Callable[[], Awaitable[None]] | None = None,
+    request_every_s: float = 1.0,
 ) -> tuple[DeviceInfo | None, list[Chunk]]:
     """Read chunks until an INFO message has arrived (for byte-stream transports).
 
@@ -276,6 +279,10 @@ async def wait_for_info(
     ----------
     read_chunk : the transport's raw chunk reader.
     timeout_s : give up after this long.
+    request_again : sends REQUEST_INFO again; called every ``request_every_s`` seconds
+        without an INFO. A device whose transmit buffer is full of frames the host has not
+        read yet drops its answer to the first request (the simulator does; firmware whose
+        USB host stalled may), and a corrupted request gets no answer at all.
 
     Returns
     -------
@@ -286,14 +293,20 @@ async def wait_for_info(
     sniffer = StreamDecoder(1, 0)  # DATA frames count as layout mismatch; INFO decodes
     chunks: list[Chunk] = []
     deadline = time.monotonic() + timeout_s
+    next_request = time.monotonic() + request_every_s
     while True:
-        remaining = deadline - time.monotonic()
+        now = time.monotonic()
+        remaining = deadline - now
         if remaining <= 0:
             return None, chunks
+        if request_again is not None and now >= next_request:
+            await request_again()
+            next_request = now + request_every_s
+        wait_s = remaining if request_again is None else min(remaining, next_request - now)
         try:
-            chunk = await asyncio.wait_for(read_chunk(), remaining)
+            chunk = await asyncio.wait_for(read_chunk(), max(wait_s, 0.0))
         except TimeoutError:
-            return None, chunks
+            continue  # the deadline or the next request: checked above
         chunks.append(chunk)
         sniffer.feed(chunk.data)
         if sniffer.last_info is not None:

@@ -189,11 +189,16 @@ class SerialTransport(Transport):
         )
         self._thread.start()
         self._lost = False
-        with contextlib.suppress(LinkLost):
-            await self._write(frame_message(encode_control(Command.REQUEST_INFO)))
-        info, chunks = await wait_for_info(self._read_raw, self.info_timeout_s)
+        await self._request_info()
+        info, chunks = await wait_for_info(
+            self._read_raw, self.info_timeout_s, request_again=self._request_info
+        )
         self._held = chunks
         return info
+
+    async def _request_info(self) -> None:
+        with contextlib.suppress(LinkLost):
+            await self._write(frame_message(encode_control(Command.REQUEST_INFO)))
 
     async def _stop_reader(self) -> None:
         self._stop.set()

@@ -328,3 +328,61 @@ def test_read_interval_is_a_url_parameter() -> None:
     for bad in ("read_ms=-1", "read_ms=500", "read_ms=fast"):
         with pytest.raises(ConfigError, match="read_ms"):
             open_transport(f"serial:///dev/ttyACM0?{bad}")
+
+
+def test_info_is_asked_for_again_when_the_first_answer_is_lost(tmp_path: Path) -> None:
+    """A device that drops its answer to the first REQUEST_INFO (its transmit buffer full
+    of frames nobody has read yet) answers the second: the bridge asks again."""
+    import select
+    import threading
+    import tty
+
+    from base.wire.cobs import FrameSplitter, frame_message
+    from base.wire.messages import (
+        PROTOCOL_VERSION,
+        Command,
+        ControlCommand,
+        DeviceInfo,
+        decode_message,
+        encode_info,
+    )
+
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    requests: list[float] = []
+    info = DeviceInfo(PROTOCOL_VERSION, 7, 1, 200, 170, 5, "1.0", "plantar-ref", "cal-1")
+    done = threading.Event()
+
+    def device() -> None:  # plays the insole on the pty's master side
+        splitter = FrameSplitter()
+        while not done.is_set():
+            ready, _, _ = select.select([master], [], [], 0.05)
+            if not ready:
+                continue
+            for raw in splitter.feed(os.read(master, 4096)):
+                message = decode_message(raw)
+                if isinstance(message, ControlCommand) and message.command == Command.REQUEST_INFO:
+                    requests.append(time.monotonic())
+                    if len(requests) >= 2:  # the first answer is lost
+                        os.write(master, frame_message(encode_info(info)))
+
+    thread = threading.Thread(target=device, daemon=True)
+    thread.start()
+    try:
+        transport = open_transport(f"serial://{os.ttyname(slave)}?info_timeout=30")
+        got = asyncio.run(_open_and_close(transport))
+    finally:
+        done.set()
+        thread.join(5)
+        os.close(master)
+        os.close(slave)
+    assert got == info
+    assert len(requests) >= 2
+    assert 0.5 <= requests[1] - requests[0] <= 10.0  # asked again after about a second
+
+
+async def _open_and_close(transport: Transport) -> object:
+    try:
+        return await transport.open()
+    finally:
+        await transport.close()
