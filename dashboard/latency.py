@@ -62,17 +62,22 @@ def _rss_mb() -> float:
     return float("nan")
 
 
-def _stalled_client(port: int, path: str) -> socket.socket:
-    """Open a websocket (handshake only) and never read from it again."""
+def stalled_websocket(
+    port: int, path: str, offer_deflate: bool = False
+) -> tuple[socket.socket, bytes]:
+    """Open a websocket on loopback (handshake only) and never read from it again; returns
+    the socket and the server's handshake answer. ``offer_deflate`` offers
+    permessage-deflate, as browsers do."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # fills sooner
     sock.connect(("127.0.0.1", port))
     key = "dGhlIHNhbXBsZSBub25jZQ=="
+    deflate = "Sec-WebSocket-Extensions: permessage-deflate\r\n" if offer_deflate else ""
     sock.sendall(
         (
             f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
             f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-            "Sec-WebSocket-Version: 13\r\n\r\n"
+            f"Sec-WebSocket-Version: 13\r\n{deflate}\r\n"
         ).encode()
     )
     head = b""
@@ -83,7 +88,7 @@ def _stalled_client(port: int, path: str) -> socket.socket:
         head += chunk
     if b" 101 " not in head.split(b"\r\n", 1)[0]:
         raise ConnectionError(f"stalled client: handshake refused: {head[:80]!r}")
-    return sock
+    return sock, head
 
 
 def _percentiles(values: list[float]) -> dict[str, float | int | None]:
@@ -158,8 +163,8 @@ def measure_live(
         assert client.stdout is not None
         client.stdout.readline()  # "ready"
         for _ in range(stalled_clients):
-            stalled.append(_stalled_client(port, "/ws/live"))
-            stalled.append(_stalled_client(port, "/ws/events"))
+            stalled.append(stalled_websocket(port, "/ws/live")[0])
+            stalled.append(stalled_websocket(port, "/ws/events")[0])
         t_end = time.monotonic() + duration_s
         while time.monotonic() < t_end:
             rss.append(_rss_mb())

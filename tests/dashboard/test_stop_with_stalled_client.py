@@ -7,16 +7,14 @@ The stalled client is a raw TCP socket that completes the WebSocket handshake on
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
-import os
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
 
+from dashboard.latency import stalled_websocket
 from tests.dashboard.serve_process import start_serve
 
 STOP_TIMEOUT_S = 90.0  # generous for a busy machine; without the fix it never exits
@@ -25,30 +23,6 @@ STOP_TIMEOUT_S = 90.0  # generous for a busy machine; without the fix it never e
 def _start(tmp: Path) -> tuple[subprocess.Popen[str], str]:
     sims = ["--left", "sim://?foot=left", "--right", "sim://?foot=right"]
     return start_serve(tmp, ["--port", "0", "--record", *sims])
-
-
-def _stalled_websocket(url: str) -> tuple[socket.socket, bytes]:
-    """Open ``/ws/live`` by hand, read the handshake answer, then never read again."""
-    host_port = url.split("//", 1)[1].split("/", 1)[0]
-    host, port = host_port.rsplit(":", 1)
-    sock = socket.create_connection((host, int(port)), timeout=30)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # fills sooner
-    key = base64.b64encode(os.urandom(16)).decode()
-    sock.sendall(
-        (
-            f"GET /ws/live HTTP/1.1\r\nHost: {host_port}\r\nUpgrade: websocket\r\n"
-            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-            f"Origin: http://{host_port}\r\nSec-WebSocket-Version: 13\r\n"
-            "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n"
-        ).encode()
-    )
-    answer = b""
-    while b"\r\n\r\n" not in answer:
-        chunk = sock.recv(1)
-        assert chunk, "the server closed the WebSocket handshake"
-        answer += chunk
-    assert answer.startswith(b"HTTP/1.1 101"), answer
-    return sock, answer
 
 
 def _send_queue_bytes(client_port: int) -> int:
@@ -81,7 +55,8 @@ def test_sigterm_ends_serve_with_a_client_that_stopped_reading(tmp_path: Path) -
     proc, url = _start(tmp_path)
     stalled = None
     try:
-        stalled, answer = _stalled_websocket(url)
+        port = int(url.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
+        stalled, answer = stalled_websocket(port, "/ws/live", offer_deflate=True)
         # the display messages go uncompressed (quantised already): deflate is declined
         assert b"permessage-deflate" not in answer.lower(), answer
         client_port = stalled.getsockname()[1]
