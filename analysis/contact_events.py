@@ -36,8 +36,12 @@ Toe-off has two rules (``toe_off_rule``):
   decaying tail of toe tips and insole recovery that a plain threshold counts as
   contact. Without a surviving candidate, the threshold crossing is the toe-off.
 
-The decision is made at the contact level on the way down, so a toe-off is emitted a
-few samples after its time; ``out_events`` carries the sample at which it was decided.
+A contact ends only when the force stays below the contact level for ``bridge_s`` (20
+ms): a shorter dip, crossing to crossing, is noise or a dropout, and the stance goes on.
+The decision is made ``bridge_s`` after the crossing on the way down, so a toe-off is
+emitted a few samples after its time; ``out_events`` carries the sample at which it was
+decided. Every weight is a time constant or a time, so the detector behaves alike at any
+sampling rate (checked by the validation on force plates resampled to 100 and 200 Hz).
 
 Start-up: a step can only start from an unloaded foot. Until the foot is seen unloaded
 the detector waits: either the force sits on a flat floor (within ``2 x min_range_n``) and
@@ -49,11 +53,11 @@ contact's floor (the baseline at its heel strike) is judged when the contact end
 floor at or above 10 % of the contact's range (the foot stood loaded and shifted its
 weight) makes it no step, and its toe-off is not emitted (its heel strike is superseded
 by the next one). Both rules assume an unloaded insole reads below 10 % of a step. The
-baseline follows unloaded samples slowly (``baseline_alpha`` per sample), a tenth as fast
+baseline follows unloaded samples slowly (time constant ``baseline_tau_s``), a tenth as fast
 when they lie above the midpoint of baseline and contact level (a light load in swing, a
 toe drag or a heel hovering, is not the baseline: followed at full speed it lifted the
 level over the start of the next contact), and drops at once when a resting load comes off
-(two samples below it by the contact level). The swing noise is the mean absolute
+(the force below it by the contact level for ``drop_s``). The swing noise is the mean absolute
 sample-to-sample difference over sqrt 2 (the mean absolute deviation of white noise), so a
 slow tail or a light load, which is no noise, does not lift the level.
 
@@ -117,7 +121,9 @@ _F_KNEE = 16
 _N_STEPS = 17
 _KNEE_RATE_MAX = 18  # steepest unloading rate before the toe-off candidate (N/s)
 _FLOOR_START = 19  # unseeded, until a first step: the floor the contact rose from (NaN: none)
-STATE_SIZE = 20
+_T_OFF = 20  # the force fell below the contact level at this time (NaN: it has not)
+_T_LOW = 21  # swing: the force went below the baseline by the contact level (NaN: not)
+STATE_SIZE = 22
 
 # Indices into the parameter vector.
 _P_LEVEL = 0
@@ -130,11 +136,13 @@ _P_KNEE_DROP = 6
 _P_REBOUND = 7
 _P_MIN_RANGE = 8
 _P_PEAK_ALPHA = 9
-_P_BASE_ALPHA = 10
+_P_BASE_TAU = 10
 _P_GAP = 11
 _P_MIN_CONTACT = 12
 _P_MAX_RISE = 13
-PARAM_SIZE = 14
+_P_BRIDGE = 14
+_P_DROP = 15
+PARAM_SIZE = 16
 
 TOE_OFF_THRESHOLD = 0
 TOE_OFF_KNEE = 1
@@ -160,13 +168,25 @@ class ContactParams:
     knee_level_frac, knee_rate_frac, knee_drop_frac, rebound_frac : the knee rule.
     min_range_n : smallest step range the relative levels assume (N).
     peak_alpha : weight of a lower step peak in the typical peak (a higher one replaces it).
-    baseline_alpha : per-sample weight of an unloaded sample in the baseline and the noise.
+    baseline_tau_s : time constant (s) with which the baseline and the swing noise follow
+        unloaded samples: a time, so the detector behaves alike at 50 Hz and at 1 kHz.
     gap_factor : a time step longer than this many sampling periods is a gap.
     min_contact_s : shortest stance that is a step (s).
     max_rise_s : a rise that takes longer than this to confirm is drift, not a contact (s):
         a whole stance of slow walking (~1 s). A stopping step or a Parkinsonian step
         loads slowly (0.43 s from contact to half the typical peak on the last step of
         the pedar walk), an insole's drift or a standing weight shift far more slowly.
+    bridge_s : a dip below the contact level shorter than this, crossing to crossing, does
+        not end a contact that has lasted ``min_contact_s`` (s; a shorter contact, a spike
+        or a touch, ends at once): 20 ms, two samples at 100 Hz, is sensor noise or a
+        one-sample dropout, while the shortest swing of human gait lasts ~0.2 s. It is the
+        validation reference's own gap rule (``analysis.event_validation.REF_BRIDGE_S``);
+        a longer one would merge the shuffle contacts that reference splits.
+    drop_s : the baseline drops at once (a resting load came off) only when the force has
+        stayed below it by the contact level this long (s): 50 ms, longer than a noise
+        spike or a force plate's brief negative swing (-49 and -42 N for 13 ms before a
+        contact in RBDS002runT35, which at 150 Hz pulled the baseline down and merged the
+        steps that followed).
     """
 
     contact_level_n: float = 20.0
@@ -179,10 +199,12 @@ class ContactParams:
     rebound_frac: float = 0.1
     min_range_n: float = 40.0
     peak_alpha: float = 0.3
-    baseline_alpha: float = 0.05
+    baseline_tau_s: float = 0.3
     gap_factor: float = 2.5
     min_contact_s: float = 0.08
     max_rise_s: float = 1.0
+    bridge_s: float = 0.02
+    drop_s: float = 0.05
 
     def as_array(self) -> np.ndarray:
         """The parameter vector the kernel takes."""
@@ -198,10 +220,12 @@ class ContactParams:
                 self.rebound_frac,
                 self.min_range_n,
                 self.peak_alpha,
-                self.baseline_alpha,
+                self.baseline_tau_s,
                 self.gap_factor,
                 self.min_contact_s,
                 self.max_rise_s,
+                self.bridge_s,
+                self.drop_s,
             ],
             dtype=np.float64,
         )
@@ -233,6 +257,81 @@ def baseline_n(state: np.ndarray) -> float:
 
 
 @njit(cache=True, nogil=True)
+def _follow_stance(
+    state: np.ndarray,
+    f: float,
+    f_prev: float,
+    dt: float,
+    gap: bool,
+    baseline: float,
+    params: np.ndarray,
+) -> None:
+    """Stance, one sample: follow the step peak and, for the knee rule, the unloading."""
+    if f > state[_STEP_PEAK]:
+        state[_STEP_PEAK] = f
+    if params[_P_RULE] != 1.0:
+        return
+    if gap:
+        state[_RATE_PREV] = 0.0
+        return
+    step_rng = max(state[_STEP_PEAK] - baseline, params[_P_MIN_RANGE])
+    rate = (f_prev - f) / dt
+    if state[_T_KNEE] == state[_T_KNEE] and f > state[_F_KNEE] + params[_P_REBOUND] * step_rng:
+        state[_T_KNEE] = np.nan  # the force rose again: a dip, not toe-off
+        state[_RATE_MAX] = 0.0
+    if f >= f_prev and f > baseline + 0.5 * step_rng:
+        state[_RATE_MAX] = 0.0
+    elif (
+        state[_T_KNEE] != state[_T_KNEE]
+        and state[_RATE_MAX] > 0.0
+        and f_prev < baseline + params[_P_KNEE_LEVEL] * step_rng
+        and rate < params[_P_KNEE_RATE] * state[_RATE_MAX]
+        and rate < params[_P_KNEE_DROP] * state[_RATE_PREV]
+    ):
+        state[_T_KNEE] = state[_T_PREV]
+        state[_F_KNEE] = f_prev
+        state[_KNEE_RATE_MAX] = state[_RATE_MAX]
+    elif rate > state[_RATE_MAX]:
+        state[_RATE_MAX] = rate
+    state[_RATE_PREV] = rate
+
+
+@njit(cache=True, nogil=True)
+def _end_contact(
+    state: np.ndarray,
+    to_time: float,
+    i: int,
+    out_events: np.ndarray,
+    n_out: int,
+    params: np.ndarray,
+) -> int:
+    """The contact ends at ``to_time``: a toe-off if it was a step; back to swing.
+
+    Returns the number of event rows written so far.
+    """
+    floor0 = state[_FLOOR_START]
+    standing = floor0 == floor0 and floor0 >= _UNLOADED_FRAC * (state[_STEP_PEAK] - floor0)
+    if to_time - state[_T_HS] >= params[_P_MIN_CONTACT] and not standing:
+        state[_FLOOR_START] = np.nan  # a step: the foot was unloaded
+        if n_out < out_events.shape[0]:
+            out_events[n_out, 0] = 2.0
+            out_events[n_out, 1] = to_time
+            out_events[n_out, 2] = i
+            n_out += 1
+        peak = state[_STEP_PEAK] - state[_BASELINE]
+        if peak > state[_PEAK]:
+            state[_PEAK] = peak
+        else:
+            state[_PEAK] += params[_P_PEAK_ALPHA] * (peak - state[_PEAK])
+        state[_N_STEPS] += 1.0
+    state[_PHASE] = 0.0
+    state[_T_CROSS] = np.nan
+    state[_T_KNEE] = np.nan
+    state[_T_OFF] = np.nan
+    return n_out
+
+
+@njit(cache=True, nogil=True)
 def contact_events_kernel(
     t_s: np.ndarray,
     force_n: np.ndarray,
@@ -260,17 +359,14 @@ def contact_events_kernel(
     level_n = params[_P_LEVEL]
     noise_k = params[_P_NOISE_K]
     confirm_frac = params[_P_CONFIRM]
-    use_knee = params[_P_RULE] == 1.0
-    knee_level = params[_P_KNEE_LEVEL]
     knee_rate = params[_P_KNEE_RATE]
-    knee_drop = params[_P_KNEE_DROP]
-    rebound = params[_P_REBOUND]
     min_range = params[_P_MIN_RANGE]
-    peak_alpha = params[_P_PEAK_ALPHA]
-    base_alpha = params[_P_BASE_ALPHA]
+    base_tau = params[_P_BASE_TAU]
     gap_factor = params[_P_GAP]
-    min_contact = params[_P_MIN_CONTACT]
     max_rise = params[_P_MAX_RISE]
+    min_contact = params[_P_MIN_CONTACT]
+    bridge = params[_P_BRIDGE]
+    drop = params[_P_DROP]
     n_out = 0
     m = out_events.shape[0]
     for i in range(t_s.shape[0]):
@@ -309,8 +405,11 @@ def contact_events_kernel(
                 state[_BASELINE] = floor  # not the lowest sample: it may be a noise spike
                 if state[_PEAK] != state[_PEAK]:
                     state[_FLOOR_START] = floor  # unloaded? judged by this contact's peak
-                if state[_T_CROSS] != state[_T_CROSS]:
-                    state[_T_CROSS] = _cross(t_prev, f_prev, t, f, state[_INIT_MIN] + level_n)
+                # The heel strike: the crossing of the floor's contact level, unless the
+                # force was above it already (a slow rise, tracked from the floor's start).
+                rise_level = floor + level_n
+                if state[_T_CROSS] != state[_T_CROSS] or f_prev < rise_level:
+                    state[_T_CROSS] = _cross(t_prev, f_prev, t, f, rise_level)
             else:
                 if f < state[_INIT_MIN]:
                     state[_INIT_MIN] = f
@@ -342,7 +441,33 @@ def contact_events_kernel(
                 continue
         baseline = state[_BASELINE]
         level = baseline + max(level_n, noise_k * state[_NOISE])
-        if state[_PHASE] == 0.0:
+        swing_now = state[_PHASE] == 0.0
+        if state[_PHASE] == 1.0:
+            # Stance: a dip below the contact level ends it once it has lasted bridge_s.
+            t_off = state[_T_OFF]
+            if t_off == t_off:
+                if f >= level:
+                    if _cross(t_prev, f_prev, t, f, level) - t_off < bridge:
+                        state[_T_OFF] = np.nan  # a dip, not a swing: the stance goes on
+                    else:
+                        n_out = _end_contact(state, t_off, i, out_events, n_out, params)
+                        swing_now = True  # this sample may start the next contact
+                elif t - t_off >= bridge:
+                    n_out = _end_contact(state, t_off, i, out_events, n_out, params)
+            if state[_PHASE] == 1.0 and state[_T_OFF] != state[_T_OFF]:
+                _follow_stance(state, f, f_prev, dt, gap, baseline, params)
+                if f < level:
+                    to_time = _cross(t_prev, f_prev, t, f, level)
+                    t_knee = state[_T_KNEE]
+                    if t_knee == t_knee and to_time > t_knee:
+                        # A knee only if a slow tail follows it, not more of the descent.
+                        tail_rate = (state[_F_KNEE] - level) / (to_time - t_knee)
+                        if tail_rate < knee_rate * state[_KNEE_RATE_MAX]:
+                            to_time = t_knee
+                    state[_T_OFF] = to_time
+                    if t - to_time >= bridge or to_time - state[_T_HS] < min_contact:
+                        n_out = _end_contact(state, to_time, i, out_events, n_out, params)
+        if swing_now:
             # Swing: track the baseline, wait for a rise that loads the foot.
             typical = state[_PEAK]
             if typical != typical or typical < min_range:
@@ -355,13 +480,19 @@ def contact_events_kernel(
             elif t - state[_T_CROSS] > max_rise:
                 state[_T_CROSS] = np.nan  # a slow drift or a resting load, not a step
             if f < confirm and state[_T_CROSS] != state[_T_CROSS]:
-                # Unloaded (or a load that stays below a step): follow the baseline.
+                # Unloaded (or a load that stays below a step): follow the baseline, with
+                # a weight per sample from the time constant at the sampling period.
+                base_alpha = 1.0 - np.exp(-state[_DT] / base_tau)
                 if not gap:
                     deviation = min(abs(f - f_prev), level_n) * _DIFF_TO_MAD
                     state[_NOISE] += base_alpha * (deviation - state[_NOISE])
                 alpha = base_alpha
-                if f < baseline - level_n and f_prev < baseline - level_n:
-                    alpha = 0.5  # a resting load came off (two samples: not a noise spike)
+                if f >= baseline - level_n:
+                    state[_T_LOW] = np.nan
+                elif state[_T_LOW] != state[_T_LOW]:
+                    state[_T_LOW] = t
+                if t - state[_T_LOW] >= drop:
+                    alpha = 0.5  # a resting load came off (not a spike: it lasted drop_s)
                 elif f > 0.5 * (baseline + level):
                     alpha = 0.1 * base_alpha  # a light load near the contact level: slowly
                 state[_BASELINE] = baseline + alpha * (f - baseline)
@@ -381,64 +512,7 @@ def contact_events_kernel(
                 state[_RATE_PREV] = 0.0
                 state[_T_KNEE] = np.nan
                 state[_T_CROSS] = np.nan
-        else:
-            # Stance: follow the step peak and the unloading; end at the contact level.
-            if f > state[_STEP_PEAK]:
-                state[_STEP_PEAK] = f
-            step_rng = max(state[_STEP_PEAK] - baseline, min_range)
-            if use_knee:
-                if gap:
-                    state[_RATE_PREV] = 0.0
-                else:
-                    rate = (f_prev - f) / dt
-                    if state[_T_KNEE] == state[_T_KNEE] and f > (
-                        state[_F_KNEE] + rebound * step_rng
-                    ):
-                        state[_T_KNEE] = np.nan  # the force rose again: a dip, not toe-off
-                        state[_RATE_MAX] = 0.0
-                    if f >= f_prev and f > baseline + 0.5 * step_rng:
-                        state[_RATE_MAX] = 0.0
-                    elif (
-                        state[_T_KNEE] != state[_T_KNEE]
-                        and state[_RATE_MAX] > 0.0
-                        and f_prev < baseline + knee_level * step_rng
-                        and rate < knee_rate * state[_RATE_MAX]
-                        and rate < knee_drop * state[_RATE_PREV]
-                    ):
-                        state[_T_KNEE] = t_prev
-                        state[_F_KNEE] = f_prev
-                        state[_KNEE_RATE_MAX] = state[_RATE_MAX]
-                    elif rate > state[_RATE_MAX]:
-                        state[_RATE_MAX] = rate
-                    state[_RATE_PREV] = rate
-            if f < level:
-                to_time = _cross(t_prev, f_prev, t, f, level)
-                t_knee = state[_T_KNEE]
-                if t_knee == t_knee and to_time > t_knee:
-                    # A knee only if what follows it is a slow tail, not more of the descent.
-                    tail_rate = (state[_F_KNEE] - level) / (to_time - t_knee)
-                    if tail_rate < knee_rate * state[_KNEE_RATE_MAX]:
-                        to_time = t_knee
-                floor0 = state[_FLOOR_START]
-                standing = floor0 == floor0 and floor0 >= _UNLOADED_FRAC * (
-                    state[_STEP_PEAK] - floor0
-                )
-                if to_time - state[_T_HS] >= min_contact and not standing:
-                    state[_FLOOR_START] = np.nan  # a step: the foot was unloaded
-                    if n_out < m:
-                        out_events[n_out, 0] = 2.0
-                        out_events[n_out, 1] = to_time
-                        out_events[n_out, 2] = i
-                        n_out += 1
-                    peak = state[_STEP_PEAK] - baseline
-                    if peak > state[_PEAK]:
-                        state[_PEAK] = peak
-                    else:
-                        state[_PEAK] += peak_alpha * (peak - state[_PEAK])
-                    state[_N_STEPS] += 1.0
-                state[_PHASE] = 0.0
-                state[_T_CROSS] = np.nan
-                state[_T_KNEE] = np.nan
+                state[_T_OFF] = np.nan
         state[_T_PREV] = t
         state[_F_PREV] = f
     return n_out

@@ -33,7 +33,7 @@ import numpy as np
 
 from analysis.event_detectors import EVENT_DETECTORS, EventDetector, plantar_force_n
 
-__all__ = ["load_trials", "plantar_force_n", "score", "to_markdown", "validate"]
+__all__ = ["load_trials", "plantar_force_n", "resampled", "score", "to_markdown", "validate"]
 
 REF_LEVEL_N = 20.0
 REF_MIN_S = 0.05
@@ -289,12 +289,47 @@ def force_at_reference(trial: Trial) -> dict[str, float | None]:
     }
 
 
+def resampled(trial: Trial, step: int) -> Trial:
+    """``trial`` as a slower recorder would have sampled it: every ``step``-th sample (no
+    filter, as an insole's sampler), with the threshold reference recomputed on it."""
+    t, force = trial.t_s[::step], trial.force_n[::step]
+    hs, to = threshold_steps(t, force)
+    return Trial(
+        trial.file, trial.fmt, trial.foot, t, trial.sampling_rate_hz / step, force, hs, to,
+        trial.reference, trial.reference_kind, (float(t[0]), float(t[-1])),
+    )  # fmt: skip
+
+
+#: Force-plate trials are also scored resampled to these rates (Hz): insoles record at
+#: 50-200 Hz, and every rule of the detector must hold at a rate it was not looked at.
+RESAMPLED_RATES_HZ = (100.0, 150.0)
+
+
+def _resampled_rows(trial: Trial, names: list[str]) -> list[dict[str, Any]]:
+    rows = []
+    for rate in RESAMPLED_RATES_HZ:
+        step = round(trial.sampling_rate_hz / rate)
+        if step < 2:
+            continue
+        slow = resampled(trial, step)
+        rows.append(
+            {
+                "file": trial.file,
+                "foot": trial.foot,
+                "sampling_rate_hz": round(slow.sampling_rate_hz, 3),
+                "detectors": {name: score(slow, EVENT_DETECTORS[name]()) for name in names},
+            }
+        )
+    return rows
+
+
 def validate(root: Path, detectors: list[str] | None = None) -> dict[str, Any]:
-    """The validation document: every recording under ``root``, every detector."""
+    """The validation document: every recording under ``root``, every detector; the
+    force-plate trials also resampled to :data:`RESAMPLED_RATES_HZ` (``"resampled"``)."""
     names = detectors or list(EVENT_DETECTORS)
     from base.errors import PlantarError
 
-    trials_out, skipped = [], []
+    trials_out, skipped, resampled_out = [], [], []
     for path in find_recordings(root):
         try:
             trials = load_trials(path, root)
@@ -302,6 +337,8 @@ def validate(root: Path, detectors: list[str] | None = None) -> dict[str, Any]:
             skipped.append({"file": str(path), "error": str(err)})
             continue
         for trial in trials:
+            if trial.reference_kind == "force plate":
+                resampled_out += _resampled_rows(trial, names)
             rows = {name: score(trial, EVENT_DETECTORS[name]()) for name in names}
             trials_out.append(
                 {
@@ -341,6 +378,7 @@ def validate(root: Path, detectors: list[str] | None = None) -> dict[str, Any]:
         },
         "summary": summary,
         "trials": trials_out,
+        "resampled": resampled_out,
         "skipped": skipped,
     }
 
@@ -383,6 +421,20 @@ def to_markdown(doc: dict[str, Any]) -> str:
             f"{_fmt(at['heel_strike_n'])} | {_fmt(at['toe_off_n'])} | "
             f"{_fmt(at['toe_off_pct_of_peak'])} |"
         )
+    if doc.get("resampled"):
+        names = list(doc["summary"])
+        lines += [
+            "",
+            "**Force plates resampled** (every k-th sample, reference recomputed at that "
+            "rate; trials meeting all bars):",
+            "",
+            "| rate Hz | " + " | ".join(f"`{n}`" for n in names) + " |",
+            "|---|" + "---|" * len(names),
+        ]
+        for rate in sorted({r["sampling_rate_hz"] for r in doc["resampled"]}):
+            rows = [r for r in doc["resampled"] if r["sampling_rate_hz"] == rate]
+            met = [sum(r["detectors"][n]["meets_bars"] for r in rows) for n in names]
+            lines.append(f"| {rate:g} | " + " | ".join(f"{m}/{len(rows)}" for m in met) + " |")
     for name in doc["summary"]:
         lines += [
             "",

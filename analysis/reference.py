@@ -275,8 +275,18 @@ def contact_events_ref(t_s, force_n, params=None, typical_peak_n=None):
     t_knee = f_knee = knee_rate_max = np.nan
     peak = np.nan if typical_peak_n is None else typical_peak_n
     rate_max = rate_prev = noise = 0.0
-    init_min = init_max = floor0 = np.nan
+    init_min = init_max = floor0 = t_off = t_low = np.nan
     events = []
+
+    def end_contact(to: float) -> None:
+        nonlocal floor0, peak, phase, t_cross, t_knee, t_off
+        standing = not np.isnan(floor0) and floor0 >= 0.1 * (step_peak - floor0)
+        if to - t_hs >= p.min_contact_s and not standing:
+            floor0 = np.nan
+            events.append((2, to))
+            step = step_peak - base
+            peak = step if step > peak else peak + p.peak_alpha * (step - peak)
+        phase, t_cross, t_knee, t_off = 0, np.nan, np.nan, np.nan
 
     for t, f in zip(np.asarray(t_s, float), np.asarray(force_n, float), strict=True):
         if np.isnan(f):
@@ -305,8 +315,8 @@ def contact_events_ref(t_s, force_n, params=None, typical_peak_n=None):
                 phase, base = 0, floor
                 if np.isnan(peak):
                     floor0 = floor
-                if np.isnan(t_cross):
-                    t_cross = _cross(t_prev, f_prev, t, f, init_min + p.contact_level_n)
+                if np.isnan(t_cross) or f_prev < floor + p.contact_level_n:
+                    t_cross = _cross(t_prev, f_prev, t, f, floor + p.contact_level_n)
             else:
                 init_min, init_max = min(init_min, f), max(init_max, f)
                 base = init_min
@@ -324,7 +334,51 @@ def contact_events_ref(t_s, force_n, params=None, typical_peak_n=None):
                 t_prev, f_prev = t, f
                 continue
         level = base + max(p.contact_level_n, p.noise_k * noise)
-        if phase == 0:
+        swing_now = phase == 0
+        if phase == 1:
+            if not np.isnan(t_off):
+                if f >= level:
+                    if _cross(t_prev, f_prev, t, f, level) - t_off < p.bridge_s:
+                        t_off = np.nan
+                    else:
+                        end_contact(t_off)
+                        swing_now = True
+                elif t - t_off >= p.bridge_s:
+                    end_contact(t_off)
+            if phase == 1 and np.isnan(t_off):
+                step_peak = max(step_peak, f)
+                step_rng = max(step_peak - base, p.min_range_n)
+                if use_knee:
+                    if gap:
+                        rate_prev = 0.0
+                    else:
+                        rate = (f_prev - f) / dt
+                        if not np.isnan(t_knee) and f > f_knee + p.rebound_frac * step_rng:
+                            t_knee, rate_max = np.nan, 0.0
+                        if f >= f_prev and f > base + 0.5 * step_rng:
+                            rate_max = 0.0
+                        elif (
+                            np.isnan(t_knee)
+                            and rate_max > 0.0
+                            and f_prev < base + p.knee_level_frac * step_rng
+                            and rate < p.knee_rate_frac * rate_max
+                            and rate < p.knee_drop_frac * rate_prev
+                        ):
+                            t_knee, f_knee, knee_rate_max = t_prev, f_prev, rate_max
+                        elif rate > rate_max:
+                            rate_max = rate
+                        rate_prev = rate
+                if f < level:
+                    to = _cross(t_prev, f_prev, t, f, level)
+                    slow_tail = (
+                        not np.isnan(t_knee)
+                        and to > t_knee
+                        and (f_knee - level) / (to - t_knee) < p.knee_rate_frac * knee_rate_max
+                    )
+                    t_off = t_knee if slow_tail else to
+                    if t - t_off >= p.bridge_s or t_off - t_hs < p.min_contact_s:
+                        end_contact(t_off)
+        if swing_now:
             typical = p.min_range_n if np.isnan(peak) or peak < p.min_range_n else peak
             confirm = base + p.confirm_frac * typical
             if f < level:
@@ -334,60 +388,26 @@ def contact_events_ref(t_s, force_n, params=None, typical_peak_n=None):
             elif t - t_cross > p.max_rise_s:
                 t_cross = np.nan
             if f < confirm and np.isnan(t_cross):
+                base_alpha = 1.0 - np.exp(-dt_est / p.baseline_tau_s)
                 if not gap:  # noise from sample-to-sample differences (x 1/sqrt 2)
                     diff = min(abs(f - f_prev), p.contact_level_n) * np.sqrt(0.5)
-                    noise += p.baseline_alpha * (diff - noise)
+                    noise += base_alpha * (diff - noise)
                 drop = p.contact_level_n
-                alpha = p.baseline_alpha
-                if f < base - drop and f_prev < base - drop:
+                alpha = base_alpha
+                if f >= base - drop:
+                    t_low = np.nan
+                elif np.isnan(t_low):
+                    t_low = t
+                if t - t_low >= p.drop_s:
                     alpha = 0.5
                 elif f > 0.5 * (base + level):
-                    alpha = 0.1 * p.baseline_alpha
+                    alpha = 0.1 * base_alpha
                 base += alpha * (f - base)
             if f >= confirm and not np.isnan(t_cross):
                 events.append((1, t_cross))
                 phase, t_hs, step_peak = 1, t_cross, f
                 floor0 = floor0 if np.isnan(floor0) else base
-                rate_max, rate_prev, t_knee, t_cross = 0.0, 0.0, np.nan, np.nan
-        else:
-            step_peak = max(step_peak, f)
-            step_rng = max(step_peak - base, p.min_range_n)
-            if use_knee:
-                if gap:
-                    rate_prev = 0.0
-                else:
-                    rate = (f_prev - f) / dt
-                    if not np.isnan(t_knee) and f > f_knee + p.rebound_frac * step_rng:
-                        t_knee, rate_max = np.nan, 0.0
-                    if f >= f_prev and f > base + 0.5 * step_rng:
-                        rate_max = 0.0
-                    elif (
-                        np.isnan(t_knee)
-                        and rate_max > 0.0
-                        and f_prev < base + p.knee_level_frac * step_rng
-                        and rate < p.knee_rate_frac * rate_max
-                        and rate < p.knee_drop_frac * rate_prev
-                    ):
-                        t_knee, f_knee, knee_rate_max = t_prev, f_prev, rate_max
-                    elif rate > rate_max:
-                        rate_max = rate
-                    rate_prev = rate
-            if f < level:
-                to = _cross(t_prev, f_prev, t, f, level)
-                slow_tail = (
-                    not np.isnan(t_knee)
-                    and to > t_knee
-                    and (f_knee - level) / (to - t_knee) < p.knee_rate_frac * knee_rate_max
-                )
-                if slow_tail:
-                    to = t_knee
-                standing = not np.isnan(floor0) and floor0 >= 0.1 * (step_peak - floor0)
-                if to - t_hs >= p.min_contact_s and not standing:
-                    floor0 = np.nan
-                    events.append((2, to))
-                    step = step_peak - base
-                    peak = step if step > peak else peak + p.peak_alpha * (step - peak)
-                phase, t_cross, t_knee = 0, np.nan, np.nan
+                rate_max, rate_prev, t_knee, t_cross, t_off = 0.0, 0.0, np.nan, np.nan, np.nan
         t_prev, f_prev = t, f
     return np.array(events, dtype=np.float64).reshape(-1, 2)
 

@@ -275,3 +275,34 @@ def test_analyze_runs_exactly_the_validated_detector(name):
             assert abs(two.heel_strike_s_[k] - s["heel_strike_s"]) < 1e-5, s
             assert abs(two.toe_off_s_[k] - s["toe_off_s"]) < 1e-5, s
     assert differs >= 1  # the seed matters on these recordings: the test can fail
+
+
+def _stance_with_dip(dip_s: float, rate_hz: float) -> tuple[np.ndarray, np.ndarray]:
+    """Six 0.8 s stances (loaded in 30 ms, as a heel strike), 0.4 s swings; each stance's
+    force falls to 5 N (below the 20 N contact level) for ``dip_s`` in its middle; a
+    -45 N spike of two samples in swing."""
+    t = np.arange(0.0, 8.0, 1.0 / rate_hz)
+    f = np.zeros_like(t)
+    for k in range(6):
+        a = 0.5 + 1.2 * k
+        ramp = np.clip(np.minimum(t - a, a + 0.8 - t) / 0.03, 0.0, 1.0)
+        f += 600.0 * ramp * (0.8 + 0.2 * _bump(t, a, a + 0.8))
+        mid = a + 0.4
+        f = np.where((t >= mid) & (t < mid + dip_s), 5.0, f)
+        f = np.where((t >= a + 0.9) & (t < a + 0.9 + 2.0 / rate_hz), -45.0, f)
+    return t, f
+
+
+@pytest.mark.parametrize("rate_hz", [100.0, 200.0])
+def test_a_dip_shorter_than_the_bridge_does_not_end_a_contact(rate_hz):
+    """A 10 ms dip below the contact level (one sample at 100 Hz) is noise: the stance goes
+    on (bridge_s, 20 ms); a 60 ms one ends it. The kernel and its reference agree on both,
+    and a two-sample negative spike in swing does not drop the baseline (drop_s)."""
+    params = ContactParams()
+    for dip_s, steps in ((0.01, 6), (0.06, 12)):
+        t, f = _stance_with_dip(dip_s, rate_hz)
+        rows = _kernel_rows(t, f, params)
+        np.testing.assert_allclose(rows, contact_events_ref(t, f, params), rtol=0, atol=1e-9)
+        det = ThresholdEventDetection().detect(f, sampling_rate_hz=rate_hz, t_s=t)
+        assert len(det.heel_strike_s_) == steps, (dip_s, det.heel_strike_s_)
+        assert np.all(det.contact_time_s_ > 0.2)
