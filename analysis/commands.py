@@ -57,10 +57,19 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser(
         "warmup",
-        help="compile and cache every analysis kernel ahead of time",
-        description="Compile the numba kernels of the analysis into the on-disk cache, so "
-        "that the first run starts analysing at once.",
+        help="compile every analysis kernel ahead of time",
+        description="Compile the numba kernels of the analysis into numba's on-disk cache, "
+        "so that the first run starts analysing at once, then build them ahead of time into "
+        "one extension module (needs gcc and Python's headers: apt install gcc python3-dev) "
+        "that the live process loads instead of numba: about 110 MB less memory. Without "
+        "a compiler the live process compiles with numba, as before.",
     )
+    p.add_argument(
+        "--out",
+        help="folder of the ahead-of-time build (default: PLANTAR_AOT_DIR, "
+        "else plantar-aot in NUMBA_CACHE_DIR, else ~/.cache/plantar/aot)",
+    )
+    p.add_argument("--no-aot", action="store_true", help="fill numba's cache only")
     p.set_defaults(handler=run_warmup)
 
 
@@ -136,15 +145,20 @@ def run_bench(args: argparse.Namespace) -> int:
 
 
 def run_warmup(args: argparse.Namespace) -> int:
-    """Compile every kernel into numba's cache."""
-    import time
+    """Fill numba's cache and build the kernels ahead of time (:mod:`analysis.aot_build`),
+    in a process of its own that runs numba's jit whatever this one loaded."""
+    import os
+    import subprocess
+    import sys
 
-    from analysis.warmup import warm_up
-
-    t0 = time.perf_counter()
-    names = warm_up()
-    print(f"compiled {len(names)} kernels in {time.perf_counter() - t0:.1f} s: {', '.join(names)}")
-    return 0
+    argv = [sys.executable, "-m", "analysis.aot_build"]
+    if args.out:
+        argv += ["--out", args.out]
+    if args.no_aot:
+        argv.append("--no-aot")
+    return subprocess.run(
+        argv, env={**os.environ, "PLANTAR_KERNELS": "jit"}, check=False
+    ).returncode
 
 
 def run_validate(args: argparse.Namespace) -> int:
@@ -152,7 +166,8 @@ def run_validate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from analysis.event_detectors import EVENT_DETECTORS
-    from analysis.event_validation import default_data_dir, to_markdown, validate
+    from analysis.event_validation import default_data_dir, validate
+    from analysis.validation_table import to_markdown
     from base.errors import ConfigError
 
     root = Path(args.data).expanduser() if args.data else default_data_dir()

@@ -43,7 +43,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
+
+from base.kernels import njit
 
 EVENT_HEEL_STRIKE = 1
 EVENT_TOE_OFF = 2

@@ -30,8 +30,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
 
+from base.kernels import njit
 from base.units import mps_to_kmh
 
 #: Permutations of the change-point test (p-values in steps of 1/200).

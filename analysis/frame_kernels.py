@@ -18,7 +18,8 @@ running and its changes with pronation. J Biomech 24(10), 887-897.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from base.kernels import njit
 
 #: 1 kPa · 1 mm² = 1e-3 N.
 N_PER_KPA_MM2 = 1e-3

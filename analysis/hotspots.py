@@ -19,8 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
 
+from base.kernels import njit
 from hardware.layout import Layout, points_in_polygon
 
 #: Hot spots are searched anterior to this share of foot length (the forefoot and toes).

@@ -49,7 +49,8 @@ foot-sock, 0.342-0.639 sock-insole).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from base.kernels import njit
 
 #: Upper bound of the static friction coefficient at a shear site (dimensionless): above
 #: the foot-sock-insole coefficients measured by Eun et al. (2022), 0.27-0.86.

@@ -16,7 +16,8 @@ different slopes and speeds. Sensors, 23(5), 2736. https://doi.org/10.3390/s2305
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from base.kernels import njit
 
 
 @njit(cache=True, nogil=True)

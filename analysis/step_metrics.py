@@ -19,9 +19,9 @@ running and its changes with pronation. J Biomech 24(10), 887-897.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from analysis.pivot import free_moment_fit_span_s, free_moment_peak
+from base.kernels import njit
 
 # Scalar outputs (index into ``out_scalars``).
 S_PEAK_FORCE_N = 0

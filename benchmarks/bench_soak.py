@@ -93,11 +93,10 @@ def runtime_python() -> str:
         [str(python), "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall", str(REPO)],
         check=True,
     )
-    # the numba cache of the fresh install, as a Pi has it after its first start
+    # numba's cache and the ahead-of-time kernels, as `plantar service install` leaves a Pi
     subprocess.run(
-        [str(python), "-c", "from analysis.warmup import warm_up; warm_up()"],
-        check=True, cwd=tempfile.gettempdir(),
-    )  # fmt: skip
+        [str(python), "-m", "plantar.cli", "warmup"], check=True, cwd=tempfile.gettempdir()
+    )
     return str(python)
 
 
@@ -163,6 +162,8 @@ def run_soak(
         final["frames_lost"] = int(m.group(1)) if m else None
         m = re.search(r"frames_recorded=(\d+)", stop_lines[-1])
         final["frames_recorded"] = int(m.group(1)) if m else None
+        m = re.search(r"kernels=(\w+)", stop_lines[-1])
+        final["kernels"] = m.group(1) if m else None  # aot: numba never loaded
     ten_min = next((s for s in samples if s[1] >= 600.0), None)
     end = samples[-1]
     peak = max(s[2] for s in samples)

@@ -9,7 +9,8 @@ at the next 0x00 delimiter.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from base.kernels import njit
 
 # counters[] indices (DecoderStats field order)
 C_FRAMES_OK = 0

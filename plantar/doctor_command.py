@@ -325,6 +325,24 @@ def check_numba_cache() -> Check:
     return Check("numba cache", OK, detail)
 
 
+def check_aot_kernels() -> Check:
+    """The ahead-of-time build the live process loads instead of numba (base.kernels)."""
+    from base.kernels import build_status
+
+    usable, detail = build_status()
+    if usable:
+        return Check("kernels ahead of time", OK, detail)
+    env = os.environ.get("NUMBA_CACHE_DIR")
+    prefix = f"sudo -u <service user> NUMBA_CACHE_DIR={env} " if env else ""
+    return Check(
+        "kernels ahead of time",
+        WARN,
+        f"{detail}; the live process compiles with numba instead (about 110 MB more memory)",
+        f"sudo apt install gcc python3-dev, then {prefix}plantar warmup "
+        "(plantar service install does it for the service)",
+    )
+
+
 def _bluez_version() -> tuple[int, int] | None:
     for argv in (["bluetoothctl", "--version"], ["bluetoothd", "--version"]):
         code, out = _cmd(argv, timeout=3.0)
@@ -669,6 +687,9 @@ def run_checks(config: Path | None, *, probe: bool = True, timeout_s: float = 15
         service_dir = service_cache_dir()
         if service_dir and os.path.isdir(service_dir):
             os.environ["NUMBA_CACHE_DIR"] = service_dir  # look where the service looks
+    # numba's cache is checked through numba's dispatchers (the ahead-of-time build on
+    # its own, by check_aot_kernels), whatever the live process would load.
+    os.environ.setdefault("PLANTAR_KERNELS", "jit")
     checks = [check_python()]
     numba_check = check_numba()
     checks.append(numba_check)
@@ -680,6 +701,7 @@ def run_checks(config: Path | None, *, probe: bool = True, timeout_s: float = 15
         checks.append(check_archive(cfg))
     if numba_check.status == OK:
         checks.append(check_numba_cache())
+    checks.append(check_aot_kernels())
     active = service_active()
     checks += check_bluetooth(cfg)
     checks.append(check_permissions(cfg))

@@ -250,6 +250,7 @@ def _status_loop(runtime: Any, stop: threading.Event, interval_s: float) -> None
 def run(args: argparse.Namespace) -> int:
     """Run the service until SIGTERM, Ctrl-C or ``--duration``; 0 on a clean stop."""
     from base.errors import ConfigError, PlantarError
+    from base.kernels import kernel_mode
     from plantar import __version__
     from plantar.config import load_config
 
@@ -281,6 +282,7 @@ def run(args: argparse.Namespace) -> int:
             "fields": {
                 "event": "start",
                 "version": __version__,
+                "kernels": kernel_mode(),
                 "config": str(cfg.source or ""),
                 "log_format": fmt,
                 "pid": os.getpid(),
@@ -359,7 +361,7 @@ def run(args: argparse.Namespace) -> int:
                 summary.get("session_id") or "(none)",
                 summary["frames_recorded"],
                 summary["frames_lost"],
-                extra={"fields": {"event": "stop", **_flat(summary)}},
+                extra={"fields": {"event": "stop", "kernels": kernel_mode(), **_flat(summary)}},
             )
         if pusher is not None:
             pusher.stop(summary.get("session_id"))

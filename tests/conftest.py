@@ -20,6 +20,7 @@ import site
 import subprocess
 import sys
 import sysconfig
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -75,6 +76,11 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     venv_bin = str(Path(sys.executable).parent)
     os.environ["PATH"] = os.pathsep.join([venv_bin, os.environ.get("PATH", "")])
+    # Kernels: numba's jit everywhere (the same in every run, whatever ahead-of-time build
+    # a developer's cache holds); tests/analysis/test_aot_kernels.py builds and loads its
+    # own. A `plantar warmup` in a test builds into this folder, not the user's cache.
+    os.environ["PLANTAR_KERNELS"] = "jit"
+    os.environ["PLANTAR_AOT_DIR"] = tempfile.mkdtemp(prefix="plantar-test-aot-")
 
 
 def modules_from_base_interpreter() -> list[str]:
