@@ -146,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="plantar warmup")
     parser.add_argument("--out", help="build folder (default: base.kernels.aot_dir())")
     parser.add_argument("--no-aot", action="store_true", help="numba's cache only")
+    parser.add_argument("--aot-only", action="store_true", help="say nothing of the cache")
     args = parser.parse_args(argv)
     if os.environ.get("PLANTAR_KERNELS", "").lower() != "jit":
         print("error: run with PLANTAR_KERNELS=jit (plantar warmup does)", file=sys.stderr)
@@ -155,11 +156,12 @@ def main(argv: list[str] | None = None) -> int:
 
     t0 = time.perf_counter()
     names = warm_up()
-    print(f"compiled {len(names)} kernels in {time.perf_counter() - t0:.1f} s: {', '.join(names)}")
+    if not args.aot_only:
+        took = time.perf_counter() - t0
+        print(f"compiled {len(names)} kernels in {took:.1f} s: {', '.join(names)}")
     if args.no_aot:
         return 0
     out = Path(args.out).expanduser() if args.out else aot_dir()
-    t0 = time.perf_counter()
     try:
         path, n = build_aot(out)
     except Exception as err:

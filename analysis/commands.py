@@ -145,20 +145,27 @@ def run_bench(args: argparse.Namespace) -> int:
 
 
 def run_warmup(args: argparse.Namespace) -> int:
-    """Fill numba's cache and build the kernels ahead of time (:mod:`analysis.aot_build`),
-    in a process of its own that runs numba's jit whatever this one loaded."""
+    """Fill numba's cache, then build the kernels ahead of time (:mod:`analysis.aot_build`),
+    each in a process of its own that runs numba's jit whatever this one loaded. The build
+    compiles into an empty numba cache: a kernel numba loads from its cache does not
+    record the argument types of the kernels it calls, so a build from a warm cache would
+    hold fewer variants, depending on what was cached before."""
     import os
     import subprocess
     import sys
+    import tempfile
 
-    argv = [sys.executable, "-m", "analysis.aot_build"]
-    if args.out:
-        argv += ["--out", args.out]
-    if args.no_aot:
-        argv.append("--no-aot")
-    return subprocess.run(
-        argv, env={**os.environ, "PLANTAR_KERNELS": "jit"}, check=False
-    ).returncode
+    from base.kernels import aot_dir
+
+    module = [sys.executable, "-m", "analysis.aot_build"]
+    env = {**os.environ, "PLANTAR_KERNELS": "jit"}
+    code = subprocess.run([*module, "--no-aot"], env=env, check=False).returncode
+    if code != 0 or args.no_aot:
+        return code
+    out = args.out or str(aot_dir())
+    with tempfile.TemporaryDirectory(prefix="plantar-aot-numba-") as cache:
+        argv = [*module, "--aot-only", "--out", out]
+        return subprocess.run(argv, env={**env, "NUMBA_CACHE_DIR": cache}, check=False).returncode
 
 
 def run_validate(args: argparse.Namespace) -> int:
