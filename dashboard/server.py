@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import faulthandler
+import logging
 import socket
 import sys
 from typing import Any
@@ -101,8 +102,28 @@ def disarm_slow_stop_dump() -> None:
     faulthandler.cancel_dump_traceback_later()
 
 
+class _StalledPagesAtStop(logging.Filter):
+    """uvicorn logs the pages it cut at the end of :data:`GRACEFUL_SHUTDOWN_S` as an ERROR
+    ("Cancel 1 running task(s), timeout graceful shutdown exceeded"): an expected event
+    (a tablet asleep with its page open), said as such, at WARNING."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "timeout graceful shutdown exceeded" in str(record.msg):
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.msg = (
+                "stop: closed the page connections still open %g s after the stop was asked "
+                "for (a page that stopped reading, e.g. a tablet asleep); nothing was lost"
+            )
+            record.args = (GRACEFUL_SHUTDOWN_S,)
+        return True
+
+
 def _server_class() -> Any:
     import uvicorn
+
+    stalled = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _StalledPagesAtStop) for f in stalled.filters):
+        stalled.addFilter(_StalledPagesAtStop())
 
     class Server(uvicorn.Server):
         """uvicorn's server that arms the slow-stop dump when a signal asks it to exit."""

@@ -66,6 +66,10 @@ def test_sigterm_ends_serve_with_a_client_that_stopped_reading(tmp_path: Path) -
         proc.communicate(timeout=STOP_TIMEOUT_S)
         stop_s = time.monotonic() - t_stop
         assert proc.returncode == 0
+        # the cut page is said as what it is, not as uvicorn's ERROR
+        stderr = "".join(p.read_text() for p in tmp_path.glob("serve-*.log"))
+        assert "closed the page connections still open 5 s after the stop" in stderr, stderr
+        assert "timeout graceful shutdown exceeded" not in stderr, stderr
     finally:
         if proc.poll() is None:
             proc.kill()
