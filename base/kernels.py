@@ -160,43 +160,57 @@ def aot_status() -> dict[str, Any]:
 
 
 # -- argument types, as numba types them ---------------------------------------------------
+# A call's key is built on every call, so it is cheap: an array is (dtype char, ndim, the
+# flags bitmask); ``dtype.name`` alone would cost ~3 us per array.
+
+_C_CONTIGUOUS, _F_CONTIGUOUS, _WRITEABLE = 0x1, 0x2, 0x400  # NumPy's array flags
+_BOOL, _INT, _FLOAT = ("S", "?"), ("S", "l"), ("S", "d")
+_np: Any = None
 
 
-def _spec_of(value: Any) -> tuple[Any, ...]:
-    """The type of one argument, in the terms the build records (see ``spec_of_type``)."""
-    import numpy as np
+def _key_of(value: Any) -> tuple[Any, ...]:
+    """The type of one argument: ``("A", char, ndim, flags)`` for an array, ``("S", char)``
+    for a scalar, ``("T", ...)`` for a tuple."""
+    global _np
+    if _np is None:
+        import numpy
 
-    if isinstance(value, np.ndarray):
-        flags = value.flags
-        layout = "C" if flags.c_contiguous else "F" if flags.f_contiguous else "A"
-        return ("A", value.dtype.name, value.ndim, layout, bool(flags.writeable))
-    if isinstance(value, bool | np.bool_):
-        return ("S", "bool")
+        _np = numpy
+    if type(value) is _np.ndarray:
+        return ("A", value.dtype.char, value.ndim, value.flags.num)
+    if isinstance(value, bool | _np.bool_):
+        return _BOOL
     if isinstance(value, int):
-        return ("S", "int64")
+        return _INT
     if isinstance(value, float):
-        return ("S", "float64")
-    if isinstance(value, np.generic):
-        return ("S", value.dtype.name)
+        return _FLOAT
+    if isinstance(value, _np.generic):
+        return ("S", value.dtype.char)
     if isinstance(value, tuple):
-        return ("T", *(_spec_of(v) for v in value))
+        return ("T", *(_key_of(v) for v in value))
     return ("?", type(value).__name__)
 
 
-def _accepts(want: Any, got: tuple[Any, ...]) -> bool:
-    """Whether a compiled argument type ``want`` (from the manifest) takes ``got``. A
+def _accepts(want: tuple[Any, ...], got: tuple[Any, ...]) -> bool:
+    """Whether a compiled argument type ``want`` (:func:`_as_spec`) takes ``got``. A
     read-only array is taken where a writeable one was compiled: :meth:`AotKernel.__call__`
     passes a copy (a read-only array is never a kernel's output)."""
     if want[0] != got[0]:
         return False
     if want[0] == "A":
-        _, dtype, ndim, layout, _mutable = want
-        return dtype == got[1] and ndim == got[2] and (layout == "A" or layout == got[3])
+        _, char, ndim, layout, _mutable = want
+        flags = got[3]
+        contiguous = (
+            layout == "A"
+            or (layout == "C" and flags & _C_CONTIGUOUS)
+            or (layout == "F" and flags & _F_CONTIGUOUS)
+        )
+        return char == got[1] and ndim == got[2] and bool(contiguous)
     if want[0] == "T":
         return len(want) == len(got) and all(
             _accepts(w, g) for w, g in zip(want[1:], got[1:], strict=True)
         )
-    return tuple(want) == got
+    return want == got
 
 
 class AotKernel:
@@ -219,7 +233,7 @@ class AotKernel:
     def __call__(self, *args: Any) -> Any:
         if self.dispatcher is not None:
             return self.dispatcher(*args)
-        got = tuple(_spec_of(a) for a in args)
+        got = tuple(map(_key_of, args))
         chosen = self._chosen.get(got)
         if chosen is None:
             for want, compiled in self._variants:
@@ -227,7 +241,7 @@ class AotKernel:
                     copies = tuple(
                         i
                         for i, (w, g) in enumerate(zip(want, got, strict=True))
-                        if w[0] == "A" and w[4] and not g[4]
+                        if w[0] == "A" and w[4] and not g[3] & _WRITEABLE
                     )
                     chosen = self._chosen[got] = (compiled, copies)
                     break
@@ -287,7 +301,12 @@ def njit(**options: Any) -> Callable[[Callable[..., Any]], Any]:
 
 
 def _as_spec(item: Any) -> tuple[Any, ...]:
-    """A JSON argument spec back to the tuple form :func:`_spec_of` gives."""
+    """A JSON argument spec of the manifest (dtype names) in :func:`_key_of`'s terms
+    (dtype chars): arrays ``("A", char, ndim, layout, mutable)``."""
+    import numpy
+
     if item[0] == "T":
         return ("T", *(_as_spec(x) for x in item[1:]))
-    return tuple(item)
+    if item[0] == "A":
+        return ("A", numpy.dtype(item[1]).char, item[2], item[3], item[4])
+    return ("S", numpy.dtype(item[1]).char)
