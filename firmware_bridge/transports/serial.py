@@ -79,6 +79,16 @@ def _open_error(device: str, exc: BaseException) -> DeviceError:
     return DeviceError(f"cannot open serial port {device}: {text}")
 
 
+def _what_arrived(n_bytes: int) -> str:
+    """What the bytes read while waiting for INFO say about the port, for its error."""
+    if n_bytes == 0:
+        return "nothing arrived (wrong port, or the firmware is not running)"
+    return (
+        f"{n_bytes} bytes arrived, no INFO among them (another device on this port, or a "
+        "UART at another baud rate: set ?baud= in the url)"
+    )
+
+
 @register_transport
 class SerialTransport(Transport):
     """An insole on a serial port."""
@@ -243,9 +253,11 @@ class SerialTransport(Transport):
         info = await self._start()
         if info is None:
             await self._stop_reader()
+            received = sum(len(chunk.data) for chunk in self._held)
+            self._held = []
             raise DeviceError(
                 f"no Plantar insole answers on {self.device}: no INFO message within "
-                f"{self.info_timeout_s:g} s (wrong port, or the firmware is not running)"
+                f"{self.info_timeout_s:g} s; {_what_arrived(received)}"
             )
         return info
 

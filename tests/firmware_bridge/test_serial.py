@@ -9,9 +9,12 @@ from __future__ import annotations
 import asyncio
 import errno
 import os
+import re
+import select
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -250,9 +253,38 @@ def test_a_port_without_an_insole_is_insole_not_found(tmp_path: Path) -> None:
         link = tmp_path / "silent"
         link.symlink_to(os.ttyname(slave))
         transport = open_transport(f"serial://{link}?info_timeout=0.3")
-        with pytest.raises(DeviceError, match="no Plantar insole answers"):
+        with pytest.raises(DeviceError, match="no Plantar insole answers") as err:
             asyncio.run(transport.open())
+        assert "nothing arrived (wrong port, or the firmware is not running)" in str(err.value)
     finally:
+        os.close(master)
+        os.close(slave)
+
+
+def test_a_port_that_answers_in_another_protocol_says_bytes_arrived(tmp_path: Path) -> None:
+    # a modem, say: it answers each request, but never with an INFO message
+    master, slave = os.openpty()
+    stop = threading.Event()
+
+    def modem() -> None:
+        while not stop.is_set():
+            ready, _, _ = select.select([master], [], [], 0.05)
+            if ready and os.read(master, 4096):  # a request came: answer it
+                os.write(master, b"\r\nERROR\r\n")
+
+    answering = threading.Thread(target=modem, daemon=True)
+    answering.start()
+    try:
+        link = tmp_path / "modem"
+        link.symlink_to(os.ttyname(slave))
+        transport = open_transport(f"serial://{link}?info_timeout=2")
+        with pytest.raises(DeviceError, match="no Plantar insole answers") as err:
+            asyncio.run(transport.open())
+        assert re.search(r"[1-9]\d* bytes arrived, no INFO among them", str(err.value))
+        assert "baud" in str(err.value) and "\n" not in str(err.value)
+    finally:
+        stop.set()
+        answering.join(5)
         os.close(master)
         os.close(slave)
 

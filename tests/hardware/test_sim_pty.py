@@ -15,7 +15,7 @@ from base.wire.messages import Ack, DeviceInfo, encode_control
 from base.wire.protocol import FOOT_LEFT, FOOT_RIGHT, AckStatus, Command
 from firmware_bridge.stream_decoder import StreamDecoder, unwrap_seq
 from hardware.sim.imperfections import Imperfections
-from hardware.sim.insole import make_pair
+from hardware.sim.insole import SimulatedInsole, make_pair
 from hardware.sim.pty_device import PtyDeviceServer, serve_on_pty
 
 serial = pytest.importorskip("serial")
@@ -136,6 +136,36 @@ def test_stalled_reader_drops_and_counts():
             decoder = StreamDecoder(left.layout.n_sensels, left.layout.n_shear)
             seq = unwrap_seq(read_for(port, decoder, 0.3))
             assert np.diff(seq).max() > 1  # the drop shows as a sequence gap
+        finally:
+            port.close()
+
+
+class _SlowCpuInsole(SimulatedInsole):
+    """An insole on a CPU too slow for the simulator's tick (an emulated arm64 root, a busy
+    Pi): every step of the server costs more than ``block_s``, so it is always behind."""
+
+    step_cost_s = 0.0
+
+    def samples_due(self, t_true_s: float) -> int:
+        time.sleep(self.step_cost_s)  # the cost of a slow step, not a wait for anything
+        return super().samples_due(t_true_s)
+
+
+def test_a_simulator_behind_its_schedule_still_writes():
+    # the emulated arm64 demo: the simulator never caught up with its 15 ms tick, skipped
+    # every write, and the bridge got no INFO in 60 s while the simulator "ran"
+    block_s = 0.005
+    layout = make_pair("plantar-ref")[0].layout
+    insole = _SlowCpuInsole(layout, imperfections=Imperfections.none(), seed=4)
+    insole.step_cost_s = 3 * block_s
+    with PtyDeviceServer([insole], block_s=block_s) as server:
+        port = open_port(server.paths[0])
+        try:
+            decoder = StreamDecoder(layout.n_sensels, layout.n_shear)
+            port.write(frame_message(encode_control(Command.REQUEST_INFO)))
+            read_frames(port, decoder, 20, timeout_s=30.0)
+            assert decoder.last_info is not None and decoder.last_info.foot == FOOT_LEFT
+            assert server.stats[0].bytes_written > 0
         finally:
             port.close()
 
