@@ -4,7 +4,7 @@ Run as ``python -m analysis.aot_build [--out DIR] [--no-aot]``, always in numba'
 mode (:mod:`base.kernels`): it compiles every kernel the live and review paths use
 (:func:`analysis.warmup.warm_up`, which also fills numba's on-disk cache), then exports
 each of the argument-type variants numba compiled for them into one extension module
-with numba's ``pycc`` (the C compiler and Python's headers are needed here, not at run
+with numba's ``pycc`` (gcc, g++ and Python's headers are needed here, not at run
 time), and writes the manifest the live process checks before loading it.
 
 Two settings of the build matter to the live process:
@@ -141,6 +141,15 @@ def build_aot(out_dir: Path, *, target_cpu: str = "host") -> tuple[Path, int]:
     return out_dir / filename, n
 
 
+def _missing_tools() -> str:
+    """What the build needs and this machine lacks, as the apt command that installs it."""
+    missing = [pkg for tool, pkg in (("gcc", "gcc"), ("g++", "g++")) if not shutil.which(tool)]
+    include = sysconfig.get_paths().get("include", "")
+    if not (Path(include) / "Python.h").is_file():
+        missing.append("python3-dev")
+    return f" (missing: sudo apt install {' '.join(missing)})" if missing else ""
+
+
 def main(argv: list[str] | None = None) -> int:
     """``plantar warmup``: fill numba's cache, then build the kernels ahead of time."""
     parser = argparse.ArgumentParser(prog="plantar warmup")
@@ -164,9 +173,11 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out).expanduser() if args.out else aot_dir()
     try:
         path, n = build_aot(out)
-    except Exception as err:
-        reason = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
-        hint = "" if shutil.which("gcc") else " (no C compiler: sudo apt install gcc python3-dev)"
+    except Exception as err:  # the live process still works, with numba
+        hint = _missing_tools()
+        lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+        errors = [ln for ln in lines if "error" in ln.lower()]
+        reason = (errors or lines or [type(err).__name__])[0]
         print(
             f"warning: kernels not built ahead of time: {reason}{hint}. The live process "
             "compiles them with numba instead (about 110 MB more memory).",

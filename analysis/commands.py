@@ -60,7 +60,7 @@ def register(sub: Any) -> None:
         help="compile every analysis kernel ahead of time",
         description="Compile the numba kernels of the analysis into numba's on-disk cache, "
         "so that the first run starts analysing at once, then build them ahead of time into "
-        "one extension module (needs gcc and Python's headers: apt install gcc python3-dev) "
+        "one extension module (needs gcc, g++ and Python's headers: apt install g++ python3-dev) "
         "that the live process loads instead of numba: about 110 MB less memory. Without "
         "a compiler the live process compiles with numba, as before.",
     )

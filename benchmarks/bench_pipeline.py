@@ -260,6 +260,8 @@ def run_one(load: str, seconds: float, warmup_s: float, profile: bool) -> dict[s
         "display_msgs_received": seen.get("display"),
         "events_received": seen.get("events"),
         "loadavg_1min": round(os.getloadavg()[0], 2),
+        "kernels": __import__("base.kernels", fromlist=["kernel_mode"]).kernel_mode(),
+        "numba_loaded": "numba" in sys.modules,
         "finalise_s": round(finalise_s, 2),
     }
     rec = runtime.final_recording or {}
@@ -359,6 +361,8 @@ def main(argv: list[str] | None = None) -> int:
     for load, res in results.items():
         threads = res["median_run"]["threads_cores"]
         print(f"\n{load} threads (cores): " + ", ".join(f"{k} {v:.3f}" for k, v in threads.items()))
+        r = res["median_run"]
+        print(f"{load} kernels: {r.get('kernels')} (numba loaded: {r.get('numba_loaded')})")
         if "profile_top" in res:
             print(f"\n### cProfile of the event loop, {load} (top 25 by own time)\n")
             print("```text\n" + res["profile_top"] + "\n```")

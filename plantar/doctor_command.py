@@ -338,7 +338,7 @@ def check_aot_kernels() -> Check:
         "kernels ahead of time",
         WARN,
         f"{detail}; the live process compiles with numba instead (about 110 MB more memory)",
-        f"sudo apt install gcc python3-dev, then {prefix}plantar warmup "
+        f"sudo apt install g++ python3-dev, then {prefix}plantar warmup "
         "(plantar service install does it for the service)",
     )
 

@@ -16,7 +16,9 @@ import pytest
 
 from tests.store.conftest import REPO, SHARED_DATA, run_cli
 
-pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="no C compiler (gcc)")
+pytestmark = pytest.mark.skipif(
+    not (shutil.which("gcc") and shutil.which("g++")), reason="no C/C++ compiler (gcc, g++)"
+)
 
 SWITCH_WARNING = "has no ahead-of-time variant"
 
@@ -169,3 +171,24 @@ def test_doctor_reports_the_build(build: Path, tmp_path: Path) -> None:
     assert by_name["ok"]["kernels ahead of time"]["status"] == "ok"
     check = by_name["missing"]["kernels ahead of time"]
     assert check["status"] == "warn" and "plantar warmup" in check["fix"]
+
+
+def test_warmup_without_a_compiler_says_what_to_install(tmp_path: Path) -> None:
+    """No gcc/g++ on PATH: numba's cache is still filled, the build is skipped with one
+    warning naming the apt packages, exit 0 (the live process works with numba)."""
+    import os
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "python").symlink_to(sys.executable)
+    env = {**os.environ, "PATH": str(bin_dir), "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [sys.executable, "-m", "plantar.cli", "warmup", "--out", str(tmp_path / "aot")],
+        capture_output=True, text=True, timeout=900, cwd=REPO, env=env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "compiled 10 kernels" in done.stdout
+    warning = [ln for ln in done.stderr.splitlines() if ln.startswith("warning: kernels not built")]
+    assert len(warning) == 1, done.stderr
+    assert "missing: sudo apt install gcc g++" in warning[0]
+    assert not (tmp_path / "aot" / "manifest.json").exists()
