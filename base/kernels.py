@@ -160,8 +160,9 @@ def aot_status() -> dict[str, Any]:
 
 
 # -- argument types, as numba types them ---------------------------------------------------
-# A call's key is built on every call, so it is cheap: an array is (dtype char, ndim, the
-# flags bitmask); ``dtype.name`` alone would cost ~3 us per array.
+# A call's key is built on every call, so it is cheap: an array is (ndim, dtype char, the
+# flags bitmask), an int first, unlike every other key; ``dtype.name`` alone would cost
+# ~3 us per array.
 
 _C_CONTIGUOUS, _F_CONTIGUOUS, _WRITEABLE = 0x1, 0x2, 0x400  # NumPy's array flags
 _BOOL, _INT, _FLOAT = ("S", "?"), ("S", "l"), ("S", "d")
@@ -169,7 +170,7 @@ _np: Any = None
 
 
 def _key_of(value: Any) -> tuple[Any, ...]:
-    """The type of one argument: ``("A", char, ndim, flags)`` for an array, ``("S", char)``
+    """The type of one argument: ``(ndim, char, flags)`` for an array, ``("S", char)``
     for a scalar, ``("T", ...)`` for a tuple."""
     global _np
     if _np is None:
@@ -177,7 +178,7 @@ def _key_of(value: Any) -> tuple[Any, ...]:
 
         _np = numpy
     if type(value) is _np.ndarray:
-        return ("A", value.dtype.char, value.ndim, value.flags.num)
+        return (value.ndim, value.dtype.char, value.flags.num)
     if isinstance(value, bool | _np.bool_):
         return _BOOL
     if isinstance(value, int):
@@ -195,17 +196,19 @@ def _accepts(want: tuple[Any, ...], got: tuple[Any, ...]) -> bool:
     """Whether a compiled argument type ``want`` (:func:`_as_spec`) takes ``got``. A
     read-only array is taken where a writeable one was compiled: :meth:`AotKernel.__call__`
     passes a copy (a read-only array is never a kernel's output)."""
-    if want[0] != got[0]:
-        return False
     if want[0] == "A":
+        if not isinstance(got[0], int):
+            return False
         _, char, ndim, layout, _mutable = want
-        flags = got[3]
+        got_ndim, got_char, flags = got
         contiguous = (
             layout == "A"
             or (layout == "C" and flags & _C_CONTIGUOUS)
             or (layout == "F" and flags & _F_CONTIGUOUS)
         )
-        return char == got[1] and ndim == got[2] and bool(contiguous)
+        return char == got_char and ndim == got_ndim and bool(contiguous)
+    if want[0] != got[0]:
+        return False
     if want[0] == "T":
         return len(want) == len(got) and all(
             _accepts(w, g) for w, g in zip(want[1:], got[1:], strict=True)
@@ -233,7 +236,10 @@ class AotKernel:
     def __call__(self, *args: Any) -> Any:
         if self.dispatcher is not None:
             return self.dispatcher(*args)
-        got = tuple(map(_key_of, args))
+        array = _np.ndarray if _np is not None else None
+        got = tuple(
+            [(a.ndim, a.dtype.char, a.flags.num) if type(a) is array else _key_of(a) for a in args]
+        )
         chosen = self._chosen.get(got)
         if chosen is None:
             for want, compiled in self._variants:
@@ -241,7 +247,7 @@ class AotKernel:
                     copies = tuple(
                         i
                         for i, (w, g) in enumerate(zip(want, got, strict=True))
-                        if w[0] == "A" and w[4] and not g[3] & _WRITEABLE
+                        if w[0] == "A" and w[4] and not g[2] & _WRITEABLE
                     )
                     chosen = self._chosen[got] = (compiled, copies)
                     break
