@@ -27,7 +27,12 @@ from analysis.alert_policy import (
 )
 
 # Gait events: the contact detector chosen by `plantar validate` (docs/metrics.md).
-from analysis.contact_events import ContactParams, contact_events_kernel, new_contact_state
+from analysis.contact_events import (
+    ContactParams,
+    contact_events_kernel,
+    new_contact_state,
+    pending_toe_off_s,
+)
 from analysis.event_detectors import typical_step_peak_n
 from analysis.events import EVENT_HEEL_STRIKE
 from analysis.fatigue import change_flag, per_minute, ramp_change_point
@@ -149,8 +154,11 @@ PIVOT_HISTORY_STEPS = 40
 class FrameReductions:
     """The Analyzer's per-frame reductions of one batch of one foot (copies, row = frame).
 
-    ``stance`` is the gait-event detector's phase after each frame (True from the frame at
-    which a heel strike was decided to the one at which its toe-off was decided).
+    ``stance`` is the gait-event detector's phase after each frame: True from the frame at
+    which a heel strike was decided to the first frame at or after its toe-off. A toe-off
+    is decided ``bridge_s`` after its time: frames since then are swing already, and so
+    are those of a dip below the contact level still undecided at the end of the batch
+    (if the dip is bridged, the next batch is stance again).
     """
 
     foot: str
@@ -348,7 +356,10 @@ class Analyzer:
         n_ev = contact_events_kernel(ring.t_s[sl], ring.force_n[sl], fs.params, fs.state, events)
         stance = np.full(n, fs.pending_hs is not None)
         for kind, t_event, i_event in events[:n_ev]:
-            stance[int(i_event) :] = kind == EVENT_HEEL_STRIKE
+            if kind == EVENT_HEEL_STRIKE:
+                stance[int(i_event) :] = True
+            else:  # decided bridge_s after it: the frames since its time are swing already
+                stance[int(np.searchsorted(ring.t_s[sl], t_event)) :] = False
             if kind == EVENT_HEEL_STRIKE:
                 fs.pending_hs = float(t_event)
             elif fs.pending_hs is not None:
@@ -357,6 +368,9 @@ class Analyzer:
                 if step is not None:
                     out.steps.append(step)
                     out.hot_cells.append(fs.last_hot_cells)
+        t_off = pending_toe_off_s(fs.state)
+        if t_off == t_off:  # below the contact level, toe-off not decided yet: not loading
+            stance[int(np.searchsorted(ring.t_s[sl], t_off)) :] = False
         out.frames = FrameReductions(
             frames.foot, ring.force_n[sl].copy(), ring.cop_xy_mm[sl].copy(), stance
         )

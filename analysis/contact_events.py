@@ -126,6 +126,7 @@ from analysis.contact_params import (
     ContactParams,
     baseline_n,
     new_contact_state,
+    pending_toe_off_s,
     typical_peak_n,
 )
 from analysis.events import (
@@ -148,6 +149,7 @@ __all__ = [
     "baseline_n",
     "contact_events_kernel",
     "new_contact_state",
+    "pending_toe_off_s",
     "typical_peak_n",
 ]
 

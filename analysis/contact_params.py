@@ -160,6 +160,12 @@ def typical_peak_n(state: np.ndarray) -> float:
     return float(state[_PEAK])
 
 
+def pending_toe_off_s(state: np.ndarray) -> float:
+    """When the force fell below the contact level in a contact not yet ended (the toe-off
+    decided ``bridge_s`` later, unless the dip is bridged); NaN if it has not."""
+    return float(state[_T_OFF]) if state[_PHASE] == 1.0 else float("nan")
+
+
 def baseline_n(state: np.ndarray) -> float:
     """The unloaded baseline (N) a state has learnt."""
     return float(state[_BASELINE])
