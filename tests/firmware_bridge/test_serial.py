@@ -247,15 +247,22 @@ def test_busy_port_is_a_device_error(device: DeviceProcess) -> None:
     asyncio.run(main())
 
 
+def _no_insole_error(tmp_path: Path, slave: int, info_timeout_s: float) -> str:
+    """Open ``serial://`` on the pty ``slave`` (through a link, as udev names ports) and
+    return the one-line error of an open that gets no INFO."""
+    link = tmp_path / "port"
+    link.symlink_to(os.ttyname(slave))
+    transport = open_transport(f"serial://{link}?info_timeout={info_timeout_s:g}")
+    with pytest.raises(DeviceError, match="no Plantar insole answers") as err:
+        asyncio.run(transport.open())
+    return str(err.value)
+
+
 def test_a_port_without_an_insole_is_insole_not_found(tmp_path: Path) -> None:
     master, slave = os.openpty()  # a serial port that never says anything
     try:
-        link = tmp_path / "silent"
-        link.symlink_to(os.ttyname(slave))
-        transport = open_transport(f"serial://{link}?info_timeout=0.3")
-        with pytest.raises(DeviceError, match="no Plantar insole answers") as err:
-            asyncio.run(transport.open())
-        assert "nothing arrived (wrong port, or the firmware is not running)" in str(err.value)
+        message = _no_insole_error(tmp_path, slave, 0.3)
+        assert "nothing arrived (wrong port, or the firmware is not running)" in message
     finally:
         os.close(master)
         os.close(slave)
@@ -275,13 +282,9 @@ def test_a_port_that_answers_in_another_protocol_says_bytes_arrived(tmp_path: Pa
     answering = threading.Thread(target=modem, daemon=True)
     answering.start()
     try:
-        link = tmp_path / "modem"
-        link.symlink_to(os.ttyname(slave))
-        transport = open_transport(f"serial://{link}?info_timeout=2")
-        with pytest.raises(DeviceError, match="no Plantar insole answers") as err:
-            asyncio.run(transport.open())
-        assert re.search(r"[1-9]\d* bytes arrived, no INFO among them", str(err.value))
-        assert "baud" in str(err.value) and "\n" not in str(err.value)
+        message = _no_insole_error(tmp_path, slave, 2.0)
+        assert re.search(r"[1-9]\d* bytes arrived, no INFO among them", message)
+        assert "baud" in message and "\n" not in message
     finally:
         stop.set()
         answering.join(5)
