@@ -247,7 +247,8 @@ class Analyzer:
     Parameters
     ----------
     layouts : {"left": Layout, "right": Layout} of the insoles (each for its own foot).
-    event_params : gait event detector parameters.
+    event_params : gait event detector parameters; each foot takes its toe-off rule from
+        its layout's sensor convention (:meth:`ContactParams.for_sensor`).
     risk : blister-risk assumptions.
     speed_mps : running speed, for the risk index per km (None: per step only).
     hotspots : find forefoot hot spots per step (needs the raw frames of the step).
@@ -273,9 +274,11 @@ class Analyzer:
         pivot_alert: PivotAlertPolicy | None = None,
     ) -> None:
         self.event_params = event_params or ContactParams()
-        params = self.event_params.as_array()
         keep = int(keep_s * rate_hint_hz)
-        self.feet = {f: _FootState(lay, params, keep, hotspots) for f, lay in layouts.items()}
+        self.feet = {
+            f: _FootState(lay, self.event_params.for_sensor(lay.toe_off).as_array(), keep, hotspots)
+            for f, lay in layouts.items()
+        }
         self.risk = risk or RiskAssumptions()
         self.speed_mps = speed_mps
         self.keep_steps = keep_steps
@@ -308,7 +311,9 @@ class Analyzer:
                 np.empty((b - a, n_regions)),
                 np.empty((b - a, n_regions)),
             )
-        seed = typical_step_peak_n(frames.t_s, force, self.event_params)
+        seed = typical_step_peak_n(
+            frames.t_s, force, self.event_params.for_sensor(fs.layout.toe_off)
+        )
         fs.state = new_contact_state(seed)
 
     def feed(self, frames: FootFrames, yaw_rate_dps: np.ndarray | None = None) -> AnalyzerOutput:
@@ -706,6 +711,8 @@ def summarize_steps(
         "steps": len(steps),
         "steps_per_foot": {f: len(v) for f, v in by_foot.items()},
         "rejected_steps": {f: fs.rejected for f, fs in (feet or {}).items()},
+        # Which toe-off each foot's steps use: the sensor's convention (docs/metrics.md).
+        "toe_off_convention": {f: fs.layout.toe_off for f, fs in (feet or {}).items()},
         "cadence_spm": round_or_none(cadence, 2),
         "contact_time_s": {
             f: round_or_none(_median([s["contact_time_s"] for s in v]), 4)

@@ -46,9 +46,13 @@ sampling rate (checked by the validation on force plates resampled to 100 and 20
 Start-up: a step can only start from an unloaded foot. Until the foot is seen unloaded
 the detector waits: either the force sits on a flat floor (within ``2 x min_range_n``) and
 rises off it by the contact level, or it falls by more than ``min_range_n`` and comes to
-rest. Once the typical step peak is known (seeded by a first pass over a stored
-recording), that floor must also be below 10 % of it, so a weight shift while standing
-is not the swing a step starts from. Unseeded (live), until the first step each
+rest. That floor follows the samples below its contact level with the baseline's time
+constant: a noise spike moves it little (the lowest sample, the floor until 2026-12-07,
+put a first heel strike 106 ms early after a -26 N spike), and a rise is a rise however
+slowly it climbs (one slower than the contact level per sample was not seen). Once the
+typical step peak is known (seeded by a first pass over a stored recording), that floor
+must also be below 10 % of it, so a weight shift while standing is not the swing a step
+starts from. Unseeded (live), until the first step each
 contact's floor (the baseline at its heel strike) is judged when the contact ends: a
 floor at or above 10 % of the contact's range (the foot stood loaded and shifted its
 weight) makes it no step, and its toe-off is not emitted (its heel strike is superseded
@@ -85,6 +89,7 @@ from analysis.contact_params import (
     _DT,
     _F_KNEE,
     _F_PREV,
+    _FLOOR_EST,
     _FLOOR_START,
     _INIT_MAX,
     _INIT_MIN,
@@ -292,34 +297,33 @@ def contact_events_kernel(
         if state[_PHASE] < 0.0:
             # Start: the phase is unknown until the foot is seen unloaded, either as a flat
             # floor the force rises from, or as the floor a falling force comes to rest on.
-            floor = 0.5 * (state[_INIT_MIN] + state[_INIT_MAX])
+            # The floor follows the samples below its contact level with the baseline's
+            # time constant: a noise spike moves it little, a rise not at all.
+            if state[_FLOOR_EST] != state[_FLOOR_EST]:
+                state[_FLOOR_EST] = f_prev
+            floor = state[_FLOOR_EST]
+            rise_level = floor + level_n  # where a rise off the floor starts
             if (
                 state[_N_SAMPLES] >= 3.0
                 and state[_INIT_MAX] - state[_INIT_MIN] < 2.0 * min_range
-                and f >= state[_INIT_MAX] + level_n
+                and f >= rise_level
                 and (state[_PEAK] != state[_PEAK] or floor < _UNLOADED_FRAC * state[_PEAK])
             ):
                 state[_PHASE] = 0.0
                 state[_BASELINE] = floor  # not the lowest sample: it may be a noise spike
                 if state[_PEAK] != state[_PEAK]:
                     state[_FLOOR_START] = floor  # unloaded? judged by this contact's peak
-                # The heel strike: the crossing of the floor's contact level, unless the
-                # force was above it already (a slow rise, tracked from the floor's start).
-                rise_level = floor + level_n
-                if state[_T_CROSS] != state[_T_CROSS] or f_prev < rise_level:
-                    state[_T_CROSS] = _cross(t_prev, f_prev, t, f, rise_level)
+                rose = f_prev < rise_level
+                state[_T_CROSS] = _cross(t_prev, f_prev, t, f, rise_level) if rose else t_prev
             else:
                 if f < state[_INIT_MIN]:
                     state[_INIT_MIN] = f
                 if f > state[_INIT_MAX]:
                     state[_INIT_MAX] = f
+                if f < rise_level:
+                    state[_FLOOR_EST] = floor + (1.0 - np.exp(-dt / base_tau)) * (f - floor)
                 span = state[_INIT_MAX] - state[_INIT_MIN]
                 state[_BASELINE] = state[_INIT_MIN]
-                rise_level = state[_INIT_MIN] + level_n  # where a rise off the floor starts
-                if f < rise_level:
-                    state[_T_CROSS] = np.nan
-                elif f_prev < rise_level:
-                    state[_T_CROSS] = _cross(t_prev, f_prev, t, f, rise_level)
                 unloaded = state[_PEAK] != state[_PEAK] or (
                     state[_INIT_MIN] < _UNLOADED_FRAC * state[_PEAK]
                 )

@@ -5,7 +5,7 @@ the method)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -32,7 +32,8 @@ _KNEE_RATE_MAX = 18  # steepest unloading rate before the toe-off candidate (N/s
 _FLOOR_START = 19  # unseeded, until a first step: the floor the contact rose from (NaN: none)
 _T_OFF = 20  # the force fell below the contact level at this time (NaN: it has not)
 _T_LOW = 21  # swing: the force went below the baseline by the contact level (NaN: not)
-STATE_SIZE = 22
+_FLOOR_EST = 22  # start-up: the floor, following samples below its contact level (N)
+STATE_SIZE = 23
 
 # Indices into the parameter vector.
 _P_LEVEL = 0
@@ -114,6 +115,16 @@ class ContactParams:
     max_rise_s: float = 1.0
     bridge_s: float = 0.02
     drop_s: float = 0.05
+
+    def for_sensor(self, toe_off: str) -> ContactParams:
+        """These parameters with the toe-off rule of a sensor's convention.
+
+        ``toe_off`` is :attr:`hardware.layout.Layout.toe_off`: ``"end-of-unloading"``
+        gives the knee rule (a sensor that recovers slowly after the foot has left the
+        ground, Moticon's), anything else the threshold crossing.
+        """
+        rule = TOE_OFF_KNEE if toe_off == "end-of-unloading" else TOE_OFF_THRESHOLD
+        return replace(self, toe_off_rule=rule)
 
     def as_array(self) -> np.ndarray:
         """The parameter vector the kernel takes."""

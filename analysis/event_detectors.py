@@ -28,6 +28,7 @@ different slopes and speeds. Sensors, 23(5), 2736. https://doi.org/10.3390/s2305
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -183,7 +184,7 @@ class _ContactDetection(EventDetector):
 
     def __init__(self, params: ContactParams | None = None, *, two_pass: bool = True) -> None:
         base = params or ContactParams()
-        self.params = ContactParams(**{**base.__dict__, "toe_off_rule": self.toe_off_rule})
+        self.params = replace(base, toe_off_rule=self.toe_off_rule)
         self.two_pass = two_pass
 
     def _detect(self, t_s: np.ndarray, force_n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -254,6 +255,64 @@ class KneeEventDetection(_ContactDetection):
     toe_off_rule = TOE_OFF_KNEE
 
 
+class SensorConventionEventDetection(ThresholdEventDetection):
+    """Threshold heel strike; toe-off by the sensor's own convention (``Layout.toe_off``).
+
+    Notes
+    -----
+    What ``plantar analyze`` and the live Analyzer run. Heel strike as
+    :class:`ThresholdEventDetection`. Toe-off as :class:`ThresholdEventDetection` on a
+    sensor whose reading returns to its floor as the foot unloads (force plates, gaitpdb,
+    pedar, Plantar's insoles); as :class:`KneeEventDetection` (the end of the steep
+    unloading, when a slow tail follows it) on a sensor that recovers slowly after the
+    foot has left the ground and whose maker times toe-off there: Moticon's annotated
+    toe-offs sit at the end of the unloading with 8-13 % of the step's peak still on the
+    insole, and on ``walk_with_events.txt`` the 20 N crossing comes after the foot's
+    sagittal rotation has already reversed, in swing (docs/metrics.md).
+
+    Parameters
+    ----------
+    toe_off : the sensor's convention, :data:`hardware.layout.TOE_OFF_CONVENTIONS`.
+
+    References
+    ----------
+    Blades et al. (2023), Sensors 23(5), 2736. https://doi.org/10.3390/s23052736
+    """
+
+    name = "threshold-20n-sensor"
+    follows_sensor: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        params: ContactParams | None = None,
+        *,
+        toe_off: str = "threshold",
+        two_pass: bool = True,
+    ) -> None:
+        super().__init__(params, two_pass=two_pass)
+        self.toe_off = toe_off
+        self.params = self.params.for_sensor(toe_off)
+
+
+class OnlineSensorConventionEventDetection(SensorConventionEventDetection):
+    """:class:`SensorConventionEventDetection` in one pass, as the live Analyzer runs it.
+
+    Notes
+    -----
+    The same kernel and rules as :class:`OnlineThresholdEventDetection`, with the toe-off
+    rule of the sensor's convention.
+
+    References
+    ----------
+    Blades et al. (2023), Sensors 23(5), 2736. https://doi.org/10.3390/s23052736
+    """
+
+    name = "threshold-20n-sensor-online"
+
+    def __init__(self, params: ContactParams | None = None, *, toe_off: str = "threshold") -> None:
+        super().__init__(params, toe_off=toe_off, two_pass=False)
+
+
 class SlopeExtensionEventDetection(EventDetector):
     """Slope extension (Blades et al. 2023, FCE4) of the threshold detector's contacts.
 
@@ -301,11 +360,22 @@ EVENT_DETECTORS: dict[str, type[EventDetector]] = {
         OnlineThresholdEventDetection,
         KneeEventDetection,
         SlopeExtensionEventDetection,
+        SensorConventionEventDetection,
+        OnlineSensorConventionEventDetection,
     )
 }
+
+
+def make_detector(name: str, toe_off: str = "threshold") -> EventDetector:
+    """The detector ``name``, told the sensor's toe-off convention if it follows one."""
+    cls = EVENT_DETECTORS[name]
+    if getattr(cls, "follows_sensor", False):
+        return cls(toe_off=toe_off)  # type: ignore[call-arg]
+    return cls()
+
 
 #: The detector ``plantar analyze`` runs (the Analyzer's streaming kernel, seeded by
 #: :func:`typical_step_peak_n`), chosen by the validation table (``plantar validate``;
 #: docs/metrics.md): the most trials within every bar. Live, the Analyzer runs it in one
-#: pass: :class:`OnlineThresholdEventDetection`, its own row of the table.
-CHOSEN_DETECTOR = ThresholdEventDetection.name
+#: pass: :class:`OnlineSensorConventionEventDetection`, its own row of the table.
+CHOSEN_DETECTOR = SensorConventionEventDetection.name

@@ -11,8 +11,14 @@ area on the file's layout, or the plate's vertical force) and the reference step
   where it has one (gaitpdb totals, Moticon total force, the plate's Fy) and on
   Plantar's force otherwise (pedar). Runs shorter than :data:`REF_MIN_S` are noise, gaps
   shorter than :data:`REF_BRIDGE_S` are bridged, contacts cut by the start or end of the
-  file are left out, and a contact that does not load the foot to half the median peak of
-  the foot's contacts is not a step (a shuffle).
+  file or by missing samples are left out, and a contact that does not load the foot to
+  half the median peak of the foot's contacts is not a step (a shuffle). On a sensor
+  whose declared toe-off convention is the end of the unloading (``Layout.toe_off ==
+  "end-of-unloading"``: Moticon), the reference toe-off is instead the last time before
+  that crossing the force falls through :data:`REF_UNLOADED_FRAC` of the step's peak
+  above the baseline: the level Moticon's own annotations mark (median 9.4 % / 10.9 % of
+  the peak on ``230927_102114.txt``; this rule reproduces those annotations within a
+  median 4 / 6 ms, ``test_moticon_convention_reference_reproduces_the_annotations``).
 
 Each detector of :data:`analysis.event_detectors.EVENT_DETECTORS` runs on every trial;
 detected and reference steps are paired when their contacts overlap. Reported per trial
@@ -31,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from analysis.event_detectors import EVENT_DETECTORS, EventDetector, plantar_force_n
+from analysis.event_detectors import EventDetector, make_detector, plantar_force_n
 
 __all__ = ["load_trials", "plantar_force_n", "resampled", "score", "validate"]
 
@@ -39,6 +45,9 @@ REF_LEVEL_N = 20.0
 REF_MIN_S = 0.05
 REF_BRIDGE_S = 0.02
 REF_STEP_FRAC = 0.5
+#: Reference toe-off on an end-of-unloading sensor: the force falls through this share of
+#: the step's peak above the baseline (Moticon's annotated convention).
+REF_UNLOADED_FRAC = 0.10
 MATCH_S = 0.05
 EDGE_S = 0.3  # annotated recordings: phantoms count within the annotated span +- this
 #: Bars of issue 15: median error (ms) by reference kind, p90 (ms), % matched, phantoms.
@@ -67,20 +76,28 @@ class Trial:
     span_s: tuple[float, float]
     own_force_n: np.ndarray | None = None
     notes: list[str] = field(default_factory=list)
+    #: The sensor's toe-off convention (``Layout.toe_off``); the detectors that follow
+    #: one are told it.
+    toe_off: str = "threshold"
 
 
 def _interp(t0: float, f0: float, t1: float, f1: float, level: float) -> float:
     return t1 if f1 == f0 else t0 + (level - f0) / (f1 - f0) * (t1 - t0)
 
 
-def threshold_steps(t_s: np.ndarray, force_n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Reference steps from a force signal by the stated threshold rule (module doc)."""
+def threshold_steps(
+    t_s: np.ndarray, force_n: np.ndarray, toe_off: str = "threshold"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Reference steps from a force signal by the stated threshold rule (module doc);
+    ``toe_off="end-of-unloading"``: toe-off at :data:`REF_UNLOADED_FRAC` of the peak."""
     f = np.asarray(force_n, dtype=np.float64)
     ok = np.isfinite(f)
     if ok.sum() < 3:
         return np.empty(0), np.empty(0)
     level = float(np.percentile(f[ok], 5)) + REF_LEVEL_N
-    above = np.where(ok, f > level, False).astype(np.int8)
+    # a missing sample keeps the state of the last one read: it does not split a contact
+    last_read = np.maximum.accumulate(np.where(ok, np.arange(len(f)), 0))
+    above = (ok[last_read] & (f[last_read] > level)).astype(np.int8)
     edges = np.diff(np.concatenate([[0], above, [0]]))
     starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1
     runs: list[list[int]] = []
@@ -90,13 +107,28 @@ def threshold_steps(t_s: np.ndarray, force_n: np.ndarray) -> tuple[np.ndarray, n
         else:
             runs.append([int(a), int(b)])
     n = len(f)
-    runs = [r for r in runs if r[0] > 0 and r[1] < n - 1 and t_s[r[1]] - t_s[r[0]] >= REF_MIN_S]
+    runs = [
+        r
+        for r in runs
+        if r[0] > 0 and r[1] < n - 1 and ok[r[0] - 1 : r[0] + 1].all()
+        and ok[r[1] : r[1] + 2].all()  # not cut by the file's ends or a gap
+        and t_s[r[1]] - t_s[r[0]] >= REF_MIN_S
+    ]  # fmt: skip
     if not runs:
         return np.empty(0), np.empty(0)
-    peaks = np.array([np.nanmax(f[a : b + 1]) - (level - REF_LEVEL_N) for a, b in runs])
+    floor = level - REF_LEVEL_N
+    peaks = np.array([np.nanmax(f[a : b + 1]) - floor for a, b in runs])
     keep = peaks >= REF_STEP_FRAC * np.median(peaks)
     hs = [_interp(t_s[a - 1], f[a - 1], t_s[a], f[a], level) for a, _ in runs]
-    to = [_interp(t_s[b], f[b], t_s[b + 1], f[b + 1], level) for _, b in runs]
+    to = []
+    for (a, b), peak in zip(runs, peaks, strict=True):
+        cut = level
+        if toe_off == "end-of-unloading":
+            # the last fall through the share of the peak (the higher of the two levels)
+            cut = max(level, floor + REF_UNLOADED_FRAC * peak)
+            while b > a and not (f[b] >= cut and f[b + 1] == f[b + 1]):
+                b -= 1
+        to.append(_interp(t_s[b], f[b], t_s[b + 1], f[b + 1], cut))
     return np.array(hs)[keep], np.array(to)[keep]
 
 
@@ -137,27 +169,34 @@ def load_trials(path: Path, root: Path) -> list[Trial]:
             None,
         )
         fl = rec.layouts[foot]
+        toe_off = "threshold"
         if fl.layout_id == PLATE_LAYOUT:
             assert own is not None
             force, kind = own, "force plate"
             reference = f"force plate Fy > {REF_LEVEL_N:g} N"
         else:
             layout = load_layout(fl.layout_id, foot=foot, eu_size=fl.eu_size)
+            toe_off = layout.toe_off
             force = plantar_force_n(frames.pressure_kpa, layout)
             kind = "threshold"
             column = "the file's total force" if own is not None else "Plantar's force"
             reference = f"{column} > baseline + {REF_LEVEL_N:g} N"
+            if toe_off == "end-of-unloading":
+                reference += (
+                    f", toe-off < {100 * REF_UNLOADED_FRAC:g} % of the step's peak"
+                    " (the maker's convention)"
+                )
         hs, to = _annotated_steps(rec.events, foot)
         if len(hs):
             kind, reference = "annotation", "Moticon step annotations"
             span = (float(hs[0]) - EDGE_S, float(to[-1]) + EDGE_S)
         else:
-            hs, to = threshold_steps(t, own if own is not None else force)
+            hs, to = threshold_steps(t, own if own is not None else force, toe_off)
             span = (float(t[0]), float(t[-1]))
         trials.append(
             Trial(
                 name, rec.fmt, foot, t, rate, force, hs, to, reference, kind, span,
-                None if fl.layout_id == PLATE_LAYOUT else own,
+                None if fl.layout_id == PLATE_LAYOUT else own, toe_off=toe_off,
             )
         )  # fmt: skip
     return trials
@@ -293,10 +332,11 @@ def resampled(trial: Trial, step: int) -> Trial:
     """``trial`` as a slower recorder would have sampled it: every ``step``-th sample (no
     filter, as an insole's sampler), with the threshold reference recomputed on it."""
     t, force = trial.t_s[::step], trial.force_n[::step]
-    hs, to = threshold_steps(t, force)
+    hs, to = threshold_steps(t, force, trial.toe_off)
     return Trial(
         trial.file, trial.fmt, trial.foot, t, trial.sampling_rate_hz / step, force, hs, to,
         trial.reference, trial.reference_kind, (float(t[0]), float(t[-1])),
+        toe_off=trial.toe_off,
     )  # fmt: skip
 
 
@@ -317,7 +357,9 @@ def _resampled_rows(trial: Trial, names: list[str]) -> list[dict[str, Any]]:
                 "file": trial.file,
                 "foot": trial.foot,
                 "sampling_rate_hz": round(slow.sampling_rate_hz, 3),
-                "detectors": {name: score(slow, EVENT_DETECTORS[name]()) for name in names},
+                "detectors": {
+                    name: score(slow, make_detector(name, slow.toe_off)) for name in names
+                },
             }
         )
     return rows
@@ -326,6 +368,8 @@ def _resampled_rows(trial: Trial, names: list[str]) -> list[dict[str, Any]]:
 def validate(root: Path, detectors: list[str] | None = None) -> dict[str, Any]:
     """The validation document: every recording under ``root``, every detector; the
     force-plate trials also resampled to :data:`RESAMPLED_RATES_HZ` (``"resampled"``)."""
+    from analysis.event_detectors import EVENT_DETECTORS
+
     names = detectors or list(EVENT_DETECTORS)
     from base.errors import PlantarError
 
@@ -339,7 +383,7 @@ def validate(root: Path, detectors: list[str] | None = None) -> dict[str, Any]:
         for trial in trials:
             if trial.reference_kind == "force plate":
                 resampled_out += _resampled_rows(trial, names)
-            rows = {name: score(trial, EVENT_DETECTORS[name]()) for name in names}
+            rows = {name: score(trial, make_detector(name, trial.toe_off)) for name in names}
             trials_out.append(
                 {
                     "file": trial.file,

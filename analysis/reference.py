@@ -275,7 +275,7 @@ def contact_events_ref(t_s, force_n, params=None, typical_peak_n=None):
     t_knee = f_knee = knee_rate_max = np.nan
     peak = np.nan if typical_peak_n is None else typical_peak_n
     rate_max = rate_prev = noise = 0.0
-    init_min = init_max = floor0 = t_off = t_low = np.nan
+    init_min = init_max = floor0 = t_off = t_low = floor_est = np.nan
     events = []
 
     def end_contact(to: float) -> None:
@@ -305,27 +305,27 @@ def contact_events_ref(t_s, force_n, params=None, typical_peak_n=None):
             dt_est += 0.01 * (dt - dt_est)
         n_samples += 1
         if phase < 0:
-            floor = 0.5 * (init_min + init_max)
+            if np.isnan(floor_est):
+                floor_est = f_prev
+            rise_level = floor_est + p.contact_level_n
             if (
                 n_samples >= 3
                 and init_max - init_min < 2.0 * p.min_range_n
-                and f >= init_max + p.contact_level_n
-                and (np.isnan(peak) or floor < 0.1 * peak)
+                and f >= rise_level
+                and (np.isnan(peak) or floor_est < 0.1 * peak)
             ):
-                phase, base = 0, floor
+                phase, base = 0, floor_est
                 if np.isnan(peak):
-                    floor0 = floor
-                if np.isnan(t_cross) or f_prev < floor + p.contact_level_n:
-                    t_cross = _cross(t_prev, f_prev, t, f, floor + p.contact_level_n)
+                    floor0 = floor_est
+                t_cross = (
+                    _cross(t_prev, f_prev, t, f, rise_level) if f_prev < rise_level else t_prev
+                )
             else:
                 init_min, init_max = min(init_min, f), max(init_max, f)
+                if f < rise_level:
+                    floor_est += (1.0 - np.exp(-dt / p.baseline_tau_s)) * (f - floor_est)
                 base = init_min
                 span = init_max - init_min
-                rise_level = init_min + p.contact_level_n
-                if f < rise_level:
-                    t_cross = np.nan
-                elif f_prev < rise_level:
-                    t_cross = _cross(t_prev, f_prev, t, f, rise_level)
                 unloaded = np.isnan(peak) or init_min < 0.1 * peak
                 if span > p.min_range_n and f < init_min + 0.1 * span and f >= f_prev and unloaded:
                     phase, t_cross = 0, np.nan
