@@ -219,6 +219,7 @@ BAD_LAYOUTS = [
     ("foot_length_mm", -265, "foot_length_mm"),
     ("eu_size", "42", "eu_size"),
     ("provenance", "guess", "provenance"),
+    ("toe_off", "knee", "toe_off"),
     ("calibration_id", "", "calibration_id"),
     ("sensels.area_mm2.3", -1.0, "sensels.area_mm2[3]"),
     ("sensels.area_mm2.0", 0, "sensels.area_mm2[0]"),
@@ -304,3 +305,19 @@ def test_shipped_files_match_the_generator():
     spec.loader.exec_module(module)
     for path, text in module.build().items():
         assert path.read_text(encoding="utf-8") == text, f"{path.name}: run {script.name}"
+
+
+def test_toe_off_convention_defaults_to_threshold_and_round_trips(tmp_path):
+    """A layout without ``toe_off`` (files older than the field) uses the threshold; the
+    shipped Moticon layout declares the end of the unloading, and the writer keeps it."""
+    doc = _doc()
+    doc.pop("toe_off", None)
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(doc))
+    assert load_layout(path).toe_off == "threshold"
+    moticon = load_layout("moticon-16", foot="right", eu_size=38.0)
+    assert moticon.toe_off == "end-of-unloading"
+    assert layout_to_dict(load_layout("moticon-16"))["toe_off"] == "end-of-unloading"
+    assert {load_layout(i).toe_off for i in ("plantar-ref", "pedar-99", "gaitpdb-8")} == {
+        "threshold"
+    }
