@@ -16,6 +16,7 @@ WARMED_KERNELS: dict[str, str] = {
     "friction_bound_kernel": "analysis.pivot",
     "twist_free_moment_kernel": "analysis.pivot",
     "ramp_gain_kernel": "analysis.fatigue",
+    "free_moment_peak": "analysis.pivot",
     "contact_events_kernel": "analysis.contact_events",
     "step_metrics_kernel": "analysis.step_metrics",
     "interpolate_kernel": "analysis.hotspots",
@@ -56,4 +57,9 @@ def warm_up() -> list[str]:
     from analysis.fatigue import ramp_change_point
 
     ramp_change_point(np.arange(20.0), np.arange(20.0), permutations=1)
+    # a force-plate session (plantar analyze / review of a treadmill plate): the plate's
+    # events and the measured free moment's peak, called from Python
+    from analysis.force_plate_steps import PlateFoot, plate_steps
+
+    plate_steps("left", PlateFoot(t, 4.0 * load, 1000.0 * np.sin(4 * np.pi * t)))
     return list(WARMED_KERNELS)

@@ -187,8 +187,65 @@ def test_warmup_without_a_compiler_says_what_to_install(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=900, cwd=REPO, env=env,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert "compiled 10 kernels" in done.stdout
+    from analysis.warmup import WARMED_KERNELS
+
+    assert f"compiled {len(WARMED_KERNELS)} kernels" in done.stdout
     warning = [ln for ln in done.stderr.splitlines() if ln.startswith("warning: kernels not built")]
     assert len(warning) == 1, done.stderr
     assert "missing: sudo apt install gcc g++" in warning[0]
     assert not (tmp_path / "aot" / "manifest.json").exists()
+
+
+def test_review_and_compare_stay_ahead_of_time(build: Path, tmp_path: Path) -> None:
+    """The dashboard's process serves review and compare too: of a recorded (simulated)
+    session, of imported Moticon, gaitpdb and force-plate sessions, and a comparison of
+    two simulated conditions. Every kernel call they make has a variant in the build:
+    nothing falls back to numba (which would load it, +110 MB, in the live process)."""
+    from tests.review.simdata import record_sim_session
+
+    home = tmp_path / "home"
+    root = home / "sessions"
+    root.mkdir(parents=True)
+    record_sim_session(root, steps=160, seed=1, shoe="shoe1")
+    record_sim_session(root, steps=160, seed=2, shoe="shoe2")
+    imported = [
+        "moticon/230927_102114.txt",
+        "physionet-gaitpdb/SiCo01_01.txt",
+        "fukuchi-running/RBDS002runT35forces.txt",
+    ]
+    for name in imported:
+        if not (SHARED_DATA / name).is_file():
+            pytest.skip(f"{SHARED_DATA / name} absent")
+        out = run_cli("import", str(SHARED_DATA / name), env={"PLANTAR_HOME": str(home)})
+        assert out.returncode == 0, out.stderr
+    done = _python(
+        f"""
+        import json, sys
+        from pathlib import Path
+        from fastapi.testclient import TestClient
+        from dashboard.app import create_app
+        from live.hub import LiveHub
+        from hardware.layout import load_layout
+        from base.kernels import aot_status
+        layouts = {{f: load_layout("plantar-ref", foot=f) for f in ("left", "right")}}
+        app = create_app(LiveHub(layouts), None, sessions_root=Path({str(root)!r}),
+                         allowed_hosts=("testserver",))
+        codes = []
+        with TestClient(app) as client:
+            rows = client.get("/api/review/sessions").json()
+            for row in rows:
+                codes.append(client.get("/api/review/" + row["id"]).status_code)
+            codes.append(client.get("/api/compare", params={{"by": "shoe", "min_steps": 10,
+                                                            "discard": 5}}).status_code)
+        print(json.dumps({{**aot_status(), "codes": codes, "sessions": len(rows),
+                           "llvmlite": "llvmlite" in sys.modules}}))
+        """,
+        _aot_env(build),
+    )
+    assert done.returncode == 0, done.stderr
+    status = json.loads(done.stdout.strip().splitlines()[-1])
+    assert status["sessions"] == 2 + len(imported), status
+    assert set(status["codes"]) == {200}, status
+    assert SWITCH_WARNING not in done.stderr, done.stderr
+    assert status["mode"] == "aot" and not status["numba_loaded"], status
+    assert not status["llvmlite"], status
