@@ -196,6 +196,8 @@ def make_review_router(
             r = review_of(session_id)
             if foot not in r.data["feet"]:
                 raise HTTPException(404, "no such foot")
+            if r.data.get("no_map"):  # a force plate
+                raise HTTPException(404, r.data["no_map"])
             win = r.arrays[f"{foot}/windows"]
             if not 0 <= k < len(win):
                 raise HTTPException(404, "no such step")

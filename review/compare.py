@@ -67,6 +67,7 @@ class _Cond:
     key: tuple[str, ...]
     athlete: str
     speed: float | None
+    sensor: str = "insole"  # or "force plate": never compared with each other
     sessions: list[dict[str, Any]] = field(default_factory=list)
     reviews: list[SessionReview] = field(default_factory=list)
 
@@ -108,6 +109,9 @@ def metric_defs(kind: str, sites: list[str]) -> list[tuple[str, str, str, Any]]:
                 )
             )
     out.append(("contact time", "s", "timing", lambda s: s["contact_time_s"]))
+    if kind == "force_plate":  # what a plate measures: no pressure, so no region
+        out.append(("peak vertical force", "N", "force", lambda s: s["peak_force_n"]))
+        return out
     for r in REGIONS:
         out.append(
             (f"peak pressure {r}", "kPa", "pressure", lambda s, r=r: s["peak_pressure_kpa"].get(r))
@@ -246,6 +250,7 @@ def _compare_pair(
         "b": b.label,
         "athlete": a.athlete,
         "speed_kmh": a.speed,
+        "sensor": a.sensor,
         "speed_matched": a.speed is not None,
         "pivot_kind": kind,
         "sessions": {"a": [s["id"] for s in a.sessions], "b": [s["id"] for s in b.sessions]},
@@ -389,18 +394,19 @@ def compare(
             else (row.get(k) or "?")
             for k in opts.by
         )
-        group = (row.get("athlete") or "", speed, key)
-        c = conds.setdefault(group, _Cond(key, row.get("athlete") or "", speed))
+        sensor = "force plate" if review.data.get("no_map") else "insole"
+        group = (row.get("athlete") or "", speed, sensor, key)
+        c = conds.setdefault(group, _Cond(key, row.get("athlete") or "", speed, sensor))
         c.sessions.append({"id": row["id"], "started_at": row.get("started_at")})
         c.reviews.append(review)
     if progress is not None:
         progress(len(rows), len(rows), "bootstrap")
     rng = np.random.default_rng(opts.seed)
-    ordered = sorted(conds.values(), key=lambda c: (c.athlete, c.speed or -1.0, c.key))
+    ordered = sorted(conds.values(), key=lambda c: (c.athlete, c.speed or -1.0, c.sensor, c.key))
     comparisons = []
     for a, b in itertools.combinations(ordered, 2):
-        if a.athlete != b.athlete or a.speed != b.speed:
-            continue
+        if a.athlete != b.athlete or a.speed != b.speed or a.sensor != b.sensor:
+            continue  # a plate's steps and an insole's are not one measurement
         if opts.reference is not None and b.label == opts.reference:
             a, b = b, a
         comparisons.append(_compare_pair(a, b, opts, rng))
@@ -418,6 +424,7 @@ def compare(
                 "key": list(c.key),
                 "athlete": c.athlete,
                 "speed_kmh": c.speed,
+                "sensor": c.sensor,
                 "sessions": [s["id"] for s in c.sessions],
                 "steps": sum(len(r.data["steps"]) for r in c.reviews),
             }
@@ -441,11 +448,16 @@ def difference_maps(cmp: dict[str, Any], index: int, discard: int = 30) -> dict[
     conds = {
         c.label: c
         for c in cmp["_conds"]
-        if c.athlete == pair["athlete"] and c.speed == pair["speed_kmh"]
+        if c.athlete == pair["athlete"]
+        and c.speed == pair["speed_kmh"]
+        and c.sensor == pair["sensor"]
     }
     a, b = conds[pair["a"]], conds[pair["b"]]
     out: dict[str, Any] = {}
     for foot in ("left", "right"):
+        if a.sensor == "force plate":
+            out[foot] = {"note": "force plate: no pressure map, so no difference map"}
+            continue
         layouts = {
             (r.data["feet"][foot]["layout_id"], r.data["feet"][foot]["eu_size"])
             for r in a.reviews + b.reviews

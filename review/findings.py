@@ -110,13 +110,19 @@ def findings(review: SessionReview) -> Findings:
             f.found.append(f"{foot.capitalize()} foot: most pressure under the {top}.")
             hottest += [m for m, r in means if r in FOREFOOT_REGIONS]
     piv = d["pivot"]
-    measured = piv["kind"] in ("shear", "force_plate")
-    f.found.append(
-        "Twist at push-off was measured with the shear sensors."
-        if measured
-        else "Twist at push-off is estimated from the pressure pattern (this insole has no "
-        "shear sensors), so treat it as a rough guide."
-    )
+    if piv["kind"] == "force_plate":
+        f.found.append(
+            "Twist at push-off was measured by the force plate (its free moment: a "
+            "reference, not a proxy). A force plate has no pressure map, so pressure, hot "
+            "spots and the blister-risk index are not measured."
+        )
+    elif piv["kind"] == "shear":
+        f.found.append("Twist at push-off was measured with the shear sensors.")
+    else:
+        f.found.append(
+            "Twist at push-off is estimated from the pressure pattern (this insole has no "
+            "shear sensors), so treat it as a rough guide."
+        )
     flagged = [
         (fz["onset_s"], name)
         for name, fz in (d["fatigue"].get("per_metric") or {}).items()
@@ -172,10 +178,11 @@ def findings(review: SessionReview) -> Findings:
             "or higher pressure): often a sign of tiring."
         )
         f.try_next.append("Try pacing the first part more easily, or a shorter run, and compare.")
-    f.meaning.append(
-        "The blister-risk index compares your own shoes and socks with each other; it is not "
-        "a probability of getting a blister."
-    )
+    if piv["kind"] != "force_plate":  # a plate has no risk index
+        f.meaning.append(
+            "The blister-risk index compares your own shoes and socks with each other; it is "
+            "not a probability of getting a blister."
+        )
     f.try_next.append(
         "To choose between shoes or socks, record at least 3 runs in each at the same speed; "
         "the comparison report then says which one twists and presses less."

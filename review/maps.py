@@ -139,6 +139,8 @@ def maps_for_page(review: SessionReview, scale: str = "fixed") -> dict[str, dict
                     shared[kind] = max(shared.get(kind, 0.0), float(np.nanmax(v)))
     for foot, kinds in review.data["maps"].items():
         out[foot] = {}
+        if not kinds:  # a force plate: no pressure map (the page says so)
+            continue
         outline = a[f"{foot}/outline_mm"]
         for kind, info in kinds.items():
             entry = dict(info)

@@ -414,7 +414,7 @@ def _pivot_of_kind(step: dict[str, Any], kind: str) -> float:
     return p.number() if p.kind == kind else float("nan")
 
 
-def _series(steps: list[dict[str, Any]], pivot_kind: str) -> dict[str, list[Any]]:
+def series_of(steps: list[dict[str, Any]], pivot_kind: str) -> dict[str, list[Any]]:
     def col(fn: Any) -> list[float | None]:
         return [round_or_none(fn(s), 4) for s in steps]
 
@@ -449,7 +449,7 @@ def _series(steps: list[dict[str, Any]], pivot_kind: str) -> dict[str, list[Any]
     }
 
 
-def _symmetry_per_minute(steps: list[dict[str, Any]]) -> dict[str, list[float | None]]:
+def symmetry_per_minute(steps: list[dict[str, Any]]) -> dict[str, list[float | None]]:
     if not steps:
         return {"contact_time_s": [], "peak_force_n": []}
     t0 = steps[0]["heel_strike_s"]
@@ -474,17 +474,51 @@ def _symmetry_per_minute(steps: list[dict[str, Any]]) -> dict[str, list[float | 
     return out
 
 
+def session_header(info: dict[str, Any], directory: Path) -> dict[str, Any]:
+    """The ``"session"`` part of a review: id, status, tags, speed, source, duration."""
+    meta = info.get("meta") or {}
+    return {
+        "id": info.get("id", directory.name),
+        "status": info.get("status"),
+        "athlete": meta.get("athlete") or "",
+        "shoe": meta.get("shoe") or "",
+        "sock": meta.get("sock") or "",
+        "treadmill_speed_kmh": meta.get("treadmill_speed_kmh"),
+        "started_at": meta.get("started_at") or "",
+        "source": meta.get("source") or "",
+        "notes": meta.get("notes") or "",
+        "duration_s": round_or_none((info.get("summary") or {}).get("duration_s"), 2),
+    }
+
+
+def is_force_plate(info: dict[str, Any]) -> bool:
+    """Whether ``session.json`` (``info``) describes a force-plate session."""
+    from store.session import FORCE_PLATE_LAYOUT_ID
+
+    feet = (info.get("meta") or {}).get("feet") or {}
+    return bool(feet) and all(
+        (fl or {}).get("layout_id") == FORCE_PLATE_LAYOUT_ID for fl in feet.values()
+    )
+
+
 def compute_review(directory: Path, progress: Any = None) -> SessionReview:
-    """Analyse the session in ``directory`` and build its review (no cache)."""
+    """Analyse the session in ``directory`` and build its review (no cache); a
+    force-plate session's review is :func:`review.plate_review.plate_review`'s."""
     from analysis.analyzer import analyze_recording
+    from store.session import read_session_json
 
     def tick(label: str) -> None:
         if progress is not None:
             progress(label)
 
+    info = read_session_json(directory)
+    if is_force_plate(info):
+        from review.plate_review import plate_review
+
+        result: SessionReview = plate_review(directory, info, progress)
+        return result
     tick("loading frames")
     info, inp = load_session(directory)
-    meta = info.get("meta") or {}
     tick("analysing steps")
     result = analyze_recording(
         inp.feet, inp.layouts, yaw_rate_dps=inp.yaw_rate_dps, speed_mps=inp.speed_mps
@@ -597,18 +631,7 @@ def compute_review(directory: Path, progress: Any = None) -> SessionReview:
     pivot_label = next((p.label for p in pivots if p.kind == kind), spec.label)
     data = {
         "version": 1,
-        "session": {
-            "id": info.get("id", directory.name),
-            "status": info.get("status"),
-            "athlete": meta.get("athlete") or "",
-            "shoe": meta.get("shoe") or "",
-            "sock": meta.get("sock") or "",
-            "treadmill_speed_kmh": meta.get("treadmill_speed_kmh"),
-            "started_at": meta.get("started_at") or "",
-            "source": meta.get("source") or "",
-            "notes": meta.get("notes") or "",
-            "duration_s": round_or_none((info.get("summary") or {}).get("duration_s"), 2),
-        },
+        "session": session_header(info, directory),
         "feet": feet_info,
         "pivot": {
             **spec.describe(pivot_label),
@@ -617,8 +640,8 @@ def compute_review(directory: Path, progress: Any = None) -> SessionReview:
         },
         "risk_label": RISK_LABEL,
         "summary": summary,
-        "series": _series(steps, kind),
-        "symmetry_per_minute": _symmetry_per_minute(steps),
+        "series": series_of(steps, kind),
+        "symmetry_per_minute": symmetry_per_minute(steps),
         "fatigue": {
             "per_metric": fatigue,
             "flags": summary.get("fatigue_flags") or [],

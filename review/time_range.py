@@ -21,10 +21,10 @@ import numpy as np
 from review.session import (
     SessionReview,
     _hot_recurrence,
-    _series,
-    _symmetry_per_minute,
     dense_weights,
     interpolate_many,
+    series_of,
+    symmetry_per_minute,
     to_grid,
 )
 
@@ -68,8 +68,8 @@ def restrict(review: SessionReview, t0_s: float, t1_s: float) -> SessionReview:
     summary["rejected_steps"] = review.data["summary"].get("rejected_steps") or {}
     data["summary"] = summary
     data["steps"] = steps
-    data["series"] = _series(steps, data["pivot"]["kind"])
-    data["symmetry_per_minute"] = _symmetry_per_minute(steps)
+    data["series"] = series_of(steps, data["pivot"]["kind"])
+    data["symmetry_per_minute"] = symmetry_per_minute(steps)
     data["fatigue"]["note"] = WHOLE_SESSION_NOTE
     q = data["quality"]
     q["gaps"] = [g for g in q["gaps"] if g["t1_s"] >= t0_s and g["t0_s"] <= t1_s]
@@ -84,6 +84,9 @@ def restrict(review: SessionReview, t0_s: float, t1_s: float) -> SessionReview:
         ]:
             if key in arrays:
                 arrays[key] = review.arrays[key][m]
+        info["steps"] = int(m.sum())
+        if info.get("no_map"):  # a force plate: no map to restrict
+            continue
         lay = load_layout(info["layout_id"], foot=foot, eu_size=info["eu_size"])
         grid = InterpolationGrid.from_layout(lay)
         w = dense_weights(grid, lay.n_sensels)
@@ -100,5 +103,4 @@ def restrict(review: SessionReview, t0_s: float, t1_s: float) -> SessionReview:
         for kind in ("pivot",):
             if maps[kind]["type"] == "sites" or maps[kind].get("proxy"):
                 maps[kind]["label"] = (maps[kind].get("label") or "") + f" ({WHOLE_SESSION_NOTE})"
-        info["steps"] = int(m.sum())
     return SessionReview(data, arrays)

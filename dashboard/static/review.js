@@ -85,17 +85,23 @@
     if (d.range) h += `<p class="range-note" id="range-note">Every number, map and curve below covers ${clock(d.range.t0_s, 0)} – ${clock(d.range.t1_s, 0)} only (${d.range.steps} steps); change points: whole session.</p>`;
     h += "<ul>" + d.sentences.map((x) => `<li>${esc(x)}</li>`).join("") + "</ul>";
     h += `<p><a href="/api/review/${encodeURIComponent(id)}/report.html" download="report-${esc(id)}.html">download the runner's report (HTML)</a> · <a href="/api/review/${encodeURIComponent(id)}/report.pdf" download="report-${esc(id)}.pdf">PDF</a></p>`;
-    for (const [foot, kinds] of Object.entries(d.maps)) {
-      h += `<h3>${esc(foot)} foot</h3><div class="maps" id="maps-${esc(foot)}">`;
-      for (const [kind, m] of Object.entries(kinds)) h += mapFigure(kind, m);
-      h += "</div>";
+    // a force plate has no pressure map: no maps and no step replay, the rest is the plate's
+    const noMap = Object.values(d.feet).map((f) => f.no_map).find((x) => x);
+    if (noMap) {
+      h += `<p class="note" id="no-map">${esc(noMap)}: no maps and no step replay. The steps, the twist at push-off (the plate's free moment) and the trends below are the plate's.</p>`;
+    } else {
+      for (const [foot, kinds] of Object.entries(d.maps)) {
+        h += `<h3>${esc(foot)} foot</h3><div class="maps" id="maps-${esc(foot)}">`;
+        for (const [kind, m] of Object.entries(kinds)) h += mapFigure(kind, m);
+        h += "</div>";
+      }
+      h += `<h3>Step replay</h3><div class="replay-controls"><label>foot <select id="rp-foot"><option>left</option><option>right</option></select></label>
+        <button id="rp-play" type="button">▶ play</button>
+        <input id="rp-step" type="range" min="0" max="0" value="0" style="width:300px"> <span id="rp-label"></span></div>
+        <canvas id="replay" width="160" height="330"></canvas><div id="rp-scale" class="ends"></div>`;
     }
-    h += `<h3>Step replay</h3><div class="replay-controls"><label>foot <select id="rp-foot"><option>left</option><option>right</option></select></label>
-      <button id="rp-play" type="button">▶ play</button>
-      <input id="rp-step" type="range" min="0" max="0" value="0" style="width:300px"> <span id="rp-label"></span></div>
-      <canvas id="replay" width="160" height="330"></canvas><div id="rp-scale" class="ends"></div>`;
     h += `<h3>Per-step series</h3><p>Time since the start of the session. Red bands: gaps in the data (${esc(d.gap_summary)}).</p>`;
-    for (const k of ["contact_time", "cadence", "pivot", "forefoot_peak", "symmetry"]) h += d.charts[k];
+    for (const k of ["contact_time", "cadence", "pivot", "forefoot_peak", "symmetry"]) if (!(noMap && k === "forefoot_peak")) h += d.charts[k];
     h += `<h3>Average step</h3>${d.curves}`;
     if (d.pivot.kind === "proxy") h += `<p class="proxy">Twist at push-off: ${esc(d.pivot.quantity)} (${esc(d.pivot.unit)}), ${esc(d.pivot.label || "proxy")}</p>`;
     h += "<h3>Trends and change points</h3>";
@@ -116,7 +122,7 @@
     det.innerHTML = h;
     window.plantarReview.loaded = d;
     $("#tags").onsubmit = (e) => { e.preventDefault(); saveTags(id); };
-    setupReplay(id, d);
+    if (!noMap) setupReplay(id, d);
   }
 
   async function saveTags(id) {

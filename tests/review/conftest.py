@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.review.simdata import record_sim_session
 
 PIVOT_X_KPA = 20.0
@@ -90,3 +91,21 @@ def compare_cli_json(home: Path, *args: str) -> dict:
         timeout=60,
     )
     return json.loads(out.stdout)
+
+
+@pytest.fixture(scope="module")
+def page(server: str) -> Iterator:
+    """A headless Chromium page on the module's ``server`` fixture; page errors collect in
+    ``page.errors``."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"no Chromium at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        pg = browser.new_page(viewport={"width": 1300, "height": 900})
+        errors: list[str] = []
+        pg.on("pageerror", lambda e: errors.append(str(e)))
+        pg.errors = errors
+        yield pg
+        browser.close()

@@ -8,16 +8,14 @@ flight is the only one that renders."""
 from __future__ import annotations
 
 import json
-import os
-import socket
 import threading
 import time
 from collections.abc import Iterator
 
 import pytest
 
-from tests.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.review.conftest import REPO, compare_cli_json
+from tests.review.served import served
 
 # Count the coloured (value) pixels of every map image: draw it on a canvas, read pixels.
 PIXELS = """() => Array.from(document.querySelectorAll('figure.map img')).map(img => {
@@ -72,7 +70,6 @@ def gate() -> ComparisonGate:
 @pytest.fixture(scope="module")
 def server(experiment: dict, gate: ComparisonGate) -> Iterator[str]:
     pytest.importorskip("playwright")
-    import uvicorn
     from fastapi import FastAPI, Request
     from fastapi.staticfiles import StaticFiles
 
@@ -89,36 +86,9 @@ def server(experiment: dict, gate: ComparisonGate) -> Iterator[str]:
             gate.finished += 1
         return response
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    th = threading.Thread(target=srv.run, daemon=True)
-    th.start()
-    for _ in range(600):
-        if srv.started:
-            break
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    gate.release.set()
-    srv.should_exit = True
-    th.join(5)
-
-
-@pytest.fixture(scope="module")
-def page(server: str) -> Iterator:
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"no Chromium at {CHROMIUM}")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        pg = browser.new_page(viewport={"width": 1300, "height": 900})
-        errors: list[str] = []
-        pg.on("pageerror", lambda e: errors.append(str(e)))
-        pg.errors = errors
-        yield pg
-        browser.close()
+    with served(app) as url:
+        yield url
+        gate.release.set()
 
 
 def _open_session(page, server: str, sid: str) -> None:
