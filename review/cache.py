@@ -25,7 +25,7 @@ from base.version import __version__
 from review.session import SessionReview, compute_review
 
 #: Bump when the review computation changes (with the package version, this keys the cache).
-REVIEW_REVISION = 6  # 6: per-step curves; 5: tags outside the fingerprint
+REVIEW_REVISION = 7  # 7: toe-off by sensor, plate reviews; 6: per-step curves; 5: tags
 #: Fields of ``session.json``'s ``meta`` that only label a session: changing them
 #: (``plantar tag``) keeps the cached review, whose labels are refreshed on load.
 TAG_FIELDS = ("athlete", "shoe", "sock", "notes", "tags")

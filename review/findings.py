@@ -87,13 +87,20 @@ def findings(review: SessionReview) -> Findings:
     sensors = {info["n_sensels"] for info in feet.values()}
     shear = any(info["n_shear"] for info in feet.values())
     rates = [pf["rate_hz"] for pf in q["per_foot"].values() if pf.get("rate_hz")]
-    f.measured.append(
-        f"Pressure under {'both feet' if len(feet) == 2 else 'one foot'} from "
-        f"{'/'.join(str(n) for n in sorted(sensors))} sensors per insole"
-        + (f", {number(min(rates), 'samples/s', digits=2)}" if rates else "")
-        + (", with sensors for sideways (shear) force" if shear else "")
-        + f"; {s['steps']} steps analysed."
-    )
+    rate = f", {number(min(rates), 'samples/s', digits=2)}" if rates else ""
+    if d.get("no_map"):  # a force plate
+        f.measured.append(
+            "Vertical force and free moment (twist) of both feet on a force plate (an "
+            f"instrumented treadmill){rate}; {s['steps']} steps analysed. No pressure map."
+        )
+    else:
+        f.measured.append(
+            f"Pressure under {'both feet' if len(feet) == 2 else 'one foot'} from "
+            f"{'/'.join(str(n) for n in sorted(sensors))} sensors per insole"
+            + rate
+            + (", with sensors for sideways (shear) force" if shear else "")
+            + f"; {s['steps']} steps analysed."
+        )
     if sess.get("treadmill_speed_kmh"):
         f.measured.append(f"Treadmill speed {number(sess['treadmill_speed_kmh'], 'km/h')}.")
     ct = s.get("contact_time_s") or {}

@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 
 from analysis.force_plate_steps import PlateFoot, analyze_plate, load_plate
-from analysis.records import PivotValue, pivot_spec, round_or_none, session_pivot_kind
-from analysis.risk import RISK_LABEL, RISK_REGIONS, RiskAssumptions
+from analysis.records import round_or_none
+from analysis.risk import RISK_REGIONS, RiskAssumptions
 
 #: What the maps of a plate session say instead of a map.
 NO_PRESSURE_MAP = "not measured: a force plate has no pressure map"
@@ -105,7 +105,7 @@ def plate_review(directory: Path, info: dict[str, Any], progress: Any = None) ->
     """The :class:`review.session.SessionReview` of the force-plate session in
     ``directory`` (``info``: its ``session.json``)."""
     from analysis.analyzer import summarize_steps
-    from review.session import CURVES, GAIT_LINE_POINTS, SessionReview, series_of
+    from review.session import CURVES, GAIT_LINE_POINTS, SessionReview, review_document
 
     def tick(label: str) -> None:
         if progress is not None:
@@ -141,41 +141,8 @@ def plate_review(directory: Path, info: dict[str, Any], progress: Any = None) ->
             "interpolated": "",
             "no_map": NO_PRESSURE_MAP,
         }
-    spec = pivot_spec("force_plate")
-    pivots = [PivotValue.from_step(s) for s in steps]
-    label = next((p.label for p in pivots), spec.label)
-    fatigue = summary.get("fatigue") or {}
-    flagged = [
-        (fz["onset_s"], metric)
-        for metric, fz in fatigue.items()
-        if fz.get("flagged") and fz.get("onset_s") is not None
-    ]
-    onset, onset_metric = min(flagged) if flagged else (None, None)
-    from review.session import session_header, symmetry_per_minute
-
-    data_doc = {
-        "version": 1,
-        "session": session_header(info, directory),
-        "feet": feet_info,
-        "pivot": {
-            **spec.describe(label),
-            "name": spec.quantity,
-            "session_kind": session_pivot_kind({p.kind for p in pivots}),
-        },
-        "risk_label": RISK_LABEL,
-        "summary": summary,
-        "series": series_of(steps, spec.kind),
-        "symmetry_per_minute": symmetry_per_minute(steps),
-        "fatigue": {
-            "per_metric": fatigue,
-            "flags": summary.get("fatigue_flags") or [],
-            "onset_s": onset,
-            "onset_metric": onset_metric,
-            "t0_s": steps[0]["heel_strike_s"] if steps else 0.0,
-        },
-        "maps": maps,
-        "quality": _quality(info, feet),
-        "steps": steps,
-        "no_map": NO_PRESSURE_MAP,
-    }
+    data_doc = review_document(
+        info, directory, steps, summary, feet_info, maps, _quality(info, feet)
+    )
+    data_doc["no_map"] = NO_PRESSURE_MAP
     return SessionReview(data_doc, arrays)

@@ -162,17 +162,24 @@ def appendix(review: SessionReview) -> list[str]:
     out.append(
         f"<p class='label'>Session {esc(d['session']['id'])}, source "
         f"{esc(d['session'].get('source') or '–')}. Times are on the session clock: 0 = start, "
-        f"{clock_text(duration_of(review))} = end. Pressure maps use the live page's fixed "
-        "0-400 kPa colour scale.</p>"
+        f"{clock_text(duration_of(review))} = end. "
+        + (
+            f"{esc(d['no_map'])}.</p>"
+            if d.get("no_map")
+            else "Pressure maps use the live page's fixed 0-400 kPa colour scale.</p>"
+        )
     )
     for foot, kinds in maps_for_page(review).items():
+        if not kinds:  # a force plate
+            continue
         out.append(f"<h3>Maps: {esc(foot)} foot</h3><div class='maps'>")
         out += [map_figure(kind, m) for kind, m in kinds.items()]
         out.append("</div>")
     ch = charts(review)
     out.append("<h3>Per-step series</h3>")
     out.append("<p class='label'>Red bands: gaps in the data (merged into spans).</p>")
-    out += [ch[k].html() for k in ("contact_time", "cadence", "pivot", "forefoot_peak", "symmetry")]
+    series = ("contact_time", "cadence", "pivot", "forefoot_peak", "symmetry")
+    out += [ch[k].html() for k in series if not (d.get("no_map") and k == "forefoot_peak")]
     out.append("<h3>Average step</h3>")
     out.append(step_curves(review))
     if d["pivot"]["kind"] == "proxy":

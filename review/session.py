@@ -615,21 +615,33 @@ def compute_review(directory: Path, progress: Any = None) -> SessionReview:
         }
     tick("data quality")
     quality = _quality(info, inp.feet, result, directory)
+    data = review_document(info, directory, steps, summary, feet_info, maps, quality)
+    return SessionReview(data, arrays)
+
+
+def review_document(
+    info: dict[str, Any],
+    directory: Path,
+    steps: list[dict[str, Any]],
+    summary: dict[str, Any],
+    feet_info: dict[str, Any],
+    maps: dict[str, Any],
+    quality: dict[str, Any],
+) -> dict[str, Any]:
+    """The JSON part of a review from its parts: session header, pivot (the main kind of
+    the steps, with its unit and label), series, symmetry, change points, maps, quality."""
     pivots = [PivotValue.from_step(s) for s in steps]
     kind = _main_pivot_kind(pivots)
     spec = pivot_spec(kind)
     fatigue = summary.get("fatigue") or {}
-    onset = None
-    flagged_metric = None
-    for metric, fz in fatigue.items():
-        if (
-            fz.get("flagged")
-            and fz.get("onset_s") is not None
-            and (onset is None or fz["onset_s"] < onset)
-        ):
-            onset, flagged_metric = fz["onset_s"], metric
+    flagged = [
+        (fz["onset_s"], metric)
+        for metric, fz in fatigue.items()
+        if fz.get("flagged") and fz.get("onset_s") is not None
+    ]
+    onset, flagged_metric = min(flagged) if flagged else (None, None)
     pivot_label = next((p.label for p in pivots if p.kind == kind), spec.label)
-    data = {
+    return {
         "version": 1,
         "session": session_header(info, directory),
         "feet": feet_info,
@@ -653,7 +665,6 @@ def compute_review(directory: Path, progress: Any = None) -> SessionReview:
         "quality": quality,
         "steps": steps,
     }
-    return SessionReview(data, arrays)
 
 
 def region_names() -> tuple[str, ...]:
