@@ -276,7 +276,9 @@ class Analyzer:
         self.event_params = event_params or ContactParams()
         keep = int(keep_s * rate_hint_hz)
         self.feet = {
-            f: _FootState(lay, self.event_params.for_sensor(lay.toe_off).as_array(), keep, hotspots)
+            f: _FootState(
+                lay, self.event_params.for_sensor(lay.gait_events).as_array(), keep, hotspots
+            )
             for f, lay in layouts.items()
         }
         self.risk = risk or RiskAssumptions()
@@ -312,7 +314,7 @@ class Analyzer:
                 np.empty((b - a, n_regions)),
             )
         seed = typical_step_peak_n(
-            frames.t_s, force, self.event_params.for_sensor(fs.layout.toe_off)
+            frames.t_s, force, self.event_params.for_sensor(fs.layout.gait_events)
         )
         fs.state = new_contact_state(seed)
 
@@ -712,7 +714,7 @@ def summarize_steps(
         "steps_per_foot": {f: len(v) for f, v in by_foot.items()},
         "rejected_steps": {f: fs.rejected for f, fs in (feet or {}).items()},
         # Which toe-off each foot's steps use: the sensor's convention (docs/metrics.md).
-        "toe_off_convention": {f: fs.layout.toe_off for f, fs in (feet or {}).items()},
+        "gait_event_convention": {f: fs.layout.gait_events for f, fs in (feet or {}).items()},
         "cadence_spm": round_or_none(cadence, 2),
         "contact_time_s": {
             f: round_or_none(_median([s["contact_time_s"] for s in v]), 4)

@@ -19,7 +19,7 @@ numbers fitted to a recording. A rise that has not reached that load within
 ``max_rise_s`` (1 s, a whole stance of slow walking) is drift or a resting load; a
 stopping step or a Parkinsonian step may take 0.4 s to get there, and is a step.
 
-Toe-off has two rules (``toe_off_rule``):
+Toe-off has three rules (``toe_off_rule``):
 
 * ``0`` threshold: the interpolated crossing of the contact level on the way down (a
   two-level threshold detector, Blades et al. 2023 FCE1/FCE2).
@@ -35,6 +35,13 @@ Toe-off has two rules (``toe_off_rule``):
   threshold crossing is then the toe-off). What remains after a knee is the slowly
   decaying tail of toe tips and insole recovery that a plain threshold counts as
   contact. Without a surviving candidate, the threshold crossing is the toe-off.
+* ``2`` shares of the peak: heel strike where the force rises through ``hs_share`` of the
+  typical step peak above the baseline, toe-off where it falls through ``to_share`` of the
+  step's own peak (neither below the contact level; bridging as for rule 0). The
+  convention of a sensor that still reads load after the foot has left the ground and
+  whose maker times events there (Moticon, ``Layout.gait_events == "share-of-peak"``).
+  Until the typical peak is known (live, the first step), heel strike is at the contact
+  level.
 
 A contact ends only when the force stays below the contact level for ``bridge_s`` (20
 ms): a shorter dip, crossing to crossing, is noise or a dropout, and the stance goes on.
@@ -102,6 +109,7 @@ from analysis.contact_params import (
     _P_CONFIRM,
     _P_DROP,
     _P_GAP,
+    _P_HS_SHARE,
     _P_KNEE_DROP,
     _P_KNEE_LEVEL,
     _P_KNEE_RATE,
@@ -113,6 +121,7 @@ from analysis.contact_params import (
     _P_PEAK_ALPHA,
     _P_REBOUND,
     _P_RULE,
+    _P_TO_SHARE,
     _PEAK,
     _PHASE,
     _RATE_MAX,
@@ -127,6 +136,7 @@ from analysis.contact_params import (
     _UNLOADED_FRAC,
     STATE_SIZE,
     TOE_OFF_KNEE,
+    TOE_OFF_SHARE,
     TOE_OFF_THRESHOLD,
     ContactParams,
     baseline_n,
@@ -149,6 +159,7 @@ __all__ = [
     "EVENT_TOE_OFF",
     "STATE_SIZE",
     "TOE_OFF_KNEE",
+    "TOE_OFF_SHARE",
     "TOE_OFF_THRESHOLD",
     "ContactParams",
     "baseline_n",
@@ -270,6 +281,9 @@ def contact_events_kernel(
     min_contact = params[_P_MIN_CONTACT]
     bridge = params[_P_BRIDGE]
     drop = params[_P_DROP]
+    share = params[_P_RULE] == TOE_OFF_SHARE  # events at shares of the peak
+    hs_share = params[_P_HS_SHARE]
+    to_share = params[_P_TO_SHARE]
     n_out = 0
     m = out_events.shape[0]
     for i in range(t_s.shape[0]):
@@ -346,10 +360,13 @@ def contact_events_kernel(
         swing_now = state[_PHASE] == 0.0
         if state[_PHASE] == 1.0:
             # Stance: a dip below the contact level ends it once it has lasted bridge_s.
+            end_level = level
+            if share:
+                end_level = max(level, baseline + to_share * (state[_STEP_PEAK] - baseline))
             t_off = state[_T_OFF]
             if t_off == t_off:
-                if f >= level:
-                    if _cross(t_prev, f_prev, t, f, level) - t_off < bridge:
+                if f >= end_level:
+                    if _cross(t_prev, f_prev, t, f, end_level) - t_off < bridge:
                         state[_T_OFF] = np.nan  # a dip, not a swing: the stance goes on
                     else:
                         n_out = _end_contact(state, t_off, i, out_events, n_out, params)
@@ -358,8 +375,10 @@ def contact_events_kernel(
                     n_out = _end_contact(state, t_off, i, out_events, n_out, params)
             if state[_PHASE] == 1.0 and state[_T_OFF] != state[_T_OFF]:
                 _follow_stance(state, f, f_prev, dt, gap, baseline, params)
-                if f < level:
-                    to_time = _cross(t_prev, f_prev, t, f, level)
+                if share:
+                    end_level = max(level, baseline + to_share * (state[_STEP_PEAK] - baseline))
+                if f < end_level:
+                    to_time = _cross(t_prev, f_prev, t, f, end_level)
                     t_knee = state[_T_KNEE]
                     if t_knee == t_knee and to_time > t_knee:
                         # A knee only if a slow tail follows it, not more of the descent.
@@ -375,10 +394,13 @@ def contact_events_kernel(
             if typical != typical or typical < min_range:
                 typical = min_range
             confirm = baseline + confirm_frac * typical
-            if f < level:
+            rise_level = level
+            if share and state[_PEAK] == state[_PEAK]:
+                rise_level = max(level, baseline + hs_share * state[_PEAK])
+            if f < rise_level:
                 state[_T_CROSS] = np.nan
-            elif f_prev < level:
-                state[_T_CROSS] = _cross(t_prev, f_prev, t, f, level)
+            elif f_prev < rise_level:
+                state[_T_CROSS] = _cross(t_prev, f_prev, t, f, rise_level)
             elif t - state[_T_CROSS] > max_rise:
                 state[_T_CROSS] = np.nan  # a slow drift or a resting load, not a step
             if f < confirm and state[_T_CROSS] != state[_T_CROSS]:

@@ -52,10 +52,13 @@ _P_MIN_CONTACT = 12
 _P_MAX_RISE = 13
 _P_BRIDGE = 14
 _P_DROP = 15
-PARAM_SIZE = 16
+_P_HS_SHARE = 16
+_P_TO_SHARE = 17
+PARAM_SIZE = 18
 
 TOE_OFF_THRESHOLD = 0
 TOE_OFF_KNEE = 1
+TOE_OFF_SHARE = 2
 #: The foot is unloaded below this share of its typical step peak (start-up: a weight
 #: shift while standing is not the swing a step starts from).
 _UNLOADED_FRAC = 0.1
@@ -74,7 +77,9 @@ class ContactParams:
     contact_level_n : force above the unloaded baseline that starts and ends a contact (N).
     noise_k : the contact level is never below this many swing-noise deviations.
     confirm_frac : a contact is a step once it reaches this share of the typical peak.
-    toe_off_rule : 0 threshold crossing, 1 end of the unloading (knee).
+    toe_off_rule : 0 threshold crossing, 1 end of the unloading (knee), 2 shares of the
+        peak (heel strike at ``hs_share`` of the typical step peak, toe-off at ``to_share``
+        of the step's own peak, each above the baseline and never below the contact level).
     knee_level_frac, knee_rate_frac, knee_drop_frac, rebound_frac : the knee rule.
     min_range_n : smallest step range the relative levels assume (N).
     peak_alpha : weight of a lower step peak in the typical peak (a higher one replaces it).
@@ -92,6 +97,10 @@ class ContactParams:
         one-sample dropout, while the shortest swing of human gait lasts ~0.2 s. It is the
         validation reference's own gap rule (``analysis.event_validation.REF_BRIDGE_S``);
         a longer one would merge the shuffle contacts that reference splits.
+    hs_share, to_share : rule 2 (a sensor whose maker times events there, Moticon): 0.05
+        and 0.10, the median force at Moticon's annotated heel strikes and toe-offs of
+        ``230927_102114.txt`` as a share of each step's peak (heel strike 3.9 % / 5.8 %,
+        toe-off 9.4 % / 10.9 %, left / right).
     drop_s : the baseline drops at once (a resting load came off) only when the force has
         stayed below it by the contact level this long (s): 50 ms, longer than a noise
         spike or a force plate's brief negative swing (-49 and -42 N for 13 ms before a
@@ -115,15 +124,18 @@ class ContactParams:
     max_rise_s: float = 1.0
     bridge_s: float = 0.02
     drop_s: float = 0.05
+    hs_share: float = 0.05
+    to_share: float = 0.10
 
-    def for_sensor(self, toe_off: str) -> ContactParams:
-        """These parameters with the toe-off rule of a sensor's convention.
+    def for_sensor(self, convention: str) -> ContactParams:
+        """These parameters with the event rule of a sensor's convention.
 
-        ``toe_off`` is :attr:`hardware.layout.Layout.toe_off`: ``"end-of-unloading"``
-        gives the knee rule (a sensor that recovers slowly after the foot has left the
-        ground, Moticon's), anything else the threshold crossing.
+        ``convention`` is :attr:`hardware.layout.Layout.gait_events`: ``"share-of-peak"``
+        gives rule 2 (events at shares of the peak: a sensor still reading load after the
+        foot has gone, whose maker times events there, Moticon's), anything else the
+        threshold crossing.
         """
-        rule = TOE_OFF_KNEE if toe_off == "end-of-unloading" else TOE_OFF_THRESHOLD
+        rule = TOE_OFF_SHARE if convention == "share-of-peak" else TOE_OFF_THRESHOLD
         return replace(self, toe_off_rule=rule)
 
     def as_array(self) -> np.ndarray:
@@ -146,6 +158,8 @@ class ContactParams:
                 self.max_rise_s,
                 self.bridge_s,
                 self.drop_s,
+                self.hs_share,
+                self.to_share,
             ],
             dtype=np.float64,
         )

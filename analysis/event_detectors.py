@@ -256,23 +256,23 @@ class KneeEventDetection(_ContactDetection):
 
 
 class SensorConventionEventDetection(ThresholdEventDetection):
-    """Threshold heel strike; toe-off by the sensor's own convention (``Layout.toe_off``).
+    """Heel strike and toe-off by the sensor's own convention (``Layout.gait_events``).
 
     Notes
     -----
-    What ``plantar analyze`` and the live Analyzer run. Heel strike as
-    :class:`ThresholdEventDetection`. Toe-off as :class:`ThresholdEventDetection` on a
-    sensor whose reading returns to its floor as the foot unloads (force plates, gaitpdb,
-    pedar, Plantar's insoles); as :class:`KneeEventDetection` (the end of the steep
-    unloading, when a slow tail follows it) on a sensor that recovers slowly after the
-    foot has left the ground and whose maker times toe-off there: Moticon's annotated
-    toe-offs sit at the end of the unloading with 8-13 % of the step's peak still on the
-    insole, and on ``walk_with_events.txt`` the 20 N crossing comes after the foot's
-    sagittal rotation has already reversed, in swing (docs/metrics.md).
+    What ``plantar analyze`` and the live Analyzer run. On a sensor whose reading returns
+    to its floor as the foot unloads (force plates, gaitpdb, pedar, Plantar's insoles):
+    :class:`ThresholdEventDetection`. On a sensor that still reads load after the foot
+    has left the ground and whose maker times events at shares of the peak (Moticon,
+    ``"share-of-peak"``): heel strike where the force rises through 5 % of the typical
+    step peak, toe-off where it falls through 10 % of the step's own peak (the kernel's
+    rule 2), the levels of Moticon's annotations on ``230927_102114.txt``. There the 20 N
+    crossing is 30-70 ms after Moticon's toe-off, and on ``walk_with_events.txt`` it comes
+    after the foot's sagittal rotation has reversed, in swing (docs/metrics.md).
 
     Parameters
     ----------
-    toe_off : the sensor's convention, :data:`hardware.layout.TOE_OFF_CONVENTIONS`.
+    convention : the sensor's convention, :data:`hardware.layout.GAIT_EVENT_CONVENTIONS`.
 
     References
     ----------
@@ -286,12 +286,12 @@ class SensorConventionEventDetection(ThresholdEventDetection):
         self,
         params: ContactParams | None = None,
         *,
-        toe_off: str = "threshold",
+        convention: str = "threshold",
         two_pass: bool = True,
     ) -> None:
         super().__init__(params, two_pass=two_pass)
-        self.toe_off = toe_off
-        self.params = self.params.for_sensor(toe_off)
+        self.convention = convention
+        self.params = self.params.for_sensor(convention)
 
 
 class OnlineSensorConventionEventDetection(SensorConventionEventDetection):
@@ -309,8 +309,10 @@ class OnlineSensorConventionEventDetection(SensorConventionEventDetection):
 
     name = "threshold-20n-sensor-online"
 
-    def __init__(self, params: ContactParams | None = None, *, toe_off: str = "threshold") -> None:
-        super().__init__(params, toe_off=toe_off, two_pass=False)
+    def __init__(
+        self, params: ContactParams | None = None, *, convention: str = "threshold"
+    ) -> None:
+        super().__init__(params, convention=convention, two_pass=False)
 
 
 class SlopeExtensionEventDetection(EventDetector):
@@ -366,11 +368,11 @@ EVENT_DETECTORS: dict[str, type[EventDetector]] = {
 }
 
 
-def make_detector(name: str, toe_off: str = "threshold") -> EventDetector:
+def make_detector(name: str, convention: str = "threshold") -> EventDetector:
     """The detector ``name``, told the sensor's toe-off convention if it follows one."""
     cls = EVENT_DETECTORS[name]
     if getattr(cls, "follows_sensor", False):
-        return cls(toe_off=toe_off)  # type: ignore[call-arg]
+        return cls(convention=convention)  # type: ignore[call-arg]
     return cls()
 
 

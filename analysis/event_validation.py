@@ -13,12 +13,11 @@ area on the file's layout, or the plate's vertical force) and the reference step
   shorter than :data:`REF_BRIDGE_S` are bridged, contacts cut by the start or end of the
   file or by missing samples are left out, and a contact that does not load the foot to
   half the median peak of the foot's contacts is not a step (a shuffle). On a sensor
-  whose declared toe-off convention is the end of the unloading (``Layout.toe_off ==
-  "end-of-unloading"``: Moticon), the reference toe-off is instead the last time before
-  that crossing the force falls through :data:`REF_UNLOADED_FRAC` of the step's peak
-  above the baseline: the level Moticon's own annotations mark (median 9.4 % / 10.9 % of
-  the peak on ``230927_102114.txt``; this rule reproduces those annotations within a
-  median 4 / 6 ms, ``test_moticon_convention_reference_reproduces_the_annotations``).
+  whose declared event convention is shares of the peak (``Layout.gait_events ==
+  "share-of-peak"``: Moticon), heel strike is instead where the force rises through
+  :data:`REF_HS_SHARE` of the median step peak and toe-off where it falls through
+  :data:`REF_TO_SHARE` of the step's own peak: the levels Moticon's own annotations mark
+  on ``230927_102114.txt`` (``test_moticon_convention_reference_reproduces_the_annotations``).
 
 Each detector of :data:`analysis.event_detectors.EVENT_DETECTORS` runs on every trial;
 detected and reference steps are paired when their contacts overlap. Reported per trial
@@ -45,9 +44,11 @@ REF_LEVEL_N = 20.0
 REF_MIN_S = 0.05
 REF_BRIDGE_S = 0.02
 REF_STEP_FRAC = 0.5
-#: Reference toe-off on an end-of-unloading sensor: the force falls through this share of
-#: the step's peak above the baseline (Moticon's annotated convention).
-REF_UNLOADED_FRAC = 0.10
+#: References on a share-of-peak sensor (Moticon's annotated convention): heel strike where
+#: the force rises through this share of the median step peak, toe-off where it falls
+#: through this share of the step's own peak, each above the baseline.
+REF_HS_SHARE = 0.05
+REF_TO_SHARE = 0.10
 MATCH_S = 0.05
 EDGE_S = 0.3  # annotated recordings: phantoms count within the annotated span +- this
 #: Bars of issue 15: median error (ms) by reference kind, p90 (ms), % matched, phantoms.
@@ -76,9 +77,9 @@ class Trial:
     span_s: tuple[float, float]
     own_force_n: np.ndarray | None = None
     notes: list[str] = field(default_factory=list)
-    #: The sensor's toe-off convention (``Layout.toe_off``); the detectors that follow
+    #: The sensor's toe-off convention (``Layout.gait_events``); the detectors that follow
     #: one are told it.
-    toe_off: str = "threshold"
+    gait_events: str = "threshold"
 
 
 def _interp(t0: float, f0: float, t1: float, f1: float, level: float) -> float:
@@ -86,10 +87,11 @@ def _interp(t0: float, f0: float, t1: float, f1: float, level: float) -> float:
 
 
 def threshold_steps(
-    t_s: np.ndarray, force_n: np.ndarray, toe_off: str = "threshold"
+    t_s: np.ndarray, force_n: np.ndarray, convention: str = "threshold"
 ) -> tuple[np.ndarray, np.ndarray]:
     """Reference steps from a force signal by the stated threshold rule (module doc);
-    ``toe_off="end-of-unloading"``: toe-off at :data:`REF_UNLOADED_FRAC` of the peak."""
+    ``convention="share-of-peak"``: at :data:`REF_HS_SHARE` / :data:`REF_TO_SHARE` of the
+    peak."""
     f = np.asarray(force_n, dtype=np.float64)
     ok = np.isfinite(f)
     if ok.sum() < 3:
@@ -119,15 +121,18 @@ def threshold_steps(
     floor = level - REF_LEVEL_N
     peaks = np.array([np.nanmax(f[a : b + 1]) - floor for a, b in runs])
     keep = peaks >= REF_STEP_FRAC * np.median(peaks)
-    hs = [_interp(t_s[a - 1], f[a - 1], t_s[a], f[a], level) for a, _ in runs]
-    to = []
+    hs, to = [], []
+    share = convention == "share-of-peak"
+    rise = max(level, floor + REF_HS_SHARE * float(np.median(peaks))) if share else level
     for (a, b), peak in zip(runs, peaks, strict=True):
-        cut = level
-        if toe_off == "end-of-unloading":
-            # the last fall through the share of the peak (the higher of the two levels)
-            cut = max(level, floor + REF_UNLOADED_FRAC * peak)
-            while b > a and not (f[b] >= cut and f[b + 1] == f[b + 1]):
-                b -= 1
+        # the first rise through the heel-strike level (the higher of the two levels)
+        while a < b and not (f[a] >= rise and f[a - 1] == f[a - 1]):
+            a += 1
+        hs.append(_interp(t_s[a - 1], f[a - 1], t_s[a], f[a], rise))
+        # the last fall through the toe-off level
+        cut = max(level, floor + REF_TO_SHARE * peak) if share else level
+        while b > a and not (f[b] >= cut and f[b + 1] == f[b + 1]):
+            b -= 1
         to.append(_interp(t_s[b], f[b], t_s[b + 1], f[b + 1], cut))
     return np.array(hs)[keep], np.array(to)[keep]
 
@@ -169,34 +174,35 @@ def load_trials(path: Path, root: Path) -> list[Trial]:
             None,
         )
         fl = rec.layouts[foot]
-        toe_off = "threshold"
+        convention = "threshold"
         if fl.layout_id == PLATE_LAYOUT:
             assert own is not None
             force, kind = own, "force plate"
             reference = f"force plate Fy > {REF_LEVEL_N:g} N"
         else:
             layout = load_layout(fl.layout_id, foot=foot, eu_size=fl.eu_size)
-            toe_off = layout.toe_off
+            convention = layout.gait_events
             force = plantar_force_n(frames.pressure_kpa, layout)
             kind = "threshold"
             column = "the file's total force" if own is not None else "Plantar's force"
             reference = f"{column} > baseline + {REF_LEVEL_N:g} N"
-            if toe_off == "end-of-unloading":
-                reference += (
-                    f", toe-off < {100 * REF_UNLOADED_FRAC:g} % of the step's peak"
-                    " (the maker's convention)"
+            if convention == "share-of-peak":
+                reference = (
+                    f"{column}: heel strike > {100 * REF_HS_SHARE:g} % of the median step "
+                    f"peak, toe-off < {100 * REF_TO_SHARE:g} % of the step's peak (the "
+                    "maker's convention)"
                 )
         hs, to = _annotated_steps(rec.events, foot)
         if len(hs):
             kind, reference = "annotation", "Moticon step annotations"
             span = (float(hs[0]) - EDGE_S, float(to[-1]) + EDGE_S)
         else:
-            hs, to = threshold_steps(t, own if own is not None else force, toe_off)
+            hs, to = threshold_steps(t, own if own is not None else force, convention)
             span = (float(t[0]), float(t[-1]))
         trials.append(
             Trial(
                 name, rec.fmt, foot, t, rate, force, hs, to, reference, kind, span,
-                None if fl.layout_id == PLATE_LAYOUT else own, toe_off=toe_off,
+                None if fl.layout_id == PLATE_LAYOUT else own, gait_events=convention,
             )
         )  # fmt: skip
     return trials
@@ -332,11 +338,11 @@ def resampled(trial: Trial, step: int) -> Trial:
     """``trial`` as a slower recorder would have sampled it: every ``step``-th sample (no
     filter, as an insole's sampler), with the threshold reference recomputed on it."""
     t, force = trial.t_s[::step], trial.force_n[::step]
-    hs, to = threshold_steps(t, force, trial.toe_off)
+    hs, to = threshold_steps(t, force, trial.gait_events)
     return Trial(
         trial.file, trial.fmt, trial.foot, t, trial.sampling_rate_hz / step, force, hs, to,
         trial.reference, trial.reference_kind, (float(t[0]), float(t[-1])),
-        toe_off=trial.toe_off,
+        gait_events=trial.gait_events,
     )  # fmt: skip
 
 
@@ -358,7 +364,7 @@ def _resampled_rows(trial: Trial, names: list[str]) -> list[dict[str, Any]]:
                 "foot": trial.foot,
                 "sampling_rate_hz": round(slow.sampling_rate_hz, 3),
                 "detectors": {
-                    name: score(slow, make_detector(name, slow.toe_off)) for name in names
+                    name: score(slow, make_detector(name, slow.gait_events)) for name in names
                 },
             }
         )
@@ -383,7 +389,7 @@ def validate(root: Path, detectors: list[str] | None = None) -> dict[str, Any]:
         for trial in trials:
             if trial.reference_kind == "force plate":
                 resampled_out += _resampled_rows(trial, names)
-            rows = {name: score(trial, make_detector(name, trial.toe_off)) for name in names}
+            rows = {name: score(trial, make_detector(name, trial.gait_events)) for name in names}
             trials_out.append(
                 {
                     "file": trial.file,

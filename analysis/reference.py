@@ -266,7 +266,7 @@ def contact_events_ref(t_s, force_n, params=None, typical_peak_n=None):
 
     Returns the ``(kind, time_s)`` rows the kernel writes (kind 1 heel strike, 2 toe-off).
     """
-    from analysis.contact_events import TOE_OFF_KNEE, ContactParams
+    from analysis.contact_events import TOE_OFF_KNEE, TOE_OFF_SHARE, ContactParams
 
     p = params or ContactParams()
     use_knee = p.toe_off_rule == TOE_OFF_KNEE
@@ -335,10 +335,12 @@ def contact_events_ref(t_s, force_n, params=None, typical_peak_n=None):
                 continue
         level = base + max(p.contact_level_n, p.noise_k * noise)
         swing_now = phase == 0
+        share = p.toe_off_rule == TOE_OFF_SHARE
         if phase == 1:
+            end = max(level, base + p.to_share * (step_peak - base)) if share else level
             if not np.isnan(t_off):
-                if f >= level:
-                    if _cross(t_prev, f_prev, t, f, level) - t_off < p.bridge_s:
+                if f >= end:
+                    if _cross(t_prev, f_prev, t, f, end) - t_off < p.bridge_s:
                         t_off = np.nan
                     else:
                         end_contact(t_off)
@@ -368,8 +370,9 @@ def contact_events_ref(t_s, force_n, params=None, typical_peak_n=None):
                         elif rate > rate_max:
                             rate_max = rate
                         rate_prev = rate
-                if f < level:
-                    to = _cross(t_prev, f_prev, t, f, level)
+                end = max(level, base + p.to_share * (step_peak - base)) if share else level
+                if f < end:
+                    to = _cross(t_prev, f_prev, t, f, end)
                     slow_tail = (
                         not np.isnan(t_knee)
                         and to > t_knee
@@ -381,10 +384,11 @@ def contact_events_ref(t_s, force_n, params=None, typical_peak_n=None):
         if swing_now:
             typical = p.min_range_n if np.isnan(peak) or peak < p.min_range_n else peak
             confirm = base + p.confirm_frac * typical
-            if f < level:
+            rise = max(level, base + p.hs_share * peak) if share and not np.isnan(peak) else level
+            if f < rise:
                 t_cross = np.nan
-            elif f_prev < level:
-                t_cross = _cross(t_prev, f_prev, t, f, level)
+            elif f_prev < rise:
+                t_cross = _cross(t_prev, f_prev, t, f, rise)
             elif t - t_cross > p.max_rise_s:
                 t_cross = np.nan
             if f < confirm and np.isnan(t_cross):

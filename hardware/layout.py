@@ -37,12 +37,13 @@ REGIONS: tuple[str, ...] = (
 FOREFOOT_REGIONS: tuple[str, ...] = ("MTH1", "MTH2-3", "MTH4-5", "hallux", "lesser_toes")
 FEET: tuple[str, ...] = ("left", "right")
 PROVENANCES: tuple[str, ...] = ("designed", "published-figure", "approximation")
-#: Where the sensor's force says toe-off is (``Layout.toe_off``): ``"threshold"``, the
-#: force falling through the contact level (a sensor whose reading returns to its floor as
-#: the foot unloads, like a force plate); ``"end-of-unloading"``, the end of the steep
-#: unloading when a slow tail follows it (a sensor that recovers slowly after the load
-#: is gone, whose maker times toe-off there). See docs/metrics.md, "Gait events".
-TOE_OFF_CONVENTIONS: tuple[str, ...] = ("threshold", "end-of-unloading")
+#: Where the sensor's force says the foot lands and leaves (``Layout.gait_events``):
+#: ``"threshold"``, the force crossing the contact level (a sensor whose reading returns to
+#: its floor as the foot unloads, like a force plate); ``"share-of-peak"``, heel strike at
+#: 5 % of the typical step peak and toe-off at 10 % of the step's own peak (a sensor still
+#: reading load after the foot has gone, whose maker times events there: Moticon). See
+#: docs/metrics.md, "Gait events".
+GAIT_EVENT_CONVENTIONS: tuple[str, ...] = ("threshold", "share-of-peak")
 LAYOUT_DIR = Path(__file__).resolve().parent / "layouts"
 
 # Shoe size (EU / Paris points): one point is 2/3 cm of shoe (last) length, and the foot
@@ -106,7 +107,7 @@ class Layout:
     calibration_id: str
     provenance: str
     source: str
-    toe_off: str = "threshold"
+    gait_events: str = "threshold"
     _shear_xy_mm: np.ndarray = field(init=False, repr=False)
     _shear_area_mm2: np.ndarray = field(init=False, repr=False)
 
@@ -336,7 +337,9 @@ def _parse_layout(r: FieldReader) -> Layout:
         calibration_id=r.string(data, "calibration_id"),
         provenance=r.string(data, "provenance", choices=PROVENANCES),
         source=r.string(data, "source"),
-        toe_off=r.string(data, "toe_off", choices=TOE_OFF_CONVENTIONS, default="threshold"),
+        gait_events=r.string(
+            data, "gait_events", choices=GAIT_EVENT_CONVENTIONS, default="threshold"
+        ),
     )
 
 
@@ -361,7 +364,7 @@ def layout_to_dict(layout: Layout) -> dict[str, Any]:
         "calibration_id": layout.calibration_id,
         "provenance": layout.provenance,
         "source": layout.source,
-        "toe_off": layout.toe_off,
+        "gait_events": layout.gait_events,
         "sensels": {
             "x_mm": _round1(layout.sensel_xy_mm[:, 0]),
             "y_mm": _round1(layout.sensel_xy_mm[:, 1]),

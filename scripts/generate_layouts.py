@@ -179,7 +179,7 @@ def _layout(
     source: str,
     region: np.ndarray | None = None,
     shear: tuple[ShearSite, ...] = (),
-    toe_off: str = "threshold",
+    gait_events: str = "threshold",
 ) -> Layout:
     return Layout(
         id=layout_id,
@@ -195,7 +195,7 @@ def _layout(
         calibration_id=calibration_id,
         provenance=provenance,
         source=source,
-        toe_off=toe_off,
+        gait_events=gait_events,
     )
 
 
@@ -326,7 +326,7 @@ def moticon_16(outline: np.ndarray) -> Layout:
         "area_mm2 = effective area (sensor area x Moticon area factor, so force N = "
         "N/cm^2 x area_mm2 / 100) scaled from size 7 (assumed EU 46.5) to EU 42 by length "
         "squared. Sensor k is sensel k-1. " + ANATOMY,
-        toe_off="end-of-unloading",
+        gait_events="share-of-peak",
     )
 
 

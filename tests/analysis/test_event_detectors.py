@@ -8,6 +8,7 @@ import pytest
 
 from analysis.contact_events import (
     TOE_OFF_KNEE,
+    TOE_OFF_SHARE,
     TOE_OFF_THRESHOLD,
     ContactParams,
     contact_events_kernel,
@@ -26,7 +27,7 @@ from analysis.reference import contact_events_ref, slope_extension_ref
 from analysis.slope_events import slope_extension_kernel
 from tests.analysis.test_events import _force
 
-RULES = [TOE_OFF_THRESHOLD, TOE_OFF_KNEE]
+RULES = [TOE_OFF_THRESHOLD, TOE_OFF_KNEE, TOE_OFF_SHARE]
 
 
 def _kernel_rows(t, f, params, seed=None, batch=None):  # type: ignore[no-untyped-def]
@@ -104,14 +105,14 @@ def test_contact_kernel_matches_reference_from_a_standing_start():
         assert int((rows[:, 0] == 2).sum()) == len(truth)  # no toe-off of a weight shift
 
 
-def test_streaming_in_batches_gives_the_same_events(sim60):
+@pytest.mark.parametrize("rule", RULES)
+def test_streaming_in_batches_gives_the_same_events(sim60, rule):
     fr, layout = sim60.feet["left"], sim60.layouts["left"]
     force = _force(fr, layout)
-    whole = _kernel_rows(fr.t_s, force, ContactParams())
+    params = ContactParams(toe_off_rule=rule)
+    whole = _kernel_rows(fr.t_s, force, params)
     for batch in (1, 7, 64, 1000):
-        np.testing.assert_array_equal(
-            _kernel_rows(fr.t_s, force, ContactParams(), batch=batch), whole
-        )
+        np.testing.assert_array_equal(_kernel_rows(fr.t_s, force, params, batch=batch), whole)
 
 
 def test_slope_extension_kernel_matches_reference(sim60):
@@ -266,10 +267,10 @@ def test_analyze_runs_exactly_the_validated_detector(name):
     rejected = result["summary"]["rejected_steps"]
     differs = 0
     for trial in load_trials(path, SHARED_DATA):
-        two = SensorConventionEventDetection(toe_off=trial.toe_off).detect(
+        two = SensorConventionEventDetection(convention=trial.gait_events).detect(
             trial.force_n, sampling_rate_hz=100.0, t_s=trial.t_s
         )
-        one = OnlineSensorConventionEventDetection(toe_off=trial.toe_off).detect(
+        one = OnlineSensorConventionEventDetection(convention=trial.gait_events).detect(
             trial.force_n, sampling_rate_hz=100.0, t_s=trial.t_s
         )
         assert len(one.heel_strike_s_) == len(two.heel_strike_s_)  # no standing start step
@@ -288,7 +289,7 @@ def test_analyze_runs_exactly_the_validated_detector(name):
     if not name.startswith("moticon/"):
         assert differs >= 1  # the seed matters on these recordings: the test can fail
     else:  # the Moticon insole's own convention: toe-off at the end of the unloading
-        assert all(layout.toe_off == "end-of-unloading" for layout in layouts.values())
+        assert all(layout.gait_events == "share-of-peak" for layout in layouts.values())
 
 
 def _stance_with_dip(dip_s: float, rate_hz: float) -> tuple[np.ndarray, np.ndarray]:

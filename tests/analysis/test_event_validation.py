@@ -29,7 +29,7 @@ pytestmark = pytest.mark.skipif(
 
 #: Trials where the chosen detector misses a bar, and why (docs/metrics.md shows the
 #: signals). None today: the Moticon toe-off misses of the threshold rule (39-43 ms, the
-#: maker's convention) are met by the sensor's own convention (``Layout.toe_off``).
+#: maker's convention) are met by the sensor's own convention (``Layout.gait_events``).
 KNOWN_MISSES: dict[tuple[str, str], str] = {}
 #: The same for the force plates resampled to a slower rate (file, foot, rate in Hz). None
 #: since the start-up floor follows the unloaded samples instead of taking the lowest one
@@ -103,9 +103,9 @@ def test_moticon_annotates_toe_off_at_a_tenth_of_the_peak(table: dict) -> None:
 def test_the_threshold_rule_misses_moticon_toe_off_and_the_sensor_rule_meets_it(
     table: dict,
 ) -> None:
-    """Why the toe-off rule follows the sensor: on Moticon's annotations the 20 N crossing
-    is 30-50 ms late (the insole's slow recovery tail), the end of the unloading is not;
-    on every other sensor the two rows are the same detector (threshold)."""
+    """Why the event rule follows the sensor: on Moticon's annotations the 20 N crossing
+    is 30-50 ms late at toe-off (the insole's slow recovery tail), the shares of the peak
+    are not; on every other sensor the two rows are the same detector (threshold)."""
     for t in _trials(table):
         sensor, threshold = t["detectors"][CHOSEN_DETECTOR], t["detectors"]["threshold-20n"]
         if t["reference_kind"] == "annotation":
@@ -116,16 +116,18 @@ def test_the_threshold_rule_misses_moticon_toe_off_and_the_sensor_rule_meets_it(
 
 
 def test_moticon_convention_reference_reproduces_the_annotations() -> None:
-    """The reference for a Moticon file without annotations (toe-off where the force falls
-    through 10 % of the step's peak) is checked against the annotations of the file that
-    has them: within a median 10 ms and no step beyond 25 ms."""
+    """The reference for a Moticon file without annotations (heel strike where the force
+    rises through 5 % of the median step peak, toe-off where it falls through 10 % of the
+    step's peak) is checked against the annotations of the file that has them: within a
+    median 10 ms and no step beyond 25 ms, at both events."""
     path = SHARED_DATA / "moticon" / "230927_102114.txt"
     for trial in load_trials(path, SHARED_DATA):
-        assert trial.reference_kind == "annotation" and trial.toe_off == "end-of-unloading"
-        _, to = threshold_steps(trial.t_s, trial.force_n, "end-of-unloading")
-        err_ms = np.array([1000 * (to[np.argmin(abs(to - r))] - r) for r in trial.ref_to_s])
-        assert len(err_ms) == 7
-        assert np.median(np.abs(err_ms)) <= 10.0 and np.abs(err_ms).max() <= 25.0, err_ms
+        assert trial.reference_kind == "annotation" and trial.gait_events == "share-of-peak"
+        hs, to = threshold_steps(trial.t_s, trial.force_n, "share-of-peak")
+        for got, want in ((hs, trial.ref_hs_s), (to, trial.ref_to_s)):
+            err_ms = np.array([1000 * (got[np.argmin(abs(got - r))] - r) for r in want])
+            assert len(err_ms) == 7
+            assert np.median(np.abs(err_ms)) <= 10.0 and np.abs(err_ms).max() <= 25.0, err_ms
         _, to20 = threshold_steps(trial.t_s, trial.force_n)
         late_ms = np.array([1000 * (to20[np.argmin(abs(to20 - r))] - r) for r in trial.ref_to_s])
         assert np.median(late_ms) > 30.0, late_ms  # the 20 N reference: the tail's end

@@ -219,7 +219,7 @@ BAD_LAYOUTS = [
     ("foot_length_mm", -265, "foot_length_mm"),
     ("eu_size", "42", "eu_size"),
     ("provenance", "guess", "provenance"),
-    ("toe_off", "knee", "toe_off"),
+    ("gait_events", "knee", "gait_events"),
     ("calibration_id", "", "calibration_id"),
     ("sensels.area_mm2.3", -1.0, "sensels.area_mm2[3]"),
     ("sensels.area_mm2.0", 0, "sensels.area_mm2[0]"),
@@ -307,17 +307,17 @@ def test_shipped_files_match_the_generator():
         assert path.read_text(encoding="utf-8") == text, f"{path.name}: run {script.name}"
 
 
-def test_toe_off_convention_defaults_to_threshold_and_round_trips(tmp_path):
-    """A layout without ``toe_off`` (files older than the field) uses the threshold; the
+def test_gait_event_convention_defaults_to_threshold_and_round_trips(tmp_path):
+    """A layout without ``gait_events`` (files older than the field) uses the threshold; the
     shipped Moticon layout declares the end of the unloading, and the writer keeps it."""
     doc = _doc()
-    doc.pop("toe_off", None)
+    doc.pop("gait_events", None)
     path = tmp_path / "old.json"
     path.write_text(json.dumps(doc))
-    assert load_layout(path).toe_off == "threshold"
+    assert load_layout(path).gait_events == "threshold"
     moticon = load_layout("moticon-16", foot="right", eu_size=38.0)
-    assert moticon.toe_off == "end-of-unloading"
-    assert layout_to_dict(load_layout("moticon-16"))["toe_off"] == "end-of-unloading"
-    assert {load_layout(i).toe_off for i in ("plantar-ref", "pedar-99", "gaitpdb-8")} == {
+    assert moticon.gait_events == "share-of-peak"
+    assert layout_to_dict(load_layout("moticon-16"))["gait_events"] == "share-of-peak"
+    assert {load_layout(i).gait_events for i in ("plantar-ref", "pedar-99", "gaitpdb-8")} == {
         "threshold"
     }
