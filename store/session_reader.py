@@ -108,8 +108,8 @@ def read_session(directory: Path) -> SessionRecording:
         if info.get("layout_id") == FORCE_PLATE_LAYOUT_ID:
             raise ConfigError(
                 f"session {directory.name} is a force-plate recording (no pressure map): "
-                f"`plantar analyze {directory.name}` gives its steps and measured free moment; "
-                "review pages and reports read insole sessions only"
+                f"`plantar analyze {directory.name}` gives its steps and measured free moment, "
+                "and the review page, `plantar report` and `plantar compare` read it too"
             )
         layouts[foot] = foot_layout(
             info.get("layout_id", ""), foot, info.get("eu_size"), str(directory / SESSION_FILE)
